@@ -1,0 +1,139 @@
+"""The recorded-stream line format (JSON Lines) of DESIGN.md, both ways.
+
+    {"t": "2026-03-01T08:00:00Z", "bed": "ICU-3", "code": "MDC_PULS_OXIM_SAT_O2",
+     "value": 94, "unit": "%"}
+    {"t": "2026-03-01T08:00:00Z", "bed": "ICU-3", "event": "infusion_start", "weight_kg": 70}
+
+A line with `code` is an observation, a line with `event` an event; the rest of an event
+line's keys are its fields. Values keep the unit they were written in: conversion to the
+canonical unit needs per-patient context (weight) and is done by the consumer.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime
+from typing import Any
+
+from core.errors import RecordError
+from core.model import DeviceEvent, EventSource, Observation, ValueStatus
+
+_OBS_KEYS = {"t", "bed", "code", "value", "unit", "device", "status"}
+_EVENT_RESERVED = {"t", "bed", "event", "device", "source"}
+
+
+def parse_time(text: Any, *, line: int | None = None) -> datetime:
+    """An ISO 8601 time that carries a zone."""
+    if not isinstance(text, str):
+        raise RecordError("'t' must be an ISO 8601 string", line=line)
+    try:
+        t = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise RecordError(f"'t' is not an ISO 8601 time: {text!r}", line=line) from None
+    if t.tzinfo is None:
+        raise RecordError(f"'t' has no time zone: {text!r}", line=line)
+    return t
+
+
+def format_time(t: datetime) -> str:
+    """ISO 8601 in UTC with a 'Z'."""
+    s = t.astimezone(tz=None if t.tzinfo is None else t.tzinfo).isoformat()
+    return s.replace("+00:00", "Z")
+
+
+def parse_record(text: str, *, line: int | None = None) -> Observation | DeviceEvent:
+    """One JSON Lines record → an Observation (unit as written) or a DeviceEvent."""
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise RecordError(f"not JSON: {exc.msg} at column {exc.colno}", line=line) from None
+    if not isinstance(obj, dict):
+        raise RecordError("a record must be a JSON object", line=line)
+    return record_from_dict(obj, line=line)
+
+
+def record_from_dict(obj: dict[str, Any], *, line: int | None = None) -> Observation | DeviceEvent:
+    if "t" not in obj:
+        raise RecordError("missing 't'", line=line)
+    t = parse_time(obj["t"], line=line)
+    bed = obj.get("bed")
+    if not isinstance(bed, str) or not bed:
+        raise RecordError("'bed' must be a non-empty string", line=line)
+    device = obj.get("device")
+    if device is not None and not isinstance(device, str):
+        raise RecordError("'device' must be a string", line=line)
+    if "code" in obj and "event" in obj:
+        raise RecordError("a record has either 'code' or 'event', not both", line=line)
+    if "code" in obj:
+        return _observation(obj, t, bed, device, line)
+    if "event" in obj:
+        event = obj["event"]
+        if not isinstance(event, str) or not event:
+            raise RecordError("'event' must be a non-empty string", line=line)
+        try:
+            source = EventSource(obj.get("source", "device"))
+        except ValueError:
+            raise RecordError(f"unknown 'source': {obj.get('source')!r}", line=line) from None
+        fields = {k: v for k, v in obj.items() if k not in _EVENT_RESERVED}
+        return DeviceEvent(t=t, bed=bed, event=event, fields=fields, device=device, source=source)
+    raise RecordError("a record needs 'code' (observation) or 'event'", line=line)
+
+
+def _observation(
+    obj: dict[str, Any],
+    t: datetime,
+    bed: str,
+    device: str | None,
+    line: int | None,
+) -> Observation:
+    code, unit, value = obj["code"], obj.get("unit"), obj.get("value")
+    if not isinstance(code, str) or not code:
+        raise RecordError("'code' must be a non-empty string", line=line)
+    if not isinstance(unit, str):
+        raise RecordError(f"'unit' must be a string for {code}", line=line)
+    status_text = obj.get("status")
+    if value is None:
+        status = ValueStatus(status_text or "unavailable") if status_text != "valid" else None
+        if status is None:
+            raise RecordError("a 'valid' value cannot be null", line=line)
+        return Observation(
+            t=t, bed=bed, code=code, value=None, unit=unit, device=device, status=status
+        )
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise RecordError(f"'value' must be a number for {code}", line=line)
+    if not math.isfinite(value):
+        raise RecordError(f"'value' is not finite for {code}", line=line)
+    try:
+        status = ValueStatus(status_text or "valid")
+    except ValueError:
+        raise RecordError(f"unknown 'status': {status_text!r}", line=line) from None
+    return Observation(
+        t=t, bed=bed, code=code, value=float(value), unit=unit, device=device, status=status
+    )
+
+
+def to_record(msg: Observation | DeviceEvent) -> dict[str, Any]:
+    """The JSON-ready record of an observation or event."""
+    if isinstance(msg, Observation):
+        rec: dict[str, Any] = {
+            "t": format_time(msg.t),
+            "bed": msg.bed,
+            "code": msg.code,
+            "value": msg.value,
+            "unit": msg.unit,
+        }
+        if msg.status is not ValueStatus.VALID:
+            rec["status"] = msg.status.value
+    else:
+        rec = {"t": format_time(msg.t), "bed": msg.bed, "event": msg.event, **msg.fields}
+        if msg.source is not EventSource.DEVICE:
+            rec["source"] = msg.source.value
+    if msg.device:
+        rec["device"] = msg.device
+    return rec
+
+
+def dump_record(msg: Observation | DeviceEvent) -> str:
+    """One JSON line (no newline)."""
+    return json.dumps(to_record(msg), separators=(", ", ": "), default=str)
