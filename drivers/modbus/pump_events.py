@@ -1,0 +1,149 @@
+"""What a sequence of pump readings means: observations and events. Pure, no I/O.
+
+`PumpInterpreter` keeps the previous reading and turns each new one into:
+- study pump: rate, VTBI and volume infused as observations; `infusion_start` when the pump
+  starts a programme (weight, volume and planned minutes = VTBI / rate), `infusion_end` when it
+  completes; `pump_program` whenever rate, VTBI or state change (for the order check);
+- vasopressor pump: the dose in the drug's clinical unit as `IAEW_DOSE_<DRUG>` (0 while not
+  delivering). A per-kg drug without a known weight is sent in ug/min for the consumer to
+  convert once the weight is known;
+- any pump: `pump_alarm` {kind} on an alarm's rising edge, `pump_alarm_cleared` {kind} when it
+  clears.
+
+A pump first seen already running mid-programme does not claim `infusion_start`: the start
+was earlier and is entered or taken from the record (a restart of iaewatch must not move the
+24 h window).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from core.errors import UnitError
+from core.params import PARAMETERS, VASOPRESSOR_CODES
+from core.units import convert
+from drivers.modbus.codec import PumpReading
+
+Role = Literal["study", "vasopressor"]
+
+
+@dataclass(frozen=True, slots=True)
+class Obs:
+    code: str
+    value: float | None
+    unit: str
+
+
+@dataclass(frozen=True, slots=True)
+class Evt:
+    name: str
+    fields: dict[str, Any]
+
+
+_FRESH_PROGRAMME_ML = 1.0  # volume infused below which a running pump has just started
+
+
+class PumpInterpreter:
+    """Readings in, observations and events out, for one pump."""
+
+    def __init__(
+        self,
+        *,
+        role: Role,
+        drug: str | None = None,
+        concentration_ug_ml: float | None = None,
+        weight_kg: Callable[[], float | None] = lambda: None,
+    ) -> None:
+        self.role = role
+        self.drug = drug.lower() if drug else None
+        self.concentration_ug_ml = concentration_ug_ml
+        self.weight_kg = weight_kg
+        self._prev: PumpReading | None = None
+        self._running_programme = False
+
+    def interpret(self, r: PumpReading) -> list[Obs | Evt]:
+        out: list[Obs | Evt] = []
+        prev = self._prev
+        if self.role == "study":
+            out += self._study(r, prev)
+        else:
+            out += self._vasopressor(r)
+        before = prev.alarms if prev else frozenset()
+        out += [Evt("pump_alarm", {"kind": k}) for k in sorted(r.alarms - before)]
+        out += [Evt("pump_alarm_cleared", {"kind": k}) for k in sorted(before - r.alarms)]
+        self._prev = r
+        return out
+
+    def _study(self, r: PumpReading, prev: PumpReading | None) -> list[Obs | Evt]:
+        out: list[Obs | Evt] = [Obs("MDC_FLOW_FLUID_PUMP", r.rate_ml_h, "mL/h")]
+        if r.volume_infused_ml is not None:
+            out.append(Obs("MDC_VOL_FLUID_DELIV", r.volume_infused_ml, "mL"))
+        if r.vtbi_ml is not None:
+            out.append(Obs("MDC_VOL_FLUID_TBI", r.vtbi_ml, "mL"))
+        running = r.state == "running" if r.state else bool(r.rate_ml_h)
+        if prev is None or (prev.state, prev.rate_ml_h, prev.vtbi_ml) != (
+            r.state,
+            r.rate_ml_h,
+            r.vtbi_ml,
+        ):
+            out.append(
+                Evt(
+                    "pump_program",
+                    {
+                        "state": r.state,
+                        "rate_ml_h": r.rate_ml_h,
+                        "vtbi_ml": r.vtbi_ml,
+                        "volume_infused_ml": r.volume_infused_ml,
+                    },
+                )
+            )
+        fresh = (r.volume_infused_ml or 0.0) <= _FRESH_PROGRAMME_ML
+        if running and not self._running_programme and (prev is not None or fresh):
+            self._running_programme = True
+            planned = (
+                round(r.vtbi_ml / r.rate_ml_h * 60.0, 1) if r.vtbi_ml and r.rate_ml_h else None
+            )
+            out.append(
+                Evt(
+                    "infusion_start",
+                    {
+                        "weight_kg": self.weight_kg(),
+                        "volume_ml": r.vtbi_ml,
+                        "planned_min": planned,
+                        "rate_ml_h": r.rate_ml_h,
+                    },
+                )
+            )
+        elif running and prev is None:
+            self._running_programme = True  # mid-programme: the start is not ours to claim
+        finished = r.state == "completed" or "end_of_infusion" in r.alarms
+        if self._running_programme and finished:
+            self._running_programme = False
+            out.append(Evt("infusion_end", {"volume_infused_ml": r.volume_infused_ml}))
+        return out
+
+    def _vasopressor(self, r: PumpReading) -> list[Obs | Evt]:
+        drug = self.drug or r.drug
+        conc = self.concentration_ug_ml or r.concentration_ug_ml
+        code = VASOPRESSOR_CODES.get(drug or "")
+        if code is None or conc is None or r.rate_ml_h is None:
+            return []  # drug or concentration unknown: the driver reports it at connect
+        delivering = r.state == "running" and not r.alarms & {
+            "occlusion",
+            "air_in_line",
+            "door_open",
+        }
+        ug_min = r.rate_ml_h * conc / 60.0 if delivering else 0.0
+        unit = PARAMETERS[code].unit
+        try:
+            return [
+                Obs(
+                    code,
+                    round(convert(ug_min, "ug/min", unit, weight_kg=self.weight_kg()), 4),
+                    unit,
+                )
+            ]
+        except UnitError:
+            return [Obs(code, round(ug_min, 4), "ug/min")]

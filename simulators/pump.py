@@ -1,0 +1,190 @@
+"""A Modbus infusion-pump gateway simulator: one unit id per pump, served by pymodbus.
+
+Registers are built on every read from the live `PumpState`s with the driver's own codec and
+the same profile, so the simulator never holds stale copies. The server is read-only, as a
+pump's monitoring gateway is. Faults (`simulators.faults.Faults`) act on the link:
+- drop: the server stops (connections closed, port refused) until the fault clears;
+- stall: requests are read but never answered;
+- slow_s: each answer waits that long on the simulator's clock;
+- corrupt_checksum: answers go out with a broken RTU CRC (TCP: a broken MBAP length);
+- garbage: random bytes are sent before each answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from typing import Any, cast
+
+from pymodbus import FramerType
+from pymodbus.constants import ExcCodes
+from pymodbus.datastore import ModbusBaseDeviceContext, ModbusServerContext
+from pymodbus.server import ModbusSerialServer, ModbusTcpServer
+
+from core.clock import Clock
+from drivers.modbus import codec
+from drivers.modbus.profile import PumpProfile, load_profile
+from simulators.faults import Faults
+from simulators.pump_state import PumpState
+
+log = logging.getLogger(__name__)
+
+_FC_HOLDING, _FC_INPUT = 3, 4
+
+
+def reading_of(state: PumpState, serial_number: str = "") -> codec.PumpReading:
+    """The register view of a pump's state."""
+    if state.alarms & {"occlusion", "air_in_line", "door_open"}:
+        status = "alarm"
+    elif "end_of_infusion" in state.alarms:
+        status = "completed"
+    elif state.running:
+        status = "running"
+    elif state.volume_infused_ml > 0:
+        status = "paused"
+    else:
+        status = "stopped"
+    return codec.PumpReading(
+        rate_ml_h=state.rate_ml_h,
+        vtbi_ml=state.vtbi_ml,
+        volume_infused_ml=round(state.volume_infused_ml, 1),
+        state=status,
+        alarms=frozenset(state.alarms),
+        drug=state.drug,
+        concentration_ug_ml=state.concentration_ug_ml,
+        battery_pct=87,
+        serial_number=serial_number,
+    )
+
+
+class _PumpContext(ModbusBaseDeviceContext):
+    def __init__(self, sim: PumpSimulator, unit: int) -> None:
+        self._sim = sim
+        self._unit = unit
+
+    def reset(self) -> None:
+        return None
+
+    async def async_getValues(self, func_code: int, address: int, count: int = 1) -> Any:
+        await self._sim._before_answer()
+        return self.getValues(func_code, address, count)
+
+    def getValues(self, func_code: int, address: int, count: int = 1) -> Any:
+        p = self._sim.profile
+        wanted = _FC_HOLDING if p.table == "holding" else _FC_INPUT
+        if func_code != wanted:
+            return ExcCodes.ILLEGAL_FUNCTION
+        if address < p.start or address + count > p.start + p.count:
+            return ExcCodes.ILLEGAL_ADDRESS
+        state = self._sim.pumps[self._unit]
+        regs = codec.encode(p, reading_of(state, serial_number=f"SIM{self._unit:05d}"))
+        offset = address - p.start
+        return regs[offset : offset + count]
+
+    def setValues(self, func_code: int, address: int, values: Any) -> Any:
+        return ExcCodes.ILLEGAL_FUNCTION  # a monitoring gateway is read-only
+
+
+class PumpSimulator:
+    """Pumps behind one Modbus gateway (TCP, or RTU on a serial path)."""
+
+    def __init__(
+        self,
+        pumps: Mapping[int, PumpState],
+        clock: Clock,
+        faults: Faults | None = None,
+        profile: PumpProfile | None = None,
+    ) -> None:
+        self.pumps = dict(pumps)
+        self.clock = clock
+        self.faults = faults or Faults()
+        self.profile = profile or load_profile()
+        self._server: ModbusTcpServer | ModbusSerialServer | None = None
+        self._address: tuple[str, int] | None = None
+        self._serial_path: str | None = None
+        self._watch: asyncio.Task[None] | None = None
+        self.port = 0
+
+    def _context(self) -> ModbusServerContext:
+        devices = {unit: _PumpContext(self, unit) for unit in self.pumps}
+        ctx: ModbusServerContext = ModbusServerContext(devices=devices, single=False)  # type: ignore[no-untyped-call]
+        return ctx
+
+    async def serve_tcp(self, host: str = "127.0.0.1", port: int = 0) -> int:
+        """Serve Modbus TCP; returns the bound port."""
+        self._address = (host, port)
+        await self._start()
+        self._watch = asyncio.create_task(self._watch_drop(), name="pump-sim-drop-watch")
+        return self.port
+
+    async def serve_rtu(self, path: str, *, baudrate: int = 19200, parity: str = "E") -> None:
+        """Serve Modbus RTU on serial `path` (a pty of `pty_null_modem`, or a real port)."""
+        self._serial_path = path
+        self._serial_opts: dict[str, Any] = {"baudrate": baudrate, "parity": parity}
+        await self._start()
+        self._watch = asyncio.create_task(self._watch_drop(), name="pump-sim-drop-watch")
+
+    async def _start(self) -> None:
+        if self._address is not None:
+            server: ModbusTcpServer | ModbusSerialServer = ModbusTcpServer(
+                self._context(),
+                framer=FramerType.SOCKET,
+                address=self._address,
+                trace_packet=self._trace,
+                ignore_missing_devices=False,
+            )
+        else:
+            server = ModbusSerialServer(
+                self._context(),
+                framer=FramerType.RTU,
+                port=self._serial_path,
+                trace_packet=self._trace,
+                **self._serial_opts,
+            )
+        await server.serve_forever(background=True)
+        self._server = server
+        if self._address is not None:
+            sockets = cast(Any, server.transport).sockets
+            self.port = sockets[0].getsockname()[1]
+            self._address = (self._address[0], self.port)  # rebind the same port after a drop
+
+    async def _stop_server(self) -> None:
+        if self._server is not None:
+            server, self._server = self._server, None
+            await cast(Any, server).shutdown()
+
+    async def _watch_drop(self) -> None:
+        while True:
+            await self.clock.sleep(0.05)
+            if self.faults.drop and self._server is not None:
+                log.info("pump simulator: link dropped (fault)")
+                await self._stop_server()
+            elif not self.faults.drop and self._server is None:
+                await self._start()
+
+    async def _before_answer(self) -> None:
+        if self.faults.slow_s > 0:
+            await self.clock.sleep(self.faults.slow_s)
+        while self.faults.stall:
+            await self.clock.sleep(0.05)
+
+    def _trace(self, sending: bool, data: bytes) -> bytes:
+        if not sending:
+            return data
+        if self.faults.corrupt_checksum and data:
+            if self._address is None:
+                data = data[:-1] + bytes([data[-1] ^ 0xFF])  # RTU: break the CRC
+            else:
+                data = data[:4] + b"\x00\x01" + data[6:]  # TCP: a wrong MBAP length
+        if self.faults.garbage:
+            data = self.faults.garbage_bytes() + data
+        return data
+
+    async def close(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch
+        await self._stop_server()

@@ -1,0 +1,237 @@
+"""The pump driver against the pump simulator over real transports, with every fault."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from pymodbus.client import AsyncModbusTcpClient
+
+from core.clock import RealClock
+from core.model import DeviceEvent, Observation
+from drivers.base import Backoff, ConnectionState, DriverOutput
+from drivers.modbus.driver import ModbusPumpDriver
+from drivers.modbus.profile import load_profile
+from drivers.transport import SerialSettings
+from simulators.nullmodem import pty_null_modem
+from simulators.pump import PumpSimulator
+from simulators.pump_state import PumpState
+
+CLOCK = RealClock()
+
+
+class Collector:
+    """Runs a driver's stream in a task and lets a test wait for a condition."""
+
+    def __init__(self, driver: ModbusPumpDriver) -> None:
+        self.driver = driver
+        self.items: list[DriverOutput] = []
+        self._changed = asyncio.Event()
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        async for item in self.driver.stream():
+            self.items.append(item)
+            self._changed.set()
+
+    async def wait_for(
+        self, cond: Callable[[DriverOutput], bool], timeout: float = 5.0, after: int = 0
+    ) -> DriverOutput:
+        async with asyncio.timeout(timeout):
+            while True:
+                for item in self.items[after:]:
+                    if cond(item):
+                        return item
+                self._changed.clear()
+                await self._changed.wait()
+
+    def mark(self) -> int:
+        return len(self.items)
+
+    async def close(self) -> None:
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+
+def is_event(name: str, **fields: Any) -> Callable[[DriverOutput], bool]:
+    return lambda i: (
+        isinstance(i, DeviceEvent)
+        and i.event == name
+        and all(i.fields.get(k) == v for k, v in fields.items())
+    )
+
+
+def is_obs(code: str, value: float | None = None) -> Callable[[DriverOutput], bool]:
+    return lambda i: (
+        isinstance(i, Observation) and i.code == code and (value is None or i.value == value)
+    )
+
+
+def make_driver(transport: str, address: str, **kw: Any) -> ModbusPumpDriver:
+    return ModbusPumpDriver(
+        bed="ICU-1",
+        device_id="pump-study",
+        clock=CLOCK,
+        profile=load_profile(),
+        transport=transport,  # type: ignore[arg-type]
+        address=address,
+        poll_interval=0.05,
+        reply_timeout=0.5,
+        stale_after=1.0,
+        backoff=Backoff(initial=0.05, cap=0.2),
+        weight_kg=lambda: 70.0,
+        **kw,
+    )
+
+
+@pytest.fixture
+async def tcp_bed() -> AsyncIterator[tuple[PumpSimulator, PumpState, Collector]]:
+    state = PumpState(vtbi_ml=100.0)
+    sim = PumpSimulator({1: state}, CLOCK)
+    port = await sim.serve_tcp("127.0.0.1", 0)
+    col = Collector(make_driver("tcp", f"127.0.0.1:{port}"))
+    yield sim, state, col
+    await col.close()
+    await sim.close()
+
+
+async def test_tcp_connect_identify_and_infusion(tcp_bed: Any) -> None:
+    sim, state, col = tcp_bed
+    ev = await col.wait_for(is_event("device_connected"))
+    assert isinstance(ev, DeviceEvent)
+    assert ev.fields["model"] == "iaewatch-generic-pump-v1"
+    assert ev.fields["serial_number"] == "SIM00001"
+    await col.wait_for(is_obs("MDC_VOL_FLUID_TBI", 100.0))
+    state.start(rate_ml_h=150.0)
+    start = await col.wait_for(is_event("infusion_start"))
+    assert isinstance(start, DeviceEvent)
+    assert start.fields == {
+        "weight_kg": 70.0,
+        "volume_ml": 100.0,
+        "planned_min": 40.0,
+        "rate_ml_h": 150.0,
+    }
+    await col.wait_for(is_obs("MDC_FLOW_FLUID_PUMP", 150.0))
+    state.raise_alarm("occlusion")
+    await col.wait_for(is_event("pump_alarm", kind="occlusion"))
+    assert col.driver.status.state is ConnectionState.CONNECTED
+    assert col.driver.status.frames >= 3
+
+
+async def test_drop_raises_disconnect_then_recovers(tcp_bed: Any) -> None:
+    sim, _, col = tcp_bed
+    await col.wait_for(is_event("device_connected"))
+    sim.faults.drop = True
+    mark = col.mark()
+    await col.wait_for(is_event("device_disconnected"), after=mark)
+    assert col.driver.status.state is not ConnectionState.CONNECTED
+    sim.faults.drop = False
+    mark = col.mark()
+    await col.wait_for(is_event("device_connected"), after=mark)
+    await col.wait_for(is_obs("MDC_FLOW_FLUID_PUMP"), after=mark)
+    assert col.driver.status.reconnects == 1
+
+
+async def test_stall_goes_stale_then_reconnects(tcp_bed: Any) -> None:
+    sim, _, col = tcp_bed
+    await col.wait_for(is_event("device_connected"))
+    sim.faults.stall = True
+    mark = col.mark()
+    await col.wait_for(is_event("device_stale"), after=mark)
+    await col.wait_for(is_event("device_disconnected"), after=mark)
+    sim.faults.stall = False
+    await col.wait_for(is_event("device_connected"), after=col.mark(), timeout=8)
+
+
+async def test_slow_answers_within_timeout_still_work(tcp_bed: Any) -> None:
+    sim, _, col = tcp_bed
+    await col.wait_for(is_event("device_connected"))
+    sim.faults.slow_s = 0.2
+    mark = col.mark()
+    for _ in range(3):
+        mark = col.items.index(await col.wait_for(is_obs("MDC_FLOW_FLUID_PUMP"), after=mark)) + 1
+    assert not any(is_event("device_disconnected")(i) for i in col.items)
+
+
+async def test_corrupt_frames_are_counted_and_survived(tcp_bed: Any) -> None:
+    sim, _, col = tcp_bed
+    await col.wait_for(is_event("device_connected"))
+    sim.faults.corrupt_checksum = True
+    await asyncio.sleep(0.5)
+    sim.faults.corrupt_checksum = False
+    await col.wait_for(is_obs("MDC_FLOW_FLUID_PUMP"), after=col.mark(), timeout=8)
+
+
+async def test_garbage_before_answers_is_survived(tcp_bed: Any) -> None:
+    sim, _, col = tcp_bed
+    await col.wait_for(is_event("device_connected"))
+    sim.faults.garbage = True
+    await asyncio.sleep(0.5)
+    sim.faults.garbage = False
+    await col.wait_for(is_obs("MDC_FLOW_FLUID_PUMP"), after=col.mark(), timeout=8)
+
+
+async def test_nothing_listening_never_connects() -> None:
+    col = Collector(make_driver("tcp", "127.0.0.1:9"))
+    await asyncio.sleep(0.5)
+    await col.close()
+    assert not any(is_event("device_connected")(i) for i in col.items)
+    assert col.driver.status.state is ConnectionState.DISCONNECTED
+    assert "127.0.0.1:9" in (col.driver.status.last_error or "")
+
+
+async def test_rtu_over_a_pty_null_modem() -> None:
+    state = PumpState(role="vasopressor", drug="norepinephrine", concentration_ug_ml=40.0)
+    state.start(rate_ml_h=15.0)  # 15 mL/h × 40 ug/mL / 60 = 10 ug/min
+    async with pty_null_modem() as (sim_path, driver_path):
+        sim = PumpSimulator({3: state}, CLOCK)
+        # Linux ptys refuse a second tcsetattr with PARENB (EINVAL), so the pty link runs 8N1.
+        await sim.serve_rtu(sim_path, baudrate=19200, parity="N")
+        col = Collector(
+            make_driver(
+                "rtu",
+                driver_path,
+                unit=3,
+                role="vasopressor",
+                serial_settings=SerialSettings(parity="N"),
+            )
+        )
+        try:
+            ev = await col.wait_for(is_event("device_connected"))
+            assert isinstance(ev, DeviceEvent) and ev.fields["drug"] == "norepinephrine"
+            obs = await col.wait_for(is_obs("IAEW_DOSE_NOREPINEPHRINE"))
+            assert isinstance(obs, Observation) and obs.value == 10.0 and obs.unit == "ug/min"
+            sim.faults.corrupt_checksum = True
+            await asyncio.sleep(0.4)
+            sim.faults.corrupt_checksum = False
+            await col.wait_for(is_obs("IAEW_DOSE_NOREPINEPHRINE"), after=col.mark(), timeout=8)
+        finally:
+            await col.close()
+            await sim.close()
+
+
+async def test_third_party_client_reads_the_documented_registers() -> None:
+    """pymodbus's own client, not our driver, reads the map documented in the profile."""
+    state = PumpState(vtbi_ml=100.0)
+    state.start(rate_ml_h=150.0)
+    state.volume_infused_ml = 12.34
+    sim = PumpSimulator({1: state}, CLOCK)
+    port = await sim.serve_tcp("127.0.0.1", 0)
+    client = AsyncModbusTcpClient("127.0.0.1", port=port)
+    try:
+        assert await client.connect()
+        rr = await client.read_holding_registers(0, count=8, device_id=1)
+        assert not rr.isError()
+        # rate 150.0 mL/h ×10, VTBI 100.0 ×10, infused 12.3 ×10, state running=1, no alarms
+        assert rr.registers == [0, 1500, 0, 1000, 0, 123, 1, 0]
+        bad = await client.read_holding_registers(30, count=2, device_id=1)
+        assert bad.isError()  # outside the block: illegal data address
+        missing = await client.read_holding_registers(0, count=2, device_id=9)
+        assert missing.isError()  # no pump at unit 9
+    finally:
+        client.close()
+        await sim.close()
