@@ -100,7 +100,7 @@ async def tcp_bed() -> AsyncIterator[tuple[PumpSimulator, PumpState, Collector]]
 
 
 async def test_tcp_connect_identify_and_infusion(tcp_bed: Any) -> None:
-    sim, state, col = tcp_bed
+    _sim, state, col = tcp_bed
     ev = await col.wait_for(is_event("device_connected"))
     assert isinstance(ev, DeviceEvent)
     assert ev.fields["model"] == "iaewatch-generic-pump-v1"

@@ -6,7 +6,7 @@ from drivers.modbus.codec import PumpReading
 from drivers.modbus.pump_events import Evt, Obs, PumpInterpreter
 
 
-def R(**kw: object) -> PumpReading:  # noqa: N802
+def R(**kw: object) -> PumpReading:
     base: dict[str, object] = {
         "rate_ml_h": 0.0,
         "vtbi_ml": 100.0,
