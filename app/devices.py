@@ -1,0 +1,198 @@
+"""Device drivers as an app service: built from the ICU configuration, run for the app's life.
+
+Each driver's stream is drained into the bus by its own task; a driver never stops the
+service (its `stream()` reconnects with backoff and reports `device_disconnected`). HL7
+devices that share a listen address share one listener, whose sender → bed map is the union
+of their `sender` identifiers. Pumps learn the patient's weight from the enrolment record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+from app.config import DeviceConfig, IcuConfig
+from app.context import AppContext
+from core.bus import Bus
+from core.clock import Clock
+from drivers.base import DeviceStatus, Driver
+
+log = logging.getLogger(__name__)
+
+WEIGHT_REFRESH_S = 30.0
+
+
+@dataclass(slots=True)
+class RunningDevice:
+    """What the registry shows for one configured device: its config and its driver's status."""
+
+    config: DeviceConfig
+    driver: Driver
+
+    @property
+    def status(self) -> DeviceStatus:
+        return self.driver.status
+
+    @property
+    def kind(self) -> str:
+        return self.config.kind
+
+    @property
+    def protocol(self) -> str:
+        return self.config.protocol
+
+    @property
+    def address(self) -> str:
+        return self.config.address
+
+
+class Weights:
+    """Patient weight per bed, from the store, refreshed in the background."""
+
+    def __init__(self) -> None:
+        self.by_bed: dict[str, float] = {}
+
+    def of(self, bed: str) -> Callable[[], float | None]:
+        return lambda: self.by_bed.get(bed)
+
+
+def build_driver(d: DeviceConfig, clock: Clock, weights: Weights) -> Driver:
+    """The driver for one configured (non-HL7) device."""
+    if d.protocol in ("modbus-tcp", "modbus-rtu"):
+        from drivers.modbus.driver import ModbusPumpDriver
+
+        assert d.profile is not None
+        return ModbusPumpDriver(
+            bed=d.bed,
+            device_id=d.id,
+            clock=clock,
+            profile=d.profile,
+            transport="tcp" if d.protocol == "modbus-tcp" else "rtu",
+            address=d.address,
+            unit=d.unit,
+            role="vasopressor" if d.role == "vasopressor" else "study",
+            drug=d.drug,
+            concentration_ug_ml=d.concentration_ug_ml,
+            weight_kg=weights.of(d.bed),
+            serial_settings=d.serial,
+            poll_interval=d.poll_interval,
+            stale_after=d.stale_after,
+        )
+    if d.protocol == "medibus":
+        from drivers.medibus.driver import MedibusDriver
+
+        assert d.serial is not None
+        return MedibusDriver(
+            bed=d.bed,
+            device_id=d.id,
+            url=d.address,
+            clock=clock,
+            serial_settings=d.serial,
+            poll_interval=d.poll_interval,
+            stale_after=d.stale_after,
+        )
+    if d.protocol == "intellivue":
+        from drivers.intellivue.driver import IntellivueDriver
+
+        return IntellivueDriver(
+            bed=d.bed,
+            device_id=d.id,
+            url=d.address,
+            clock=clock,
+            serial_settings=d.serial,
+            poll_interval=d.poll_interval,
+            stale_after=d.stale_after,
+        )
+    raise ValueError(f"no driver for protocol {d.protocol}")
+
+
+def build_hl7_listeners(
+    devices: list[DeviceConfig], clock: Clock
+) -> list[tuple[list[DeviceConfig], Driver]]:
+    """One listener per listen address, mapping each sender identifier to its bed."""
+    from drivers.hl7.listener import Hl7MllpDriver
+
+    by_address: dict[str, list[DeviceConfig]] = defaultdict(list)
+    for d in devices:
+        by_address[d.address].append(d)
+    out: list[tuple[list[DeviceConfig], Driver]] = []
+    for address, group in by_address.items():
+        bed_map = {value: d.bed for d in group for value in d.sender.values()}
+        driver = Hl7MllpDriver(
+            bed_map=bed_map,
+            clock=clock,
+            listen=address,
+            device_id=group[0].id,
+            stale_after=group[0].stale_after,
+        )
+        out.append((group, driver))
+    return out
+
+
+async def _pump_into(driver: Driver, bus: Bus) -> None:
+    async for item in driver.stream():
+        await bus.publish(item)
+
+
+async def _refresh_weights(ctx: AppContext, beds: list[str], weights: Weights) -> None:
+    while True:
+        for bed in beds:
+            try:
+                patient = await ctx.store.patient_at_bed(bed)
+            except Exception:  # the store may be briefly unavailable; keep the last weight
+                log.debug("weight refresh failed for %s", bed, exc_info=True)
+                continue
+            if patient is not None and patient.weight_kg:
+                weights.by_bed[bed] = float(patient.weight_kg)
+        await ctx.clock.sleep(WEIGHT_REFRESH_S)
+
+
+def devices_service(
+    config: IcuConfig,
+) -> Callable[[AppContext], contextlib.AbstractAsyncContextManager[list[RunningDevice]]]:
+    """Run every configured device's driver for the app's lifetime."""
+
+    @contextlib.asynccontextmanager
+    async def run(ctx: AppContext) -> AsyncIterator[list[RunningDevice]]:
+        weights = Weights()
+        running: list[RunningDevice] = []
+        for bed in config.beds:
+            await ctx.store.upsert_bed(bed.bed, label=bed.label)
+            for d in bed.devices:
+                await ctx.store.upsert_device(
+                    bed=d.bed, device_id=d.id, kind=d.kind, protocol=d.protocol, address=d.address
+                )
+        plain = [d for d in config.devices() if d.protocol != "hl7-mllp"]
+        for d in plain:
+            running.append(RunningDevice(d, build_driver(d, ctx.clock, weights)))
+        hl7 = [d for d in config.devices() if d.protocol == "hl7-mllp"]
+        for group, driver in build_hl7_listeners(hl7, ctx.clock) if hl7 else []:
+            running += [RunningDevice(d, driver) for d in group]
+        for r in running:
+            ctx.devices.register(r.config.bed, r.config.id, r)
+        drivers = list({id(r.driver): r.driver for r in running}.values())
+        tasks = [
+            asyncio.create_task(_pump_into(drv, ctx.bus), name=f"driver-{drv.device_id}")
+            for drv in drivers
+        ]
+        tasks.append(
+            asyncio.create_task(
+                _refresh_weights(ctx, [b.bed for b in config.beds], weights), name="weights"
+            )
+        )
+        try:
+            yield running
+        finally:
+            for t in tasks:
+                t.cancel()
+            for t in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await t
+            for r in running:
+                ctx.devices.unregister(r.config.bed, r.config.id)
+
+    return run

@@ -1,0 +1,58 @@
+"""Build and run the whole service: settings + ICU config → app with pipeline and drivers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+
+from app.config import IcuConfig
+from app.devices import devices_service
+from app.main import Service, create_app
+from app.pipeline import pipeline_service
+from app.settings import Settings
+from core.bus import Bus
+from core.clock import Clock
+
+
+def build_service(
+    settings: Settings,
+    config: IcuConfig | None,
+    *,
+    rules: str | Path | None = None,
+    clock: Clock | None = None,
+    bus: Bus | None = None,
+    extra: Sequence[Service] = (),
+) -> FastAPI:
+    """The service app: the pipeline first (so no device message is missed), then drivers."""
+    services: list[Service] = [*extra, pipeline_service(rules)]
+    if config is not None:
+        services.append(devices_service(config))
+    return create_app(settings, clock=clock, bus=bus, services=services)
+
+
+def configure_logging(level: str = "INFO") -> None:
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+    )
+    logging.getLogger("pymodbus.logging").setLevel(logging.CRITICAL)
+
+
+def uvicorn_server(app: FastAPI, host: str, port: int, **kw: Any) -> uvicorn.Server:
+    return uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            ws_ping_interval=20,
+            ws_ping_timeout=20,
+            lifespan="on",
+            **kw,
+        )
+    )
