@@ -39,6 +39,7 @@ def _driver(
     baud: int | None,
     parity: str | None,
     sender: str | None,
+    seconds: float,
     clock: RealClock,
 ) -> Driver:
     if protocol not in PROTOCOLS:
@@ -73,8 +74,16 @@ def _driver(
         stale_after=10.0,
     )
     if protocol == "hl7-mllp":
-        ((_, driver),) = build_hl7_listeners([d], clock, accept_any_bed=BED if not sender else None)
-        return driver
+        from drivers.hl7.listener import Hl7MllpDriver
+
+        # "*" maps every sender to the probe's bed unless --sender narrows it
+        return Hl7MllpDriver(
+            bed_map={sender or "*": BED},
+            clock=clock,
+            listen=url,
+            device_id=d.id,
+            stale_after=seconds + 1,
+        )
     driver = build_driver(d, clock, Weights())
     driver.backoff = Backoff(initial=1.0, cap=2.0)
     return driver
