@@ -5,21 +5,23 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
 
-from app.config import load_config
-from app.runner import build_service, configure_logging, uvicorn_server
-from app.settings import Settings
 from core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from app.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
 def load_settings(**overrides: object) -> Settings:
     """Settings from the environment; a bad value is one clear line and exit 2."""
+    from app.settings import Settings
+
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
     except ValidationError as exc:
@@ -43,6 +45,9 @@ def register(cli: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Run the service: devices from --config, station page at http://HOST:PORT/."""
+        from app.config import load_config
+        from app.runner import build_service, configure_logging, uvicorn_server
+
         settings = load_settings(host=host, port=port, config_file=config)
         configure_logging()
         icu = None

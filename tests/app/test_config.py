@@ -1,0 +1,166 @@
+"""The ICU configuration: the shipped example is valid; each kind of error names file, line
+and field, both from `load_config` and from `iaewatch config check` (exit 2)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app.config import load_config
+from core.errors import ConfigError
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "iaewatch.yaml"
+
+GOOD = """\
+beds:
+  - bed: ICU-9
+    devices:
+      - id: pump
+        kind: pump
+        protocol: modbus-rtu
+        address: /dev/ttyUSB0
+        unit: 2
+      - id: norepi
+        kind: pump
+        protocol: modbus-tcp
+        address: 10.0.0.5:502
+        role: vasopressor
+        drug: Norepinephrine
+        concentration_ug_ml: 64
+      - id: vent
+        kind: ventilator
+        protocol: medibus
+        address: /dev/ttyUSB1
+        serial: {baud: 9600, parity: E}
+      - id: mon
+        kind: monitor
+        protocol: intellivue
+        address: rfc2217://10.0.0.9:4001
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    f = tmp_path / "icu.yaml"
+    f.write_text(text)
+    return f
+
+
+def test_example_is_valid() -> None:
+    icu = load_config(EXAMPLE)
+    assert [b.bed for b in icu.beds] == ["ICU-1", "ICU-2", "ICU-3", "ICU-4"]
+    protocols = {d.protocol for d in icu.devices()}
+    assert protocols == {"modbus-tcp", "medibus", "intellivue", "hl7-mllp"}
+
+
+def test_good_file_parses_every_setting(tmp_path: Path) -> None:
+    icu = load_config(write(tmp_path, GOOD))
+    pump, norepi, vent, mon = icu.beds[0].devices
+    assert pump.unit == 2 and pump.serial is not None and pump.serial.parity == "E"
+    assert norepi.drug == "norepinephrine" and norepi.concentration_ug_ml == 64.0
+    assert vent.serial is not None and vent.serial.baudrate == 9600
+    assert mon.serial is not None and mon.serial.baudrate == 115200  # IntelliVue default
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line", "field", "words"),
+    [
+        (
+            "protocol: intellivue",
+            "protocol: philips",
+            23,
+            "beds[0].devices[3].protocol",
+            "unknown protocol",
+        ),
+        (
+            "address: /dev/ttyUSB1",
+            "address: COM-one",
+            19,
+            "beds[0].devices[2].address",
+            "not a serial URL",
+        ),
+        (
+            "address: 10.0.0.5:502",
+            "address: 10.0.0.5",
+            12,
+            "beds[0].devices[1].address",
+            "not a host:port",
+        ),
+        (
+            "        unit: 2\n",
+            "        unit: 2\n        profile: nowhere.yaml\n",
+            9,
+            "beds[0].devices[0].profile",
+            "not found",
+        ),
+        (
+            "address: /dev/ttyUSB1",
+            "address: /dev/ttyUSB0",
+            19,
+            "beds[0].devices[2].address",
+            "already used by ICU-9/pump",
+        ),
+        ("        drug: Norepinephrine\n", "", 13, "beds[0].devices[1].drug", "needs a drug"),
+        ("drug: Norepinephrine", "drug: ketamine", 14, "beds[0].devices[1].drug", "needs a drug"),
+        (
+            "serial: {baud: 9600, parity: E}",
+            "serial: {baud: 9600, flow: rts}",
+            20,
+            "beds[0].devices[2].serial.flow",
+            "unknown key",
+        ),
+    ],
+)
+def test_errors_name_file_line_field(
+    tmp_path: Path,
+    old: str,
+    new: str,
+    line: int,
+    field: str,
+    words: str,
+) -> None:
+    assert old in GOOD
+    f = write(tmp_path, GOOD.replace(old, new))
+    with pytest.raises(ConfigError) as info:
+        load_config(f)
+    e = info.value
+    assert (e.file, e.line, e.field) == (str(f), line, field), str(e)
+    assert words in e.message
+
+
+def test_bed_without_monitor(tmp_path: Path) -> None:
+    text = GOOD.split("      - id: mon")[0]
+    f = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_config(f)
+    assert info.value.field == "beds[0].devices" and "no monitor" in info.value.message
+    assert info.value.line == 3
+
+
+def test_hl7_needs_a_sender(tmp_path: Path) -> None:
+    f = write(
+        tmp_path,
+        GOOD.replace(
+            "protocol: intellivue\n        address: rfc2217://10.0.0.9:4001",
+            "protocol: hl7-mllp\n        address: 0.0.0.0:2575",
+        ),
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(f)
+    assert info.value.field == "beds[0].devices[3].sender"
+
+
+def test_cli_check_exit_codes(tmp_path: Path) -> None:
+    cli = [sys.executable, "-c", "from app.cli import main; main()", "config", "check"]
+    ok = subprocess.run([*cli, str(EXAMPLE)], capture_output=True, text=True, check=False)
+    assert ok.returncode == 0 and "OK" in ok.stdout
+    bad = write(tmp_path, GOOD.replace("protocol: intellivue", "protocol: philips"))
+    res = subprocess.run([*cli, str(bad)], capture_output=True, text=True, check=False)
+    assert res.returncode == 2
+    assert res.stderr.strip() == (
+        f"error: {bad}:23: beds[0].devices[3].protocol: unknown protocol 'philips' "
+        "(known: modbus-tcp, modbus-rtu, medibus, intellivue, hl7-mllp)"
+    )
+    assert "Traceback" not in res.stderr
