@@ -110,7 +110,7 @@ class Driver(ABC):
         )
 
     def event(
-        self, name: str, source: EventSource = EventSource.DEVICE, **fields: Any
+        self, name: str, source: EventSource = EventSource.DEVICE, /, **fields: Any
     ) -> DeviceEvent:
         return DeviceEvent(
             t=self.clock.now(),

@@ -1,0 +1,131 @@
+"""The IntelliVue simulator seen by a raw client over TCP: dialogue, rate limit, timeouts."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from core.clock import RealClock
+from drivers.intellivue import nomenclature as nom
+from drivers.intellivue.association import (
+    Abort,
+    AssociationAccept,
+    AssociationRefuse,
+    ReleaseResponse,
+    UserInfo,
+    build_association_request,
+    build_release_request,
+)
+from drivers.intellivue.framing import Frame, FrameDecoder, encode_frame
+from drivers.intellivue.messages import (
+    MdsCreateEvent,
+    Message,
+    PollRequest,
+    PollResult,
+    build_poll_request,
+    decode_message,
+)
+from simulators.intellivue_monitor import IntellivueSimulator
+from simulators.source import DEFAULT_ADULT_ARDS, FixedVitals
+
+pytestmark = pytest.mark.timeout(20)
+
+
+class Client:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+        self.decoder = FrameDecoder()
+        self.pending: list[Message] = []
+
+    async def send(self, user_data: bytes) -> None:
+        self.writer.write(encode_frame(user_data))
+        await self.writer.drain()
+
+    async def recv(self, timeout: float = 2.0) -> Message:
+        async with asyncio.timeout(timeout):
+            while not self.pending:
+                data = await self.reader.read(4096)
+                assert data, "simulator closed the connection"
+                for r in self.decoder.feed(data):
+                    assert isinstance(r, Frame)
+                    self.pending.append(decode_message(r.user_data))
+        return self.pending.pop(0)
+
+    async def associate(self) -> MdsCreateEvent:
+        await self.send(build_association_request())
+        assert isinstance(await self.recv(), AssociationAccept)
+        create = await self.recv()
+        assert isinstance(create, MdsCreateEvent)
+        return create
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[IntellivueSimulator]:
+    vitals = FixedVitals(dict(DEFAULT_ADULT_ARDS), ["asystole"])
+    async with IntellivueSimulator(vitals, RealClock(), silence_timeout=0.4) as s:
+        yield s
+
+
+@pytest.fixture
+async def client(sim: IntellivueSimulator) -> AsyncIterator[Client]:
+    port = await sim.serve_tcp("127.0.0.1", 0)
+    assert sim.port == port
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    yield Client(reader, writer)
+    writer.close()
+
+
+async def test_association_and_polls(client: Client) -> None:
+    create = await client.associate()
+    assert create.model == ("Philips", "MP70")
+    await client.send(build_poll_request(PollRequest(1, 1, nom.NOM_MOC_VMO_METRIC_NU, 0)))
+    numerics = await client.recv()
+    assert isinstance(numerics, PollResult) and numerics.invoke_id == 1
+    ids = {v.physio_id for v in numerics.numerics()}
+    assert {0x4182, 0x4822, 0x4BB8, 0x4A15, 0x4A05, 0xE014, 0x500A, 0x50B0} <= ids
+    await client.send(build_poll_request(PollRequest(2, 2, nom.NOM_MOC_VMO_AL_MON, 0x0801)))
+    alerts = await client.recv()
+    assert isinstance(alerts, PollResult)
+    assert [a.code for a in alerts.alarms()] == [nom.NOM_EVT_ECG_ASYSTOLE]
+
+
+async def test_second_poll_within_a_second_is_dropped(
+    client: Client, sim: IntellivueSimulator
+) -> None:
+    await client.associate()
+    for invoke in (1, 2):
+        await client.send(build_poll_request(PollRequest(invoke, invoke, 6, 0)))
+    first = await client.recv()
+    assert isinstance(first, PollResult) and first.invoke_id == 1
+    with pytest.raises(TimeoutError):
+        await client.recv(timeout=0.3)
+    assert sim.stats.polls_dropped == 1
+
+
+async def test_release(client: Client) -> None:
+    await client.associate()
+    await client.send(build_release_request())
+    assert isinstance(await client.recv(), ReleaseResponse)
+
+
+async def test_abort_after_client_silence(client: Client, sim: IntellivueSimulator) -> None:
+    await client.associate()
+    assert isinstance(await client.recv(timeout=2.0), Abort)
+    assert sim.stats.aborts_sent == 1
+
+
+async def test_refuses_a_non_client(client: Client) -> None:
+    await client.send(build_association_request(UserInfo(system_type=0x00800000)))
+    assert isinstance(await client.recv(), AssociationRefuse)
+
+
+async def test_linked_results_when_split(sim: IntellivueSimulator, client: Client) -> None:
+    sim.max_observations_per_message = 2
+    await client.associate()
+    await client.send(build_poll_request(PollRequest(7, 7, 6, 0)))
+    parts = [await client.recv() for _ in range(4)]  # 8 numerics objects in parts of 2
+    assert all(isinstance(p, PollResult) for p in parts)
+    states = [p.linked for p in parts if isinstance(p, PollResult)]
+    assert states == [(1, 1), (2, 2), (3, 3), None]  # first, middle, last, closing result
