@@ -134,8 +134,10 @@ def build_hl7_listeners(
 
 
 async def _pump_into(driver: Driver, bus: Bus) -> None:
-    async for item in driver.stream():
-        await bus.publish(item)
+    # aclosing: a cancelled consumer must close the driver's session (link, reader task) now
+    async with contextlib.aclosing(driver.stream()) as items:
+        async for item in items:
+            await bus.publish(item)
 
 
 async def _refresh_weights(ctx: AppContext, beds: list[str], weights: Weights) -> None:

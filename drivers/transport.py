@@ -18,6 +18,13 @@ import serial_asyncio_fast
 
 from core.errors import ConfigError, ConnectionLost, DeviceUnreachable
 
+try:  # termios.error is not an OSError; a pty refusing parity raises it (EINVAL)
+    import termios
+
+    _LINE_ERRORS: tuple[type[Exception], ...] = (termios.error,)
+except ImportError:  # pragma: no cover - not POSIX
+    _LINE_ERRORS = ()
+
 Parity = Literal["N", "E", "O"]
 
 
@@ -101,6 +108,6 @@ async def open_link(url: str, serial_settings: SerialSettings | None = None) -> 
                 parity=settings.parity,
                 stopbits=settings.stopbits,
             )
-    except (OSError, serial.SerialException, ValueError) as exc:
+    except (OSError, serial.SerialException, ValueError, *_LINE_ERRORS) as exc:
         raise DeviceUnreachable(f"{url}: {exc}") from exc
     return Link(reader, writer, url)

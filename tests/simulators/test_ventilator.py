@@ -1,0 +1,230 @@
+"""The MEDIBUS ventilator simulator, spoken to byte by byte over TCP and a pty."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tty
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+
+from core.clock import RealClock
+from drivers.medibus.codec import (
+    BadFrame,
+    Cmd,
+    Command,
+    Event,
+    FrameDecoder,
+    Response,
+    encode_command,
+)
+from drivers.medibus.layouts import Alarm, parse_alarms, parse_device_id, parse_measured
+from simulators.faults import Faults
+from simulators.source import DEFAULT_ADULT_ARDS, FixedVitals
+from simulators.ventilator import VentilatorSimulator
+
+
+class Client:
+    """A bare MEDIBUS host on a TCP connection."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+        self.decoder = FrameDecoder()
+        self.pending: list[Event] = []
+
+    async def send(self, data: bytes) -> None:
+        self.writer.write(data)
+        await self.writer.drain()
+
+    async def expect(self, pred: Callable[[Event], bool], timeout: float = 1.5) -> Event:
+        async def find() -> Event:
+            while True:
+                while self.pending:
+                    event = self.pending.pop(0)
+                    if pred(event):
+                        return event
+                data = await self.reader.read(4096)
+                if not data:
+                    raise ConnectionError("closed")
+                self.pending += self.decoder.feed(data)
+
+        return await asyncio.wait_for(find(), timeout)
+
+    async def ask(self, code: int) -> Response:
+        await self.send(encode_command(code))
+        event = await self.expect(lambda e: isinstance(e, Response) and e.code == code)
+        assert isinstance(event, Response)
+        return event
+
+    async def close(self) -> None:
+        self.writer.close()
+        await self.writer.wait_closed()
+
+
+@pytest.fixture
+def vitals() -> FixedVitals:
+    return FixedVitals(dict(DEFAULT_ADULT_ARDS))
+
+
+@pytest.fixture
+async def sim(vitals: FixedVitals) -> AsyncIterator[VentilatorSimulator]:
+    s = VentilatorSimulator(vitals, RealClock(), Faults(), icc_interval=0.2, link_timeout=0.6)
+    await s.serve_tcp("127.0.0.1", 0)
+    yield s
+    await s.close()
+
+
+@pytest.fixture
+async def client(sim: VentilatorSimulator) -> AsyncIterator[Client]:
+    assert sim.port is not None
+    c = Client(*await asyncio.open_connection("127.0.0.1", sim.port))
+    yield c
+    await c.close()
+
+
+def _is_command(code: int) -> Callable[[Event], bool]:
+    return lambda e: isinstance(e, Command) and e.code == code
+
+
+async def test_sends_icc_until_linked_and_ignores_other_commands(client: Client) -> None:
+    await client.expect(_is_command(Cmd.ICC))
+    await client.send(encode_command(Cmd.DATA_CP1))
+    with pytest.raises(TimeoutError):
+        await client.expect(lambda e: isinstance(e, Response), timeout=0.4)
+    assert await client.ask(Cmd.ICC) == Response(Cmd.ICC)
+    assert (await client.ask(Cmd.DATA_CP1)).data
+
+
+async def test_answering_the_devices_icc_opens_the_link(
+    sim: VentilatorSimulator, client: Client
+) -> None:
+    await client.expect(_is_command(Cmd.ICC))
+    await client.send(Response(Cmd.ICC).encode())
+    assert (await client.ask(Cmd.DEVICE_ID)).data == b"0161'Evita4'01.03:06.00"
+    assert Response(Cmd.ICC) in sim.host_responses
+
+
+async def test_answers_every_command(client: Client) -> None:
+    await client.ask(Cmd.ICC)
+    assert parse_device_id((await client.ask(Cmd.DEVICE_ID)).data).name == "Evita4"
+    cp1 = {i.code: i.value for i in parse_measured((await client.ask(Cmd.DATA_CP1)).data)}
+    assert cp1[0xF0] == 60 and cp1[0x78] == 11.8 and cp1[0x88] == 420 and cp1[0xE6] == 42
+    assert cp1[0x7D] == pytest.approx(29.4)  # 30 cm[H2O] in mbar
+    cp2 = parse_measured((await client.ask(Cmd.DATA_CP2)).data)
+    assert [(i.code, i.value) for i in cp2] == [(0x21, 420)]
+    assert parse_alarms((await client.ask(Cmd.ALARMS_CP1)).data) == []
+    for code in (Cmd.ALARMS_CP2, Cmd.ALARMS_CP3, Cmd.NOP, Cmd.TIME_CHANGED, 0x7A):
+        assert await client.ask(code) == Response(code)
+    assert (await client.ask(Cmd.TEXT)).data == b"014IPPV\x03"
+    assert (await client.ask(Cmd.SETTINGS)).data.startswith(b"01   60")
+
+
+async def test_a_corrupt_command_is_answered_with_nak(client: Client) -> None:
+    await client.ask(Cmd.ICC)
+    await client.send(b"\x1b\x24" + b"00\r")
+    assert await client.expect(lambda e: isinstance(e, Response)) == Response(Cmd.NAK)
+
+
+async def test_alarms_follow_the_patient(
+    sim: VentilatorSimulator, vitals: FixedVitals, client: Client
+) -> None:
+    await client.ask(Cmd.ICC)
+    vitals.values["MDC_PRESS_AWAY_INSP_PEAK"] = 45.0
+    sim.extra_alarms[0x9A] = Alarm(31, 0x9A, "PAW LOW")
+    alarms = parse_alarms((await client.ask(Cmd.ALARMS_CP1)).data)
+    assert alarms == [Alarm(31, 0x9A, "PAW LOW"), Alarm(27, 0x10, "PAW HIGH")]
+
+
+async def test_drops_the_link_after_quiet(client: Client) -> None:
+    await client.ask(Cmd.ICC)
+    with pytest.raises(ConnectionError):
+        await client.expect(lambda e: False, timeout=2.0)
+
+
+async def test_nop_keeps_the_link(client: Client) -> None:
+    await client.ask(Cmd.ICC)
+    for _ in range(5):
+        await asyncio.sleep(0.3)
+        await client.ask(Cmd.NOP)
+    assert (await client.ask(Cmd.DATA_CP1)).data
+
+
+async def test_fault_corrupt_checksum(sim: VentilatorSimulator, client: Client) -> None:
+    await client.ask(Cmd.ICC)
+    sim.faults.corrupt_checksum = True
+    await client.send(encode_command(Cmd.NOP))
+    bad = await client.expect(lambda e: isinstance(e, BadFrame))
+    assert isinstance(bad, BadFrame) and bad.complete and bad.code == Cmd.NOP
+
+
+async def test_fault_garbage_precedes_a_good_answer(
+    sim: VentilatorSimulator, client: Client
+) -> None:
+    await client.ask(Cmd.ICC)
+    sim.faults.garbage = True
+    assert (await client.ask(Cmd.DATA_CP1)).data
+    assert client.decoder.bad_frames + client.decoder.realtime_bytes > 0
+
+
+async def test_fault_slow_and_stall(sim: VentilatorSimulator, client: Client) -> None:
+    await client.ask(Cmd.ICC)
+    sim.faults.slow_s = 0.3
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    await client.ask(Cmd.NOP)
+    assert loop.time() - t0 >= 0.3
+    sim.faults.slow_s = 0.0
+    sim.faults.stall = True
+    await client.send(encode_command(Cmd.NOP))
+    with pytest.raises(TimeoutError):
+        await client.expect(lambda e: isinstance(e, Response), timeout=0.8)  # nor does it drop
+
+
+async def test_fault_drop_closes_and_refuses(sim: VentilatorSimulator, client: Client) -> None:
+    await client.ask(Cmd.ICC)
+    sim.faults.drop = True
+    with pytest.raises(ConnectionError):
+        await client.expect(lambda e: False, timeout=1.0)
+    assert sim.port is not None
+    again = Client(*await asyncio.open_connection("127.0.0.1", sim.port))
+    with pytest.raises(ConnectionError):
+        await again.expect(lambda e: False, timeout=1.0)
+    await again.close()
+    sim.faults.drop = False
+    third = Client(*await asyncio.open_connection("127.0.0.1", sim.port))
+    assert await third.ask(Cmd.ICC) == Response(Cmd.ICC)
+    await third.close()
+
+
+async def test_serves_a_pty(vitals: FixedVitals) -> None:
+    sim = VentilatorSimulator(vitals, RealClock(), icc_interval=0.2)
+    path = await sim.serve_pty()
+    fd = os.open(path, os.O_RDWR | os.O_NOCTTY)
+    tty.setraw(fd)
+    os.set_blocking(fd, False)
+    decoder = FrameDecoder()
+
+    async def expect(pred: Callable[[Event], bool]) -> Event:
+        while True:
+            try:
+                data = os.read(fd, 4096)
+            except BlockingIOError:
+                await asyncio.sleep(0.01)
+                continue
+            for event in decoder.feed(data):
+                if pred(event):
+                    return event
+
+    try:
+        await asyncio.wait_for(expect(_is_command(Cmd.ICC)), 2.0)
+        os.write(fd, encode_command(Cmd.ICC))
+        await asyncio.wait_for(expect(lambda e: e == Response(Cmd.ICC)), 2.0)
+        os.write(fd, encode_command(Cmd.DEVICE_ID))
+        ident = await asyncio.wait_for(
+            expect(lambda e: isinstance(e, Response) and e.code == Cmd.DEVICE_ID), 2.0
+        )
+        assert isinstance(ident, Response) and ident.data.startswith(b"0161'Evita4'")
+    finally:
+        os.close(fd)
+        await sim.close()
