@@ -1,0 +1,78 @@
+"""`iaewatch users add NAME --role nurse|engineer|admin [--password P]`."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import sys
+from typing import Annotated
+
+import typer
+
+from app.commands.db import DatabaseUrl, fail, resolve_database_url
+from app.security import hash_password
+from app.store import Store, check_role, check_username
+from app.store.rows import Role
+from core.clock import RealClock
+from core.errors import IaewatchError
+
+MIN_PASSWORD = 8
+
+users = typer.Typer(help="User accounts.", no_args_is_help=True)
+
+
+@users.command("add")
+def add_command(
+    name: Annotated[str, typer.Argument(help="User name (letters, digits, . _ @ -).")],
+    role: Annotated[
+        str,
+        typer.Option("--role", help="nurse, engineer or admin.", show_default=False),
+    ],
+    password: Annotated[
+        str | None,
+        typer.Option("--password", help="The password (prompted, hidden, when omitted)."),
+    ] = None,
+    database_url_: DatabaseUrl = None,
+) -> None:
+    """Create an account."""
+    try:
+        check_username(name)
+        role_value = check_role(role)
+    except ValueError as exc:
+        fail(f"error: {exc}", 2)
+    url = resolve_database_url(database_url_)
+    if password is None:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if len(password) < MIN_PASSWORD:
+        fail(f"error: the password must have at least {MIN_PASSWORD} characters", 2)
+    try:
+        asyncio.run(_add(url, name, role_value, hash_password(password)))
+    except IaewatchError as exc:
+        fail(f"error: {exc}", 1)
+    print(f"user {name!r} added with role {role_value.value}", file=sys.stdout)
+
+
+async def _add(url: str, name: str, role: Role, password_hash: str) -> None:
+    store = await Store.open(url)
+    try:
+        await store.add_user(name, role.value, password_hash)
+        await store.audit(
+            actor=f"cli:{_os_user()}",
+            action="user.add",
+            target=name,
+            details={"role": role.value},
+            t=RealClock().now(),
+        )
+    finally:
+        await store.close()
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def register(cli: typer.Typer) -> None:
+    cli.add_typer(users, name="users")

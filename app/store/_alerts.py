@@ -1,0 +1,192 @@
+"""Alerts: the current state per alert id (`alerts`) and every transition (`alert_transitions`,
+whose autoincrement key is the global `seq` websocket clients resume from).
+
+`commit_alert` and `acknowledge` run under a lock that makes seq order equal commit order
+(SQLite: BEGIN IMMEDIATE; PostgreSQL: a transaction-scoped advisory lock), so a client that
+has seen seq N and asks for what came after can never miss a smaller seq committed later.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.store.alert_state import acknowledged, merge, on_station
+from app.store.base import StoreBase, inserted_id
+from app.store.schema import alert_transitions, alerts, audit_log
+from core.model import Alert, AlertState, Category, Phase, Priority
+
+
+class AlertQueries(StoreBase):
+    async def commit_alert(self, alert: Alert) -> Alert:
+        """Store one transition: assign the next seq, append it to the history and update the
+        alert's current state, in one transaction. Returns the alert as stored, with its seq.
+
+        The stored state is merged with what the store already knows (`alert_state.merge`):
+        an acknowledgement survives later updates, and a resolved alert nobody acknowledged
+        stays on the station (latching). When nothing needed merging the result is
+        `dataclasses.replace(alert, seq=...)`.
+        """
+        async with self._write(alerts=True) as conn:
+            stored = await self._stored(conn, alert.id)
+            return await self._append(conn, merge(stored, alert), exists=stored is not None)
+
+    async def acknowledge(self, alert_id: str, *, by: str, t: datetime) -> Alert:
+        """`by` acknowledged the alert at `t`: a transition with phase ACK and a new seq.
+
+        A still-running alert becomes acknowledged; an ended one stays resolved and, now
+        acknowledged, leaves the station. Acknowledging twice keeps the first who/when and
+        writes no transition. Unknown id → KeyError. Audit-logged either way.
+        """
+        if not by:
+            raise ValueError("acknowledge: `by` is empty")
+        async with self._write(alerts=True) as conn:
+            stored = await self._stored(conn, alert_id)
+            if stored is None:
+                raise KeyError(alert_id)
+            if stored.acked_by is not None:
+                result = stored
+                details: dict[str, Any] = {"already_by": stored.acked_by, "seq": stored.seq}
+            else:
+                result = await self._append(conn, acknowledged(stored, by=by, t=t), exists=True)
+                details = {"seq": result.seq}
+            details.update(bed=result.bed, category=result.category.value, state=result.state.value)
+            await conn.execute(
+                audit_log.insert().values(
+                    t=t, actor=by, action="alert.acknowledge", target=alert_id, details=details
+                )
+            )
+            return result
+
+    async def alert(self, alert_id: str) -> Alert | None:
+        """The current state of one alert."""
+        async with self._read() as conn:
+            return await self._stored(conn, alert_id)
+
+    async def alerts(
+        self,
+        *,
+        bed: str | None = None,
+        state: str | None = None,
+        category: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 500,
+    ) -> list[Alert]:
+        """Current state per alert, newest onset first; `since`/`until` bound the onset."""
+        c = alerts.c
+        stmt = select(alerts).order_by(c.onset.desc(), c.seq.desc()).limit(limit)
+        if bed is not None:
+            stmt = stmt.where(c.bed == bed)
+        if state is not None:
+            stmt = stmt.where(c.state == AlertState(state).value)
+        if category is not None:
+            stmt = stmt.where(c.category == Category(category).value)
+        if since is not None:
+            stmt = stmt.where(c.onset >= since)
+        if until is not None:
+            stmt = stmt.where(c.onset <= until)
+        async with self._read() as conn:
+            return [_alert(r) for r in (await conn.execute(stmt)).mappings()]
+
+    async def station_alerts(self) -> list[Alert]:
+        """What the station must show: every alert not ended, and every ended alert nobody
+        acknowledged (latched). Highest priority first, then newest onset."""
+        c = alerts.c
+        stmt = select(alerts).where(c.ended_at.is_(None) | c.acked_by.is_(None))
+        async with self._read() as conn:
+            found = [_alert(r) for r in (await conn.execute(stmt)).mappings()]
+        found = [a for a in found if on_station(a)]
+        found.sort(key=lambda a: (a.onset, a.seq or 0), reverse=True)
+        found.sort(key=lambda a: a.priority.rank, reverse=True)
+        return found
+
+    async def transitions_after(self, seq: int, limit: int = 10_000) -> list[Alert]:
+        """Every transition with a seq greater than `seq`, in seq order (websocket resume)."""
+        c = alert_transitions.c
+        stmt = select(alert_transitions).where(c.seq > seq).order_by(c.seq).limit(limit)
+        async with self._read() as conn:
+            return [_transition(r) for r in (await conn.execute(stmt)).mappings()]
+
+    async def alert_history(self, alert_id: str) -> list[Alert]:
+        """Every transition of one alert, in seq order."""
+        c = alert_transitions.c
+        stmt = select(alert_transitions).where(c.alert_id == alert_id).order_by(c.seq)
+        async with self._read() as conn:
+            return [_transition(r) for r in (await conn.execute(stmt)).mappings()]
+
+    async def max_seq(self) -> int:
+        """The newest seq committed (0 when there is none)."""
+        async with self._read() as conn:
+            return int(await conn.scalar(select(func.max(alert_transitions.c.seq))) or 0)
+
+    # ── helpers ─────────────────────────────────────────────────────────────────────────
+    async def _stored(self, conn: AsyncConnection, alert_id: str) -> Alert | None:
+        row = (
+            (await conn.execute(select(alerts).where(alerts.c.id == alert_id)))
+            .mappings()
+            .one_or_none()
+        )
+        return None if row is None else _alert(row)
+
+    async def _append(self, conn: AsyncConnection, alert: Alert, *, exists: bool) -> Alert:
+        """Upsert the current row, append the transition, and stamp both with its seq."""
+        values = _values(alert)
+        if exists:
+            await conn.execute(update(alerts).where(alerts.c.id == alert.id).values(**values))
+        else:
+            # seq 0 until the transition below has its key (the FK needs this row first)
+            await conn.execute(alerts.insert().values(id=alert.id, seq=0, **values))
+        result = await conn.execute(alert_transitions.insert().values(alert_id=alert.id, **values))
+        seq = inserted_id(result)
+        await conn.execute(update(alerts).where(alerts.c.id == alert.id).values(seq=seq))
+        return replace(alert, seq=seq)
+
+
+def _values(a: Alert) -> dict[str, Any]:
+    return {
+        "bed": a.bed,
+        "category": a.category.value,
+        "iae": bool(a.iae),
+        "rule": a.rule,
+        "priority": a.priority.value,
+        "phase": a.phase.value,
+        "state": a.state.value,
+        "onset": a.onset,
+        "t": a.t,
+        "message": a.message,
+        "evidence": a.evidence,
+        "acked_by": a.acked_by,
+        "acked_at": a.acked_at,
+        "ended_at": a.ended_at,
+    }
+
+
+def _alert(row: RowMapping, alert_id: str | None = None) -> Alert:
+    return Alert(
+        id=alert_id if alert_id is not None else row["id"],
+        bed=row["bed"],
+        category=Category(row["category"]),
+        rule=row["rule"],
+        priority=Priority(row["priority"]),
+        phase=Phase(row["phase"]),
+        state=AlertState(row["state"]),
+        onset=row["onset"],
+        t=row["t"],
+        message=row["message"],
+        evidence=dict(row["evidence"] or {}),
+        iae=row["iae"],
+        seq=row["seq"],
+        acked_by=row["acked_by"],
+        acked_at=row["acked_at"],
+        ended_at=row["ended_at"],
+    )
+
+
+def _transition(row: RowMapping) -> Alert:
+    return _alert(row, alert_id=row["alert_id"])

@@ -1,0 +1,75 @@
+"""What every part of the store shares: the engine, the clock, and how transactions start."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from sqlalchemy import CursorResult, Table, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from app.store.engine import WRITE_OPTION
+from core.clock import Clock
+
+# pg_advisory_xact_lock key that serialises alert commits across processes, so that seq
+# order is commit order (a reader resuming after seq N can never miss a smaller seq that
+# commits later). The number is arbitrary but fixed: "iaew" in ASCII.
+ALERT_LOCK_KEY = 0x69616577
+
+
+class StoreBase:
+    """Holds the engine; `_read()` and `_write()` hand out connections inside a transaction."""
+
+    def __init__(self, engine: AsyncEngine, clock: Clock, url: str) -> None:
+        self._engine = engine
+        self._write_engine = engine.execution_options(**{WRITE_OPTION: True})
+        self._clock = clock
+        self._url = url
+        self._sqlite = engine.dialect.name == "sqlite"
+        # SQLite has one writer at a time anyway: queue our own writers here, not in the busy
+        # handler. PostgreSQL: only alert commits queue (see ALERT_LOCK_KEY).
+        self._write_lock = asyncio.Lock()
+        self._alert_lock = asyncio.Lock()
+
+    @property
+    def dialect(self) -> str:
+        """`sqlite` or `postgresql`."""
+        return str(self._engine.dialect.name)
+
+    @contextlib.asynccontextmanager
+    async def _read(self) -> AsyncIterator[AsyncConnection]:
+        async with self._engine.connect() as conn:
+            yield conn
+
+    @contextlib.asynccontextmanager
+    async def _write(self, *, alerts: bool = False) -> AsyncIterator[AsyncConnection]:
+        """One write transaction; committed when the block ends, rolled back on error."""
+        if self._sqlite:
+            lock: contextlib.AbstractAsyncContextManager[Any] = self._write_lock
+        elif alerts:
+            lock = self._alert_lock
+        else:
+            lock = contextlib.nullcontext()
+        async with lock, self._write_engine.begin() as conn:
+            if alerts and not self._sqlite:
+                await conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": ALERT_LOCK_KEY}
+                )
+            yield conn
+
+    def _upsert(self, table: Table) -> Any:
+        """An INSERT that can take `.on_conflict_do_update/do_nothing` on both dialects."""
+        if self._sqlite:
+            return sqlite.insert(table)
+        return postgresql.insert(table)
+
+
+def inserted_id(result: CursorResult[Any]) -> int:
+    """The autoincrement key of the row a single-row INSERT just added."""
+    key = result.inserted_primary_key
+    if key is None or key[0] is None:
+        raise RuntimeError("the database reported no key for the inserted row")
+    return int(key[0])

@@ -1,0 +1,59 @@
+"""Engines with the settings iaewatch relies on.
+
+SQLite: WAL (readers never wait for the writer), foreign keys on, a busy timeout, and
+SQLAlchemy (not the sqlite3 module) emitting BEGIN, so that DDL is transactional and write
+transactions can start with `BEGIN IMMEDIATE` (taking the write lock up front; a deferred
+transaction that upgrades to a writer fails with "database is locked" without waiting).
+PostgreSQL: asyncpg, with the same JSON serialiser.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event, pool
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from app.store.types import json_dumps
+from app.store.url import async_url, ensure_sqlite_dir
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+WRITE_OPTION = "iaewatch_write"
+"""Execution option: this connection's transactions will write (SQLite: BEGIN IMMEDIATE)."""
+
+
+def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    """An async engine for `url` (SQLite file or PostgreSQL), configured as described above."""
+    url = async_url(url)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        ensure_sqlite_dir(url)
+        if parsed.database in (None, "", ":memory:"):
+            # one shared connection, or every checkout would see its own empty database
+            kwargs.setdefault("poolclass", pool.StaticPool)
+        engine = create_async_engine(url, json_serializer=json_dumps, **kwargs)
+        _configure_sqlite(engine)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_async_engine(url, json_serializer=json_dumps, **kwargs)
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves (see module doc)
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        finally:
+            cursor.close()
+
+    @event.listens_for(sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get(WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

@@ -1,0 +1,202 @@
+"""The tables. Alembic (`migrations/`) is the only way they reach a database.
+
+Observations, events, alerts and transitions carry `bed` without a foreign key on purpose:
+a value or an alert from a bed nobody configured yet must still be kept, never refused.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Double,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    false,
+)
+
+from app.store.types import JSONDoc, UTCDateTime
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING)
+
+# 64-bit keys on PostgreSQL; INTEGER on SQLite so the key is the rowid.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+ARMS = ("cells", "saline", "unknown")
+ROLES = ("nurse", "engineer", "admin")
+
+beds = Table(
+    "beds",
+    metadata,
+    Column("bed", String(), primary_key=True),
+    Column("label", String(), nullable=True),
+)
+
+patients = Table(
+    "patients",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("study_id", String(), nullable=False, unique=True),
+    Column("bed", String(), ForeignKey("beds.bed"), nullable=True),
+    Column("weight_kg", Double(), nullable=False),
+    Column("arm", String(), nullable=False),
+    Column("ards_onset", UTCDateTime(), nullable=True),
+    Column("age_years", Integer(), nullable=True),
+    Column("enrolled_at", UTCDateTime(), nullable=False),
+    Column("discharged_at", UTCDateTime(), nullable=True),
+    CheckConstraint("arm IN ('cells', 'saline', 'unknown')", name="arm"),
+    CheckConstraint("weight_kg > 0", name="weight_positive"),
+    Index("ix_patients_bed", "bed"),
+)
+
+devices = Table(
+    "devices",
+    metadata,
+    Column("bed", String(), ForeignKey("beds.bed"), primary_key=True),
+    Column("device_id", String(), primary_key=True),
+    Column("kind", String(), nullable=False),
+    Column("protocol", String(), nullable=False),
+    Column("address", String(), nullable=False),
+    Column("state", String(), nullable=True),
+    Column("state_since", UTCDateTime(), nullable=True),
+)
+
+device_connections = Table(
+    "device_connections",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("bed", String(), nullable=False),
+    Column("device_id", String(), nullable=False),
+    Column("state", String(), nullable=False),
+    Column("t", UTCDateTime(), nullable=False),
+    Column("reason", Text(), nullable=False),
+    ForeignKeyConstraint(["bed", "device_id"], ["devices.bed", "devices.device_id"]),
+    Index("ix_device_connections_bed_device_id_t", "bed", "device_id", "t"),
+)
+
+# One row per infusion: the order (weight, volume, planned duration) and the record (start, end).
+infusions = Table(
+    "infusions",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("bed", String(), ForeignKey("beds.bed"), nullable=False),
+    Column("study_id", String(), ForeignKey("patients.study_id"), nullable=True),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("ended_at", UTCDateTime(), nullable=True),
+    Column("weight_kg", Double(), nullable=True),
+    Column("volume_ml", Double(), nullable=True),
+    Column("planned_min", Double(), nullable=True),
+    Column("source", String(), nullable=False),
+    Index("ix_infusions_bed_started_at", "bed", "started_at"),
+)
+
+observations = Table(
+    "observations",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("t", UTCDateTime(), nullable=False),
+    Column("bed", String(), nullable=False),
+    Column("code", String(), nullable=False),
+    Column("value", Double(), nullable=True),
+    Column("unit", String(), nullable=False),
+    Column("device", String(), nullable=True),
+    Column("status", String(), nullable=False),
+    Index("ix_observations_bed_code_t", "bed", "code", "t"),
+)
+
+# Device events and clinician entries (blood gases too, as `blood_gas` events, for now).
+events = Table(
+    "events",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("t", UTCDateTime(), nullable=False),
+    Column("bed", String(), nullable=False),
+    Column("name", String(), nullable=False),
+    Column("fields", JSONDoc, nullable=False),
+    Column("device", String(), nullable=True),
+    Column("source", String(), nullable=False),
+    Index("ix_events_bed_t", "bed", "t"),
+)
+
+
+def _alert_columns() -> list[Column[object]]:
+    """What an alert looks like at one transition: the current row and each history row."""
+    return [
+        Column("bed", String(), nullable=False),
+        Column("category", String(), nullable=False),
+        Column("iae", Boolean(), nullable=False),
+        Column("rule", String(), nullable=False),
+        Column("priority", String(), nullable=False),
+        Column("phase", String(), nullable=False),
+        Column("state", String(), nullable=False),
+        Column("onset", UTCDateTime(), nullable=False),
+        Column("t", UTCDateTime(), nullable=False),
+        Column("message", Text(), nullable=False),
+        Column("evidence", JSONDoc, nullable=False),
+        Column("acked_by", String(), nullable=True),
+        Column("acked_at", UTCDateTime(), nullable=True),
+        Column("ended_at", UTCDateTime(), nullable=True),
+    ]
+
+
+# Current state per alert id; `seq` is the seq of its latest transition.
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", String(), primary_key=True),
+    Column("seq", BigInteger(), nullable=False),
+    *_alert_columns(),
+    Index("ix_alerts_bed_onset", "bed", "onset"),
+    Index("ix_alerts_state", "state"),
+    Index("ix_alerts_onset", "onset"),
+)
+
+# One row per transition; the autoincrement key is the global, never-reused `seq`.
+alert_transitions = Table(
+    "alert_transitions",
+    metadata,
+    Column("seq", BigId, primary_key=True, autoincrement=True),
+    Column("alert_id", String(), ForeignKey("alerts.id"), nullable=False),
+    *_alert_columns(),
+    Index("ix_alert_transitions_alert_id", "alert_id"),
+    sqlite_autoincrement=True,
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("username", String(64), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Column("password_hash", String(), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("disabled", Boolean(), nullable=False, server_default=false()),
+    CheckConstraint("role IN ('nurse', 'engineer', 'admin')", name="role"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("t", UTCDateTime(), nullable=False),
+    Column("actor", String(), nullable=False),
+    Column("action", String(), nullable=False),
+    Column("target", String(), nullable=False),
+    Column("details", JSONDoc, nullable=False),
+    Index("ix_audit_log_t", "t"),
+)
