@@ -12,14 +12,15 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import cast
 
 from app.config import DeviceConfig, IcuConfig
 from app.context import AppContext
 from core.bus import Bus
 from core.clock import Clock
-from drivers.base import DeviceStatus, Driver
+from drivers.base import DeviceStatus, Driver, DriverOutput
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,7 @@ def build_driver(d: DeviceConfig, clock: Clock, weights: Weights) -> Driver:
     if d.protocol == "intellivue":
         from drivers.intellivue.driver import IntellivueDriver
 
+        assert d.serial is not None
         return IntellivueDriver(
             bed=d.bed,
             device_id=d.id,
@@ -135,7 +137,8 @@ def build_hl7_listeners(
 
 async def _pump_into(driver: Driver, bus: Bus) -> None:
     # aclosing: a cancelled consumer must close the driver's session (link, reader task) now
-    async with contextlib.aclosing(driver.stream()) as items:
+    stream = cast(AsyncGenerator[DriverOutput, None], driver.stream())
+    async with contextlib.aclosing(stream) as items:
         async for item in items:
             await bus.publish(item)
 

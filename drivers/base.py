@@ -10,14 +10,15 @@ device trouble; cancel its task to stop it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from core.clock import Clock
 from core.errors import DeviceError, ProtocolError
@@ -139,14 +140,17 @@ class Driver(ABC):
             self._set_state(ConnectionState.CONNECTING)
             connected = False
             try:
-                async for item in self._session():
-                    if not connected and self.status.state is ConnectionState.CONNECTED:
-                        connected = True
-                        self.backoff.reset()
-                        if self._first_error_logged:
-                            log.info("%s %s: recovered", self.bed, self.device_id)
-                        self._first_error_logged = False
-                    yield item
+                # aclosing: a consumer that stops must close the session (link, tasks) at once
+                session_gen = cast(AsyncGenerator[DriverOutput, None], self._session())
+                async with contextlib.aclosing(session_gen) as session:
+                    async for item in session:
+                        if not connected and self.status.state is ConnectionState.CONNECTED:
+                            connected = True
+                            self.backoff.reset()
+                            if self._first_error_logged:
+                                log.info("%s %s: recovered", self.bed, self.device_id)
+                            self._first_error_logged = False
+                        yield item
             except (DeviceError, ProtocolError, TimeoutError) as exc:
                 self.status.last_error = str(exc) or type(exc).__name__
                 if not self._first_error_logged:
