@@ -23,7 +23,7 @@ from app.api.views import device_dict
 from app.context import AppContext
 from app.store.writer import ObservationWriter
 from core.model import Alert, DeviceEvent, EventSource, Observation, Phase
-from monitors.engine import Engine, default_ruleset, load_ruleset
+from monitors import Engine, default_ruleset, load_ruleset
 
 log = logging.getLogger(__name__)
 

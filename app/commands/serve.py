@@ -56,7 +56,7 @@ def register(cli: typer.Typer) -> None:
         else:
             log.warning("no --config: serving the API and station without devices")
         if rules is not None:
-            from monitors.engine import load_ruleset
+            from monitors import load_ruleset
 
             load_ruleset(rules)  # refuse to start on an invalid rule set
         app = build_service(settings, icu, rules=rules)

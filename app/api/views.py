@@ -1,0 +1,192 @@
+"""The JSON shapes the REST API and the station websocket share: alert, bed, device dicts.
+
+One builder per shape, so a bed looks the same in `GET /api/beds`, in a snapshot and in a
+`bed` push. Times are ISO 8601 in UTC with a `Z`. `Views` also keeps the latest numerics per
+bed as the hub publishes them, so listing beds needs no query per parameter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from app.context import DeviceRegistry, StatusProvider
+from core.clock import Clock
+from core.model import Alert, Observation
+
+if TYPE_CHECKING:
+    from app.store import BedRow, InfusionRow, PatientRow, Store
+
+IAE_WINDOW = timedelta(hours=24)
+RATE_CODE = "MDC_FLOW_FLUID_PUMP"
+INFUSED_CODE = "MDC_VOL_FLUID_DELIV"
+
+
+def iso(t: datetime | None) -> str | None:
+    """ISO 8601 in UTC with a `Z` (None stays None)."""
+    if t is None:
+        return None
+    return t.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def alert_dict(a: Alert) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "seq": a.seq,
+        "bed": a.bed,
+        "category": a.category.value,
+        "iae": a.iae,
+        "rule": a.rule,
+        "priority": a.priority.value,
+        "phase": a.phase.value,
+        "state": a.state.value,
+        "onset": iso(a.onset),
+        "t": iso(a.t),
+        "message": a.message,
+        "evidence": a.evidence,
+        "acked_by": a.acked_by,
+        "acked_at": iso(a.acked_at),
+        "ended_at": iso(a.ended_at),
+    }
+
+
+def value_dict(o: Observation) -> dict[str, Any]:
+    return {"value": o.value, "unit": o.unit, "t": iso(o.t), "status": o.status.value}
+
+
+def values_dict(values: Mapping[str, Observation]) -> dict[str, dict[str, Any]]:
+    return {code: value_dict(o) for code, o in sorted(values.items())}
+
+
+def device_dict(bed: str, device_id: str, p: StatusProvider) -> dict[str, Any]:
+    s = p.status
+    return {
+        "bed": bed,
+        "device_id": device_id,
+        "kind": p.kind,
+        "protocol": p.protocol,
+        "address": p.address,
+        "state": s.state.value,
+        "since": iso(s.since),
+        "last_frame": iso(s.last_frame),
+        "frames": s.frames,
+        "bad_frames": s.bad_frames,
+        "reconnects": s.reconnects,
+        "last_error": s.last_error,
+        "identification": dict(s.identification),
+    }
+
+
+def patient_dict(p: PatientRow) -> dict[str, Any]:
+    return {
+        "study_id": p.study_id,
+        "bed": p.bed,
+        "weight_kg": p.weight_kg,
+        "arm": p.arm.value,
+        "ards_onset": iso(p.ards_onset),
+        "age_years": p.age_years,
+    }
+
+
+def infusion_dict(
+    inf: InfusionRow, latest: Mapping[str, Observation], now: datetime
+) -> dict[str, Any]:
+    """An infusion with its progress: the pump's figures when it reports, else elapsed time."""
+    started, ended = inf.started_at, inf.ended_at
+
+    def since_start(code: str) -> float | None:
+        o = latest.get(code)
+        if o is None or not o.usable or o.t < started:
+            return None
+        return o.value
+
+    infused = since_start(INFUSED_CODE)
+    rate = since_start(RATE_CODE) if ended is None else None
+    volume, planned = inf.volume_ml, inf.planned_min
+    planned_rate = volume / planned * 60.0 if volume and planned else None
+    progress: float | None = None
+    source: str | None = None
+    if infused is not None and volume:
+        progress, source = min(1.0, infused / volume), "pump"
+    elif planned:
+        elapsed = ((ended or now) - started).total_seconds() / 60.0
+        progress, source = min(1.0, max(0.0, elapsed / planned)), "time"
+    return {
+        "started_at": iso(started),
+        "ended_at": iso(ended),
+        "planned_min": inf.planned_min,
+        "volume_ml": inf.volume_ml,
+        "weight_kg": inf.weight_kg,
+        "volume_infused_ml": infused,
+        "rate_ml_h": rate,
+        "planned_rate_ml_h": planned_rate,
+        "progress": progress,
+        "progress_source": source,
+        "window_end": iso(started + IAE_WINDOW),
+        "source": inf.source,
+    }
+
+
+def alert_summary(alerts: Iterable[Alert]) -> dict[str, Any]:
+    alerts = list(alerts)
+    top = max(alerts, key=lambda a: a.priority.rank, default=None)
+    return {"count": len(alerts), "highest_priority": top.priority.value if top else None}
+
+
+class Views:
+    """Builds bed dicts from the store, the latest numerics and the device registry."""
+
+    def __init__(self, store: Store, devices: DeviceRegistry, clock: Clock) -> None:
+        self._store = store
+        self._devices = devices
+        self._clock = clock
+        self._latest: dict[str, dict[str, Observation]] = {}
+
+    def note_numerics(self, bed: str, values: Mapping[str, Observation]) -> None:
+        """Keep the newest value per code (called by the hub as numerics are published)."""
+        mine = self._latest.setdefault(bed, {})
+        for code, o in values.items():
+            old = mine.get(code)
+            if old is None or o.t >= old.t:
+                mine[code] = o
+
+    async def latest(self, bed: str) -> dict[str, Observation]:
+        if bed not in self._latest:
+            stored = await self._store.latest_values(bed)
+            self.note_numerics(bed, stored)
+        return self._latest[bed]
+
+    def devices(self, bed: str | None = None) -> list[dict[str, Any]]:
+        if bed is None:
+            return [device_dict(b, d, p) for (b, d), p in self._devices.items()]
+        return [device_dict(bed, d, p) for d, p in sorted(self._devices.at_bed(bed))]
+
+    async def bed_dict(self, row: BedRow, alerts: Iterable[Alert]) -> dict[str, Any]:
+        latest = await self.latest(row.bed)
+        now = self._clock.now()
+        return {
+            "bed": row.bed,
+            "label": row.label,
+            "patient": (
+                None
+                if row.patient is None
+                else {k: v for k, v in patient_dict(row.patient).items() if k != "bed"}
+            ),
+            "infusion": None if row.infusion is None else infusion_dict(row.infusion, latest, now),
+            "latest": values_dict(latest),
+            "alert": alert_summary(a for a in alerts if a.bed == row.bed),
+            "devices": self.devices(row.bed),
+        }
+
+    async def beds(self, station_alerts: list[Alert] | None = None) -> list[dict[str, Any]]:
+        """Every bed; `station_alerts` when the caller already read them."""
+        alerts = await self._store.station_alerts() if station_alerts is None else station_alerts
+        rows = await self._store.list_beds()
+        return [await self.bed_dict(row, alerts) for row in rows]
+
+    async def bed(self, bed: str) -> dict[str, Any] | None:
+        for row in await self._store.list_beds():
+            if row.bed == bed:
+                return await self.bed_dict(row, await self._store.station_alerts())
+        return None

@@ -1,0 +1,127 @@
+"""Prometheus metrics for one app: a registry of its own and a collector read at scrape time.
+
+Nothing is registered in prometheus_client's global registry, so two apps in one process
+(tests) never share counters. Device figures are read from the `DeviceRegistry` when scraped;
+open alerts are counted from the store by the `/metrics` endpoint just before it renders.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from core.model import Alert
+
+if TYPE_CHECKING:
+    from app.context import AppContext
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+_DEVICE_STATES = ("connecting", "connected", "disconnected", "stopped")
+
+
+@dataclass(slots=True)
+class IngestCounters:
+    """Counts the pipeline adds to as messages come off the bus."""
+
+    observations: int = 0
+    events: int = 0
+
+    def observed(self, n: int = 1) -> None:
+        self.observations += n
+
+    def evented(self, n: int = 1) -> None:
+        self.events += n
+
+
+class ServiceCollector(Collector):
+    """Renders the service's live state as metric families when scraped."""
+
+    def __init__(self, ctx: AppContext) -> None:
+        self._ctx = ctx
+        self._open: Counter[tuple[str, str]] = Counter()
+
+    def set_open_alerts(self, alerts: Iterable[Alert]) -> None:
+        """The station's open alerts (read by the endpoint before each scrape)."""
+        self._open = Counter((a.category.value, a.priority.value) for a in alerts)
+
+    def collect(self) -> Iterator[Metric]:
+        ctx = self._ctx
+        hub = ctx.hub
+
+        opened = GaugeMetricFamily(
+            "iaewatch_alerts_open",
+            "Alerts shown at the station (active, or resolved and not yet acknowledged)",
+            labels=["category", "priority"],
+        )
+        for (category, priority), n in sorted(self._open.items()):
+            opened.add_metric([category, priority], n)
+        yield opened
+
+        transitions = CounterMetricFamily(
+            "iaewatch_alert_transitions",
+            "Alert transitions pushed to the station since start",
+            labels=["category", "priority", "phase"],
+        )
+        for (category, priority, phase), n in sorted(hub.transitions.items()):
+            transitions.add_metric([category, priority, phase], n)
+        yield transitions
+
+        yield GaugeMetricFamily(
+            "iaewatch_websocket_clients", "Station websocket clients", value=hub.client_count
+        )
+        yield CounterMetricFamily(
+            "iaewatch_websocket_resyncs",
+            "Slow station clients whose queue overflowed and were resynchronised",
+            value=hub.resyncs,
+        )
+        yield CounterMetricFamily(
+            "iaewatch_observations_ingested",
+            "Observations taken off the bus",
+            value=ctx.metrics.observations,
+        )
+        yield CounterMetricFamily(
+            "iaewatch_events_ingested", "Events taken off the bus", value=ctx.metrics.events
+        )
+        yield from _device_metrics(ctx)
+
+
+def _device_metrics(ctx: AppContext) -> Iterator[Metric]:
+    labels = ["bed", "device"]
+    state = GaugeMetricFamily(
+        "iaewatch_device_state",
+        "1 for the connection state each device is in",
+        labels=[*labels, "state"],
+    )
+    up = GaugeMetricFamily("iaewatch_device_up", "1 when the device is connected", labels=labels)
+    frames = CounterMetricFamily("iaewatch_device_frames", "Frames decoded", labels=labels)
+    bad = CounterMetricFamily("iaewatch_device_bad_frames", "Frames rejected", labels=labels)
+    reconnects = CounterMetricFamily(
+        "iaewatch_device_reconnects", "Connections lost and retried", labels=labels
+    )
+    for (bed, device_id), provider in ctx.devices.items():
+        status = provider.status
+        for s in _DEVICE_STATES:
+            state.add_metric([bed, device_id, s], 1.0 if status.state.value == s else 0.0)
+        up.add_metric([bed, device_id], 1.0 if status.state.value == "connected" else 0.0)
+        frames.add_metric([bed, device_id], status.frames)
+        bad.add_metric([bed, device_id], status.bad_frames)
+        reconnects.add_metric([bed, device_id], status.reconnects)
+    yield from (state, up, frames, bad, reconnects)
+
+
+class AppMetrics:
+    """The app's own registry with its collector."""
+
+    def __init__(self, ctx: AppContext) -> None:
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.collector = ServiceCollector(ctx)
+        self.registry.register(self.collector)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

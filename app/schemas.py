@@ -1,0 +1,232 @@
+"""Pydantic models of the REST API: what requests may carry, and what responses look like.
+
+Requests forbid unknown fields, so a typo is a 422 with its reason rather than a silently
+ignored value. Response models document the dicts of `app.api.views` (times in UTC, `Z`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from app.store.rows import Arm, Role
+
+
+def _utc(t: datetime) -> datetime:
+    return t.astimezone(UTC)
+
+
+UtcTime = Annotated[AwareDatetime, AfterValidator(_utc)]
+"""A timezone-aware time, normalised to UTC (rendered with a `Z`)."""
+
+Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")]
+
+
+class In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- auth and users ---------------------------------------------------------------------------
+class LoginIn(In):
+    username: Annotated[str, Field(min_length=1, max_length=64)]
+    password: Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    username: str
+    role: Role
+    expires_at: UtcTime
+
+
+class UserIn(In):
+    username: Name
+    role: Role
+    password: Annotated[str, Field(min_length=12, max_length=256)]
+
+
+class UserOut(BaseModel):
+    username: str
+    role: Role
+    disabled: bool = False
+
+
+class AuditOut(BaseModel):
+    id: int
+    t: UtcTime
+    actor: str
+    action: str
+    target: str
+    details: dict[str, Any]
+
+
+# -- patients and infusions -------------------------------------------------------------------
+class PatientIn(In):
+    study_id: Name
+    bed: Annotated[str, Field(min_length=1, max_length=64)]
+    weight_kg: Annotated[float, Field(gt=0, le=400)]
+    arm: Arm
+    ards_onset: UtcTime | None = None
+    age_years: Annotated[int, Field(ge=0, le=130)] | None = None
+
+
+class PatientOut(BaseModel):
+    study_id: str
+    bed: str | None
+    weight_kg: float
+    arm: Arm
+    ards_onset: UtcTime | None
+    age_years: int | None = None
+
+
+class InfusionStartIn(In):
+    weight_kg: Annotated[float, Field(gt=0, le=400)] | None = Field(
+        default=None, description="Defaults to the enrolled patient's weight."
+    )
+    volume_ml: Annotated[float, Field(gt=0, le=5000)]
+    planned_min: Annotated[float, Field(gt=0, le=24 * 60)]
+    t: UtcTime | None = Field(default=None, description="Start time; now when omitted.")
+
+
+class InfusionStopIn(In):
+    t: UtcTime | None = Field(default=None, description="End time; now when omitted.")
+
+
+class InfusionOut(BaseModel):
+    started_at: UtcTime
+    ended_at: UtcTime | None
+    planned_min: float | None
+    volume_ml: float | None
+    weight_kg: float | None = None
+    volume_infused_ml: float | None
+    rate_ml_h: float | None
+    planned_rate_ml_h: float | None = None
+    progress: float | None = Field(description="0–1, from the pump's volume, else elapsed time")
+    progress_source: Literal["pump", "time"] | None
+    window_end: UtcTime = Field(description="started_at + 24 h: the end of the IAE window")
+    source: str | None = None
+
+
+# -- clinician entries ------------------------------------------------------------------------
+class _EventIn(In):
+    t: UtcTime | None = Field(default=None, description="When it happened; now when omitted.")
+    note: Annotated[str, Field(max_length=500)] | None = None
+
+
+class ClinicalSignIn(_EventIn):
+    event: Literal["clinical_sign"]
+    sign: Literal["urticaria", "wheeze", "rigors", "rash", "angioedema"]
+
+
+class PlainEventIn(_EventIn):
+    event: Literal["cardioversion", "cardiac_arrest", "death"]
+
+
+class BloodGasIn(_EventIn):
+    event: Literal["blood_gas"]
+    pao2_mmhg: Annotated[float, Field(gt=0, le=800)] | None = None
+    paco2_mmhg: Annotated[float, Field(gt=0, le=250)] | None = None
+    ph: Annotated[float, Field(ge=6.5, le=8.0)] | None = None
+
+    @model_validator(mode="after")
+    def _some_value(self) -> BloodGasIn:
+        if self.pao2_mmhg is None and self.paco2_mmhg is None and self.ph is None:
+            raise ValueError("a blood gas needs at least one of pao2_mmhg, paco2_mmhg, ph")
+        return self
+
+
+EventIn = Annotated[ClinicalSignIn | PlainEventIn | BloodGasIn, Field(discriminator="event")]
+
+
+class EventOut(BaseModel):
+    bed: str
+    event: str
+    t: UtcTime
+    fields: dict[str, Any]
+    source: str
+
+
+# -- views ------------------------------------------------------------------------------------
+class ValueOut(BaseModel):
+    value: float | None
+    unit: str
+    t: UtcTime
+    status: str = "valid"
+
+
+class AlertOut(BaseModel):
+    id: str
+    seq: int | None
+    bed: str
+    category: str
+    iae: bool
+    rule: str
+    priority: Literal["high", "medium", "low"]
+    phase: str
+    state: Literal["active", "acknowledged", "resolved"]
+    onset: UtcTime
+    t: UtcTime
+    message: str
+    evidence: dict[str, Any]
+    acked_by: str | None
+    acked_at: UtcTime | None
+    ended_at: UtcTime | None
+
+
+class DeviceOut(BaseModel):
+    bed: str
+    device_id: str
+    kind: str
+    protocol: str
+    address: str
+    state: str
+    since: UtcTime | None
+    last_frame: UtcTime | None
+    frames: int
+    bad_frames: int
+    reconnects: int
+    last_error: str | None
+    identification: dict[str, str]
+
+
+class BedPatientOut(BaseModel):
+    study_id: str
+    weight_kg: float
+    arm: Arm
+    ards_onset: UtcTime | None = None
+    age_years: int | None = None
+
+
+class AlertSummaryOut(BaseModel):
+    count: int
+    highest_priority: Literal["high", "medium", "low"] | None
+
+
+class BedOut(BaseModel):
+    bed: str
+    label: str | None
+    patient: BedPatientOut | None
+    infusion: InfusionOut | None
+    latest: dict[str, ValueOut]
+    alert: AlertSummaryOut
+    devices: list[DeviceOut]
+
+
+class SeriesOut(BaseModel):
+    unit: str | None
+    points: list[tuple[UtcTime, float]]
+
+
+class TrendsOut(BaseModel):
+    bed: str
+    since: UtcTime
+    until: UtcTime
+    series: dict[str, SeriesOut]
+
+
+class HealthOut(BaseModel):
+    status: str
+    detail: str | None = None

@@ -1,0 +1,1 @@
+"""The station websocket: the hub that fans messages out, and its endpoint."""
