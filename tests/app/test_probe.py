@@ -1,0 +1,153 @@
+"""`iaewatch probe` against each simulator over TCP and over a pty, run as a real process:
+JSON Lines in the replay format on stdout, exit 0 / 1 / 2 as documented."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from typing import Any
+
+import pytest
+
+from core.clock import RealClock
+from core.records import parse_record
+from simulators.intellivue_monitor import IntellivueSimulator
+from simulators.nullmodem import pty_null_modem
+from simulators.pump import PumpSimulator
+from simulators.pump_state import PumpState
+from simulators.source import DEFAULT_ADULT_ARDS, FixedVitals
+from simulators.ventilator import VentilatorSimulator
+
+CLOCK = RealClock()
+
+
+async def probe(*args: str, seconds: float = 2.5) -> tuple[int, list[dict[str, Any]], str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        "from app.cli import main; main()",
+        "probe",
+        *args,
+        "--seconds",
+        str(seconds),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), seconds + 30)
+    lines = [json.loads(line) for line in out.decode().splitlines() if line.strip()]
+    for n, line in enumerate(out.decode().splitlines(), 1):
+        parse_record(line, line=n)  # every line is a valid replay record
+    assert proc.returncode is not None
+    return proc.returncode, lines, err.decode()
+
+
+def codes(lines: list[dict[str, Any]]) -> set[str]:
+    return {line["code"] for line in lines if "code" in line}
+
+
+@pytest.fixture
+def vitals() -> FixedVitals:
+    return FixedVitals(values=dict(DEFAULT_ADULT_ARDS))
+
+
+async def test_probe_pump_over_tcp() -> None:
+    state = PumpState(vtbi_ml=100.0)
+    state.start(rate_ml_h=150.0)
+    sim = PumpSimulator({1: state}, CLOCK)
+    port = await sim.serve_tcp()
+    try:
+        code, lines, err = await probe(f"127.0.0.1:{port}", "--protocol", "modbus-tcp", seconds=2.5)
+    finally:
+        await sim.close()
+    assert code == 0, err
+    assert {"MDC_FLOW_FLUID_PUMP", "MDC_VOL_FLUID_TBI"} <= codes(lines)
+    assert all(line["bed"] == "probe" for line in lines)
+    assert "connected" in err and "iaewatch-generic-pump-v1" in err and "bad_frames=0" in err
+
+
+async def test_probe_pump_rtu_over_a_pty() -> None:
+    state = PumpState(role="vasopressor", drug="norepinephrine", concentration_ug_ml=40.0)
+    state.start(rate_ml_h=15.0)
+    async with pty_null_modem() as (sim_path, probe_path):
+        sim = PumpSimulator({2: state}, CLOCK)
+        await sim.serve_rtu(sim_path, parity="N")
+        try:
+            code, lines, err = await probe(
+                probe_path,
+                "--protocol",
+                "modbus-rtu",
+                "--unit",
+                "2",
+                "--role",
+                "vasopressor",
+                "--parity",
+                "N",
+                seconds=2.5,
+            )
+        finally:
+            await sim.close()
+    assert code == 0, err
+    doses = [ln for ln in lines if ln.get("code") == "IAEW_DOSE_NOREPINEPHRINE"]
+    assert doses and doses[0]["value"] == 10.0 and doses[0]["unit"] == "ug/min"
+
+
+async def test_probe_ventilator_over_tcp_and_pty(vitals: FixedVitals) -> None:
+    sim = VentilatorSimulator(vitals, CLOCK)
+    await sim.serve_tcp()
+    path = await sim.serve_pty()
+    try:
+        code, lines, err = await probe(f"socket://127.0.0.1:{sim.port}", "--protocol", "medibus")
+        assert code == 0, err
+        assert {"MDC_VENT_CONC_AWAY_O2_INSP", "MDC_PRESS_AWAY_END_EXP_POS"} <= codes(lines)
+        assert "Evita4" in err
+        code, lines, err = await probe(path, "--protocol", "medibus", "--parity", "N")
+        assert code == 0, err
+        assert "MDC_PRESS_AWAY_END_EXP_POS" in codes(lines)
+    finally:
+        await sim.close()
+
+
+async def test_probe_monitor_over_tcp_and_pty(vitals: FixedVitals) -> None:
+    sim = IntellivueSimulator(vitals, CLOCK)
+    port = await sim.serve_tcp()
+    try:
+        code, lines, err = await probe(f"socket://127.0.0.1:{port}", "--protocol", "intellivue")
+        assert code == 0, err
+        assert {"MDC_PULS_OXIM_SAT_O2", "MDC_ECG_HEART_RATE"} <= codes(lines)
+    finally:
+        await sim.close()
+    sim = IntellivueSimulator(vitals, CLOCK)
+    path = await sim.serve_pty()
+    try:
+        code, lines, err = await probe(path, "--protocol", "intellivue")
+        assert code == 0, err
+        assert "MDC_PULS_OXIM_SAT_O2" in codes(lines)
+    finally:
+        await sim.close()
+
+
+async def test_probe_connected_but_nothing_decoded_exits_1() -> None:
+    sim = IntellivueSimulator(FixedVitals(values={}), CLOCK)  # a monitor with no sensor on
+    port = await sim.serve_tcp()
+    try:
+        code, lines, err = await probe(
+            f"socket://127.0.0.1:{port}", "--protocol", "intellivue", seconds=2.5
+        )
+    finally:
+        await sim.close()
+    assert code == 1, err
+    assert not codes(lines)
+    assert lines and lines[0]["event"] == "device_connected"
+
+
+async def test_probe_where_nothing_listens_exits_2() -> None:
+    code, lines, err = await probe("127.0.0.1:9", "--protocol", "modbus-tcp", seconds=2)
+    assert code == 2
+    assert lines == []
+    assert "127.0.0.1:9" in err and "Traceback" not in err
+
+
+async def test_probe_unknown_protocol_is_a_clear_error() -> None:
+    code, _, err = await probe("127.0.0.1:9", "--protocol", "philips", seconds=1)
+    assert code == 2 and "unknown protocol 'philips'" in err and "Traceback" not in err
