@@ -1,0 +1,242 @@
+"""`Hl7MllpDriver`: listens for HL7 v2 over MLLP from a central station or bedside monitors.
+
+Unlike the other drivers this one is a server: senders connect to it. The asyncio server
+starts with the first session (or `start()`) and keeps listening across sessions until
+`aclose()`; each connection has its own MLLP decoder, every message is answered (AA / AE /
+AR, see `drivers.hl7.receiver`) and accepted messages go to the session through a queue.
+
+Session (one `_session()` of `Driver.stream()`):
+- starts with the first accepted message; `device_connected` carries the sending
+  application/facility and the peer address; a later, different sender in the same session
+  gives a `device_identified` event;
+- ends, giving `device_disconnected`, when the last connection closes, or when nothing is
+  accepted for `stale_after` seconds (a `device_stale` event first; the connection is left
+  open, and its next message starts a new session).
+
+Beds: one listener serves many beds. Each observation and event from a message carries the
+bed its sender maps to in `bed_map`; the driver's own events (connected / stale /
+disconnected) use `bed="*"` — "every bed this feed serves" — since `Driver.bed` is one string.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, tzinfo
+from typing import Literal
+
+from core.clock import Clock
+from core.errors import ConfigError, ConnectionLost, DecodeError, NoReply
+from core.model import EventSource
+from drivers.base import Backoff, Driver, DriverOutput
+from drivers.hl7.mllp import DEFAULT_MAX_SIZE, MllpDecoder, frame
+from drivers.hl7.receiver import Hl7Receiver, Outcome
+
+log = logging.getLogger(__name__)
+
+ALL_BEDS = "*"
+_QUEUE_SIZE = 10_000  # accepted messages waiting for the session; senders wait when full
+
+
+@dataclass(frozen=True, slots=True)
+class _Item:
+    kind: Literal["msg", "close"]
+    conn: int
+    peer: str
+    outcome: Outcome | None = None
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    """`host:port` (port 0 = any free port) → (host, port); ConfigError when malformed."""
+    host, sep, port_text = listen.removeprefix("tcp://").rpartition(":")
+    if not sep or not port_text.isdigit() or int(port_text) > 65535:
+        raise ConfigError(f"not a host:port to listen on: {listen!r}", field="listen")
+    return (host.strip("[]") or "0.0.0.0"), int(port_text)
+
+
+class Hl7MllpDriver(Driver):
+    """HL7 v2 ORU^R01 / ORU^R40 (IHE PCD-01 / PCD-04) over MLLP, as a listener."""
+
+    protocol = "hl7-mllp"
+
+    def __init__(
+        self,
+        *,
+        bed_map: Mapping[str, str],
+        clock: Clock,
+        listen: str,
+        device_id: str = "hl7",
+        stale_after: float = 60.0,
+        backoff: Backoff | None = None,
+        assume_tz: tzinfo = UTC,
+        max_message: int = DEFAULT_MAX_SIZE,
+    ) -> None:
+        if not bed_map:
+            raise ConfigError("an HL7 listener needs at least one bed_map entry", field="bed_map")
+        super().__init__(
+            bed=ALL_BEDS,
+            device_id=device_id,
+            clock=clock,
+            backoff=backoff or Backoff(initial=0.1, factor=2.0, cap=1.0),
+            stale_after=stale_after,
+        )
+        self.host, self._requested_port = parse_listen(listen)
+        self.receiver = Hl7Receiver(bed_map=bed_map, device_id=device_id, assume_tz=assume_tz)
+        self.max_message = max_message
+        self.rejected = 0  # messages answered AR (unknown sender, unsupported type)
+        self._server: asyncio.Server | None = None
+        self._port: int | None = None
+        self._queue: asyncio.Queue[_Item] = asyncio.Queue(maxsize=_QUEUE_SIZE)
+        self._handlers: set[asyncio.Task[None]] = set()
+        self._conn_ids = itertools.count(1)
+        self._open: set[int] = set()
+
+    # -- server lifetime ------------------------------------------------------------------
+    @property
+    def port(self) -> int:
+        """The bound TCP port (after `start()` or the first session)."""
+        if self._port is None:
+            raise RuntimeError("the HL7 listener is not started")
+        return self._port
+
+    @property
+    def connections(self) -> int:
+        return len(self._open)
+
+    async def start(self) -> int:
+        """Bind and listen (idempotent); returns the bound port."""
+        if self._server is None:
+            try:
+                self._server = await asyncio.start_server(
+                    self._handle, self.host, self._requested_port
+                )
+            except OSError as exc:
+                raise ConfigError(
+                    f"cannot listen on {self.host}:{self._requested_port}: {exc}", field="listen"
+                ) from exc
+            self._port = self._server.sockets[0].getsockname()[1]
+            log.info("HL7 MLLP listener on %s:%d", self.host, self._port)
+        return self.port
+
+    async def aclose(self) -> None:
+        """Stop listening and close every sender's connection."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+        handlers = list(self._handlers)
+        for task in handlers:
+            task.cancel()
+        for task in handlers:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if server is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(server.wait_closed(), 1.0)
+
+    async def __aenter__(self) -> Hl7MllpDriver:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # -- one connection -------------------------------------------------------------------
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._handlers.add(task)
+        conn = next(self._conn_ids)
+        self._open.add(conn)
+        addr = writer.get_extra_info("peername")
+        peer = f"{addr[0]}:{addr[1]}" if isinstance(addr, tuple) else str(addr)
+        decoder = MllpDecoder(self.max_message)
+        log.info("HL7 sender connected from %s", peer)
+        try:
+            while True:
+                data = await reader.read(65536)
+                if not data:
+                    break
+                decoder.feed(data)
+                await self._drain(decoder, writer, conn, peer)
+        except (OSError, ConnectionError) as exc:
+            log.info("HL7 sender %s: %s", peer, exc)
+        finally:
+            self._open.discard(conn)
+            self._handlers.discard(task)
+            writer.close()
+            with contextlib.suppress(Exception):
+                self._queue.put_nowait(_Item("close", conn, peer))
+            log.info("HL7 sender %s disconnected", peer)
+
+    async def _drain(
+        self, decoder: MllpDecoder, writer: asyncio.StreamWriter, conn: int, peer: str
+    ) -> None:
+        while True:
+            try:
+                payload = decoder.next_frame()
+            except DecodeError as exc:
+                self.count_bad_frame(f"{peer}: {exc}")
+                continue
+            if payload is None:
+                return
+            self.count_frame()
+            outcome = self.receiver.receive(payload, self.clock.now())
+            if outcome.code == "AE":
+                self.count_bad_frame(f"{peer}: message {outcome.control_id!r}: {outcome.reason}")
+            elif outcome.code == "AR":
+                self.rejected += 1
+            else:
+                await self._queue.put(_Item("msg", conn, peer, outcome))
+            writer.write(frame(outcome.ack))
+            await writer.drain()
+
+    # -- the session ----------------------------------------------------------------------
+    async def _session(self) -> AsyncIterator[DriverOutput]:
+        await self.start()
+        try:
+            first = await self._queue.get()
+            while first.kind != "msg" or first.outcome is None:
+                first = await self._queue.get()
+            senders = {self._sender_key(first.outcome)}
+            yield self.connected_event(peer=first.peer, **first.outcome.identification)
+            for out in first.outcome.outputs:
+                yield out
+            while True:
+                try:
+                    item = await self.clock.wait_for(self._queue.get(), self.stale_after)
+                except TimeoutError:
+                    yield self.event(
+                        "device_stale",
+                        EventSource.DRIVER,
+                        device=self.device_id,
+                        silent_s=self.stale_after,
+                    )
+                    raise NoReply(f"no HL7 message accepted for {self.stale_after:g} s") from None
+                if item.kind == "close":
+                    if not self._open:
+                        raise ConnectionLost(f"last HL7 sender ({item.peer}) disconnected")
+                    continue
+                assert item.outcome is not None
+                key = self._sender_key(item.outcome)
+                if key not in senders:
+                    senders.add(key)
+                    yield self.event(
+                        "device_identified",
+                        EventSource.DRIVER,
+                        device=self.device_id,
+                        peer=item.peer,
+                        **item.outcome.identification,
+                    )
+                for out in item.outcome.outputs:
+                    yield out
+        except asyncio.CancelledError:
+            await self.aclose()
+            raise
+
+    @staticmethod
+    def _sender_key(outcome: Outcome) -> tuple[tuple[str, str], ...]:
+        return tuple(sorted(outcome.identification.items()))

@@ -1,0 +1,106 @@
+"""The HL7 sender simulator: what it sends when, and how it treats acknowledgements."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from core.clock import VirtualClock
+from drivers.hl7.message import build_ack, parse_message
+from drivers.hl7.mllp import MllpDecoder, frame
+from drivers.hl7.pcd import decode_report
+from simulators.faults import Faults
+from simulators.hl7_sender import Hl7Sender
+from simulators.source import DEFAULT_ADULT_ARDS, FixedVitals
+
+
+def kinds(sender: Hl7Sender) -> list[tuple[str, str]]:
+    out = []
+    for _, payload in sender.due_messages():
+        rep = decode_report(parse_message(payload))
+        phase = rep.alarms[0].phase + ":" + str(rep.alarms[0].rhythm) if rep.alarms else ""
+        out.append((rep.header.trigger, phase))
+    return out
+
+
+async def test_numerics_every_tick_and_alarm_phases(vclock: VirtualClock) -> None:
+    vitals = FixedVitals(dict(DEFAULT_ADULT_ARDS))
+    s = Hl7Sender(vitals, vclock, "ICU^^3", alarm_repeat=10.0)
+    first = s.due_messages()
+    assert len(first) == 1
+    rep = decode_report(parse_message(first[0][1]))
+    assert rep.location == "ICU^^3"
+    assert {m.code: m.value for m in rep.metrics} == DEFAULT_ADULT_ARDS
+    vitals.rhythms = ["VF", "AF"]  # AF is not sent as a PCD-04 alarm by this simulator
+    assert kinds(s) == [("R40", "start:VF"), ("R01", "")]
+    await vclock.advance(5)
+    assert kinds(s) == [("R01", "")]
+    await vclock.advance(5)
+    assert kinds(s) == [("R40", "continue:VF"), ("R01", "")]
+    vitals.rhythms = []
+    assert kinds(s) == [("R40", "end:VF"), ("R01", "")]
+    assert kinds(s) == [("R01", "")]
+    ids = [cid for cid, _ in s.due_messages() + s.due_messages()]
+    assert len(set(ids)) == 2
+
+
+async def test_waits_for_its_own_ack_and_counts_codes(vclock: VirtualClock) -> None:
+    """A tiny listener: first answers someone else's id, then AE for ours; then drops."""
+    got: list[bytes] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        dec = MllpDecoder()
+        while data := await reader.read(4096):
+            dec.feed(data)
+            for payload in dec.frames_available():
+                got.append(payload)
+                msg = parse_message(payload)
+                other = build_ack(None, "AA", control_id="x", now=vclock.now())
+                mine = build_ack(msg, "AE", control_id="y", now=vclock.now(), text="no")
+                writer.write(frame(other) + frame(mine))
+                await writer.drain()
+                writer.close()
+                return
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    faults = Faults(garbage=True)
+    s = Hl7Sender(FixedVitals({"MDC_ECG_HEART_RATE": 70.0}), vclock, "B", faults=faults)
+    task = asyncio.create_task(s.run("127.0.0.1", port))
+    try:
+        async with asyncio.timeout(3):
+            while s.acks["AE"] < 1:
+                await asyncio.sleep(0.01)
+        assert s.acks == {"AE": 1}
+        assert s.sent == 1 and s.connections == 1
+        assert len(got) == 1  # the garbage before the frame did not reach the listener's decoder
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        server.close()
+        await server.wait_closed()
+
+
+async def test_drop_fault_keeps_it_away(vclock: VirtualClock) -> None:
+    connects = 0
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connects
+        connects += 1
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    s = Hl7Sender(FixedVitals({"MDC_ECG_HEART_RATE": 70.0}), vclock, "B", faults=Faults(drop=True))
+    task = asyncio.create_task(s.run("127.0.0.1", port))
+    try:
+        for _ in range(5):
+            await vclock.advance(1.0)
+        assert connects == 0 and s.connections == 0
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        server.close()
+        await server.wait_closed()
