@@ -39,8 +39,10 @@ def _unexpected(msg: ConsoleMessage) -> bool:
     return msg.type == "error" and not any(e in msg.text for e in EXPECTED_CONSOLE)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """Module-scoped: Playwright's sync API marks this thread's event loop as running for as
+    long as it lives, so it must be gone before tests that run their own asyncio loop."""
     if not CHROMIUM.exists():
         pytest.skip(
             "Debian's chromium is not installed at /usr/bin/chromium (apt-get install chromium)"
