@@ -13,13 +13,14 @@ import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import cast
 
 from app.config import DeviceConfig, IcuConfig
 from app.context import AppContext
 from core.bus import Bus
 from core.clock import Clock
+from core.model import DeviceEvent
 from drivers.base import DeviceStatus, Driver, DriverOutput
 
 log = logging.getLogger(__name__)
@@ -135,12 +136,22 @@ def build_hl7_listeners(
     return out
 
 
-async def _pump_into(driver: Driver, bus: Bus) -> None:
+async def _pump_into(driver: Driver, bus: Bus, shared: dict[str, str] | None = None) -> None:
+    """Publish a driver's output. `shared` (bed → device id) is for one listener serving
+    several beds: its own events (bed "*") go to every bed it serves, and each message is
+    labelled with the device id configured at its bed."""
     # aclosing: a cancelled consumer must close the driver's session (link, reader task) now
     stream = cast(AsyncGenerator[DriverOutput, None], driver.stream())
     async with contextlib.aclosing(stream) as items:
         async for item in items:
-            await bus.publish(item)
+            if shared is None:
+                await bus.publish(item)
+            elif item.bed == "*" and isinstance(item, DeviceEvent):
+                for bed, device_id in shared.items():
+                    fields = {**item.fields, "device": device_id}
+                    await bus.publish(replace(item, bed=bed, device=device_id, fields=fields))
+            elif item.bed in shared:
+                await bus.publish(replace(item, device=shared[item.bed]))
 
 
 async def _refresh_weights(ctx: AppContext, beds: list[str], weights: Weights) -> None:
@@ -179,9 +190,15 @@ def devices_service(
             running += [RunningDevice(d, driver) for d in group]
         for r in running:
             ctx.devices.register(r.config.bed, r.config.id, r)
+        shared: dict[int, dict[str, str]] = {}
+        for r in running:
+            if r.config.protocol == "hl7-mllp":
+                shared.setdefault(id(r.driver), {})[r.config.bed] = r.config.id
         drivers = list({id(r.driver): r.driver for r in running}.values())
         tasks = [
-            asyncio.create_task(_pump_into(drv, ctx.bus), name=f"driver-{drv.device_id}")
+            asyncio.create_task(
+                _pump_into(drv, ctx.bus, shared.get(id(drv))), name=f"driver-{drv.device_id}"
+            )
             for drv in drivers
         ]
         tasks.append(
@@ -197,6 +214,11 @@ def devices_service(
             for t in tasks:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await t
+            for drv in drivers:
+                closer = getattr(drv, "aclose", None)  # listeners keep a server between sessions
+                if closer is not None:
+                    with contextlib.suppress(Exception):
+                        await closer()
             for r in running:
                 ctx.devices.unregister(r.config.bed, r.config.id)
 
