@@ -112,6 +112,9 @@ async def _probe(driver: Driver, seconds: float) -> int:
 
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(run(), seconds)
+    closer = getattr(driver, "aclose", None)  # a listener keeps its server between sessions
+    if closer is not None:
+        await closer()
     s = driver.status
     print(
         f"probe: frames={s.frames} bad_frames={s.bad_frames} reconnects={s.reconnects} "

@@ -148,10 +148,12 @@ class Hl7Receiver:
         return seen
 
     def bed_for(self, report: Report) -> str | None:
+        """The bed of the first identifier in `bed_map`; the key "*" matches any sender
+        (`iaewatch probe` listens that way)."""
         for key in self.candidates(report):
             if key in self.bed_map:
                 return self.bed_map[key]
-        return None
+        return self.bed_map.get("*")
 
     # -- translation ----------------------------------------------------------------------
     def _time(self, t: datetime | None, now: datetime) -> datetime:

@@ -4,6 +4,7 @@ JSON Lines in the replay format on stdout, exit 0 / 1 / 2 as documented."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
 from typing import Any
@@ -151,3 +152,24 @@ async def test_probe_where_nothing_listens_exits_2() -> None:
 async def test_probe_unknown_protocol_is_a_clear_error() -> None:
     code, _, err = await probe("127.0.0.1:9", "--protocol", "philips", seconds=1)
     assert code == 2 and "unknown protocol 'philips'" in err and "Traceback" not in err
+
+
+async def test_probe_hl7_listens_and_acknowledges(vitals: FixedVitals) -> None:
+    import socket
+
+    from simulators.hl7_sender import Hl7Sender
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    sender = Hl7Sender(vitals, CLOCK, bed_location="ICU-7", interval=0.5, reconnect_delay=0.2)
+    sending = asyncio.create_task(sender.run("127.0.0.1", port))
+    try:
+        code, lines, err = await probe(f"127.0.0.1:{port}", "--protocol", "hl7-mllp", seconds=3)
+    finally:
+        sending.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sending
+    assert code == 0, err
+    assert {"MDC_PULS_OXIM_SAT_O2", "MDC_ECG_HEART_RATE"} <= codes(lines)
+    assert all(line["bed"] == "probe" for line in lines if "code" in line)
