@@ -1,0 +1,130 @@
+"""The report as one self-contained, printable HTML page (inline CSS and SVG, no script)."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from app.report.charts import report_charts, svg
+from app.report.data import Report
+from app.report.tabular import SCHEMA, plain
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def when(t: datetime | None) -> str:
+    """A time as `2026-03-01 08:00:00 UTC` (— for none)."""
+    if t is None:
+        return "—"
+    return t.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def duration(seconds: float) -> str:
+    s = round(seconds)
+    h, rest = divmod(s, 3600)
+    m, s = divmod(rest, 60)
+    if h:
+        return f"{h}h{m:02d}m"
+    return f"{m}m{s:02d}s" if m else f"{s}s"
+
+
+def num(x: Any, nd: int = 1) -> str:
+    if x is None:
+        return "—"
+    if isinstance(x, float):
+        return f"{x:.{nd}f}".rstrip("0").rstrip(".") if x != int(x) else f"{x:.0f}"
+    return str(x)
+
+
+def show(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict):
+        return ", ".join(f"{k.replace('_', ' ')} {num(v)}" for k, v in value.items())
+    return num(value)
+
+
+_SKIP = {"infusion_start", "window_h", "in_window", "arm"}
+_UNITS = {"mm[Hg]": "mmHg", "Cel": "°C", "cm[H2O]": "cmH2O", "mL/cm[H2O]": "mL/cmH2O", "1": ""}
+
+
+def unit(u: str) -> str:
+    """A UCUM unit as people write it (mm[Hg] → mmHg)."""
+    return _UNITS.get(u, u)
+
+
+def _labels() -> dict[str, str]:
+    from core.params import PARAMETERS
+    from monitors.derived import DERIVED
+    from monitors.indices import INDICES
+
+    out = {c: p.label for c, p in PARAMETERS.items()}
+    out |= {c: d.param.label for c, d in DERIVED.items()}
+    out |= {i.code: i.label for i in INDICES}
+    return out
+
+
+_LABELS = _labels()
+_CODE = re.compile(r"\b(?:MDC|IAEW)_[A-Z0-9_]+\b")
+
+
+def labelled(text: str) -> str:
+    """Parameter codes in `text` replaced by their labels (MDC_PULS_OXIM_SAT_O2 → SpO2)."""
+    return _CODE.sub(lambda m: _LABELS.get(m.group(0), m.group(0)), text)
+
+
+def evidence(ev: dict[str, Any]) -> str:
+    """Evidence as short `key: value` lines (the condition first)."""
+    lines = []
+    if "condition" in ev:
+        lines.append(f"condition: {ev['condition']}")
+    for k, v in ev.items():
+        if k == "condition" or k in _SKIP:
+            continue
+        text = v if isinstance(v, str) else json.dumps(plain(v), ensure_ascii=False)
+        if len(text) > 300:
+            text = text[:297] + "…"
+        lines.append(f"{k}: {text}")
+    return labelled("\n".join(lines))
+
+
+def _env() -> Environment:
+    return Environment(
+        loader=FileSystemLoader(str(TEMPLATES)),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def to_html(report: Report) -> str:
+    since = report.since
+
+    def rel(t: datetime) -> str:
+        s = (t - since).total_seconds()
+        return ("+" if s >= 0 else "−") + duration(abs(s)) + " from window start"
+
+    template = _env().get_template("report.html")
+    return template.render(
+        r=report,
+        p=report.patient,
+        o=report.order,
+        inf=report.infusion,
+        check=report.eligibility,
+        charts=[svg(c) for c in report_charts(report)],
+        schema=SCHEMA,
+        when=when,
+        rel=rel,
+        num=num,
+        show=show,
+        dur=duration,
+        evidence=evidence,
+        unit=unit,
+    )

@@ -1,0 +1,414 @@
+"""Trial records: blood gases and exclusion confirmations per patient, the observation
+nearest a time, per-device data coverage, and a patient's audit entries.
+
+Tables (migration 0002): `blood_gases` (entered arterial gases; FiO2 and PEEP are read from
+the ventilator's observations at the gas's time, not copied), `exclusion_answers` (one row
+per confirmation; the newest per criterion counts, the older ones are the history).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    Double,
+    ForeignKey,
+    Index,
+    String,
+    Table,
+    Text,
+    func,
+    literal_column,
+    select,
+)
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.sql.elements import ColumnElement
+
+from app.store.base import StoreBase, inserted_id
+from app.store.schema import BigId, audit_log, metadata, observations, patients
+from app.store.types import UTCDateTime
+from core.model import Observation, ValueStatus
+
+blood_gases = Table(
+    "blood_gases",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("study_id", String(), ForeignKey("patients.study_id"), nullable=False),
+    Column("t", UTCDateTime(), nullable=False),
+    Column("pao2_mmhg", Double(), nullable=True),
+    Column("paco2_mmhg", Double(), nullable=True),
+    Column("ph", Double(), nullable=True),
+    Column("fio2_pct", Double(), nullable=True),
+    Column("entered_by", String(), nullable=False),
+    Column("entered_at", UTCDateTime(), nullable=False),
+    Column("note", Text(), nullable=True),
+    Index("ix_blood_gases_study_id_t", "study_id", "t"),
+)
+
+exclusion_answers = Table(
+    "exclusion_answers",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("study_id", String(), ForeignKey("patients.study_id"), nullable=False),
+    Column("item", String(), nullable=False),
+    Column("answer", String(), nullable=False),
+    Column("by", String(), nullable=False),
+    Column("t", UTCDateTime(), nullable=False),
+    Column("note", Text(), nullable=True),
+    CheckConstraint("answer IN ('present', 'absent')", name="answer"),
+    Index("ix_exclusion_answers_study_id_item_t", "study_id", "item", "t"),
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BloodGasRow:
+    """An entered arterial blood gas (`fio2_pct` only when entered by hand)."""
+
+    id: int
+    study_id: str
+    t: datetime
+    pao2_mmhg: float | None
+    paco2_mmhg: float | None
+    ph: float | None
+    fio2_pct: float | None
+    entered_by: str
+    entered_at: datetime
+    note: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExclusionRow:
+    """One confirmation of one exclusion criterion."""
+
+    id: int
+    study_id: str
+    item: str
+    present: bool
+    by: str
+    t: datetime
+    note: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeviceCoverage:
+    """How completely one device's data covers a window: its gaps longer than the limit."""
+
+    device: str
+    first: datetime | None
+    last: datetime | None
+    samples: int  # distinct sample times
+    gaps: tuple[tuple[datetime, datetime], ...]  # (last sample before, first sample after)
+    since: datetime
+    until: datetime
+    min_gap_s: float
+
+    @property
+    def missing_s(self) -> float:
+        """Seconds of the window not covered: the gaps, and the stretches before the first and
+        after the last sample when those are longer than the limit."""
+        total = sum((b - a).total_seconds() for a, b in self.gaps)
+        if self.first is None or self.last is None:
+            return (self.until - self.since).total_seconds()
+        head = (self.first - self.since).total_seconds()
+        tail = (self.until - self.last).total_seconds()
+        total += head if head > self.min_gap_s else 0.0
+        total += tail if tail > self.min_gap_s else 0.0
+        return total
+
+    @property
+    def coverage_pct(self) -> float:
+        span = (self.until - self.since).total_seconds()
+        if span <= 0:
+            return 0.0
+        return max(0.0, min(100.0, 100.0 * (1.0 - self.missing_s / span)))
+
+
+class TrialQueries(StoreBase):
+    # ── blood gases ─────────────────────────────────────────────────────────────────────
+    async def add_blood_gas(
+        self,
+        *,
+        study_id: str,
+        t: datetime,
+        entered_by: str,
+        pao2_mmhg: float | None = None,
+        paco2_mmhg: float | None = None,
+        ph: float | None = None,
+        fio2_pct: float | None = None,
+        note: str | None = None,
+        entered_at: datetime | None = None,
+    ) -> BloodGasRow:
+        """Record a blood gas for a patient (unknown study id → KeyError)."""
+        for name, v in (("pao2_mmhg", pao2_mmhg), ("paco2_mmhg", paco2_mmhg), ("ph", ph)):
+            if v is not None and not (math.isfinite(v) and v > 0):
+                raise ValueError(f"{name} must be a positive number, not {v!r}")
+        if pao2_mmhg is None and paco2_mmhg is None and ph is None:
+            raise ValueError("a blood gas needs at least one of pao2_mmhg, paco2_mmhg, ph")
+        if fio2_pct is not None and not 21 <= fio2_pct <= 100:
+            raise ValueError(f"fio2_pct must be 21..100 %, not {fio2_pct!r}")
+        if not entered_by:
+            raise ValueError("entered_by is empty")
+        values = {
+            "study_id": study_id,
+            "t": t,
+            "pao2_mmhg": pao2_mmhg,
+            "paco2_mmhg": paco2_mmhg,
+            "ph": ph,
+            "fio2_pct": fio2_pct,
+            "entered_by": entered_by,
+            "entered_at": entered_at or self._clock.now(),
+            "note": note,
+        }
+        async with self._write() as conn:
+            if await conn.scalar(_patient_id(study_id)) is None:
+                raise KeyError(study_id)
+            result = await conn.execute(blood_gases.insert().values(**values))
+            new_id = inserted_id(result)
+            row = (
+                (await conn.execute(select(blood_gases).where(blood_gases.c.id == new_id)))
+                .mappings()
+                .one()
+            )
+        return _gas(row)
+
+    async def blood_gases(self, study_id: str) -> list[BloodGasRow]:
+        """A patient's blood gases, oldest first."""
+        c = blood_gases.c
+        stmt = select(blood_gases).where(c.study_id == study_id).order_by(c.t, c.id)
+        async with self._read() as conn:
+            return [_gas(r) for r in (await conn.execute(stmt)).mappings()]
+
+    # ── exclusion criteria ──────────────────────────────────────────────────────────────
+    async def confirm_exclusion(
+        self,
+        *,
+        study_id: str,
+        item: str,
+        present: bool,
+        by: str,
+        t: datetime,
+        note: str | None = None,
+    ) -> ExclusionRow:
+        """Record a clinician's answer for one exclusion criterion, audit-logged in the same
+        transaction (unknown study id → KeyError)."""
+        if not item or not by:
+            raise ValueError("item and by are required")
+        answer = "present" if present else "absent"
+        async with self._write() as conn:
+            if await conn.scalar(_patient_id(study_id)) is None:
+                raise KeyError(study_id)
+            result = await conn.execute(
+                exclusion_answers.insert().values(
+                    study_id=study_id, item=item, answer=answer, by=by, t=t, note=note
+                )
+            )
+            new_id = inserted_id(result)
+            await conn.execute(
+                audit_log.insert().values(
+                    t=t,
+                    actor=by,
+                    action="trial.exclusion",
+                    target=study_id,
+                    details={"item": item, "answer": answer, "note": note},
+                )
+            )
+            row = (
+                (
+                    await conn.execute(
+                        select(exclusion_answers).where(exclusion_answers.c.id == new_id)
+                    )
+                )
+                .mappings()
+                .one()
+            )
+        return _answer(row)
+
+    async def exclusion_history(self, study_id: str) -> list[ExclusionRow]:
+        """Every answer given for the patient, oldest first."""
+        c = exclusion_answers.c
+        stmt = select(exclusion_answers).where(c.study_id == study_id).order_by(c.t, c.id)
+        async with self._read() as conn:
+            return [_answer(r) for r in (await conn.execute(stmt)).mappings()]
+
+    async def exclusions(self, study_id: str) -> dict[str, ExclusionRow]:
+        """The answer in force per criterion (the newest)."""
+        out: dict[str, ExclusionRow] = {}
+        for row in await self.exclusion_history(study_id):
+            out[row.item] = row
+        return out
+
+    # ── observations around a time ─────────────────────────────────────────────────────
+    async def nearest_observation(
+        self, bed: str, code: str, t: datetime, within_s: float
+    ) -> Observation | None:
+        """The usable observation of `code` at `bed` nearest to `t`, at most `within_s` away
+        (the earlier one on a tie: the setting in force when a blood gas was drawn)."""
+        c = observations.c
+        lo, hi = t - timedelta(seconds=within_s), t + timedelta(seconds=within_s)
+        base = select(observations).where(
+            c.bed == bed,
+            c.code == code,
+            c.value.is_not(None),
+            c.status == ValueStatus.VALID.value,
+        )
+        before = base.where(c.t <= t, c.t >= lo).order_by(c.t.desc(), c.id.desc()).limit(1)
+        after = base.where(c.t > t, c.t <= hi).order_by(c.t, c.id).limit(1)
+        async with self._read() as conn:
+            a = (await conn.execute(before)).mappings().one_or_none()
+            b = (await conn.execute(after)).mappings().one_or_none()
+        found = [_observation(r) for r in (a, b) if r is not None]
+        if not found:
+            return None
+        return min(found, key=lambda o: abs((o.t - t).total_seconds()))
+
+    async def last_observation_time(
+        self, bed: str, codes: list[str], until: datetime
+    ) -> datetime | None:
+        """The time of the newest usable observation of any of `codes` at or before `until`."""
+        c = observations.c
+        stmt = select(func.max(c.t)).where(
+            c.bed == bed,
+            c.code.in_(codes),
+            c.t <= until,
+            c.status == ValueStatus.VALID.value,
+        )
+        async with self._read() as conn:
+            found = await conn.scalar(stmt)
+        if found is None:
+            return None
+        # max() over a TypeDecorator column comes back raw on SQLite
+        return _aware(found)
+
+    # ── data completeness ───────────────────────────────────────────────────────────────
+    async def device_coverage(
+        self, bed: str, since: datetime, until: datetime, *, min_gap_s: float = 60.0
+    ) -> list[DeviceCoverage]:
+        """Per device that sent observations to `bed` in [since, until]: its sample count,
+        first and last sample, and every gap longer than `min_gap_s` between two samples."""
+        if until <= since:
+            raise ValueError("device_coverage: `until` must be after `since`")
+        c = observations.c
+        device = func.coalesce(c.device, literal_column("'(unknown)'")).label("device")
+        times = (
+            select(device, c.t.label("t"))
+            .where(c.bed == bed, c.t >= since, c.t <= until)
+            .distinct()
+            .subquery()
+        )
+        epoch = self._epoch_of(times.c.t)
+        prev = func.lag(epoch).over(partition_by=times.c.device, order_by=times.c.t)
+        stepped = select(
+            times.c.device, times.c.t, epoch.label("e"), prev.label("prev_e")
+        ).subquery()
+        gaps_stmt = (
+            select(stepped.c.device, stepped.c.t, stepped.c.e, stepped.c.prev_e)
+            .where(stepped.c.prev_e.is_not(None), stepped.c.e - stepped.c.prev_e > min_gap_s)
+            .order_by(stepped.c.device, stepped.c.t)
+        )
+        summary = select(
+            times.c.device,
+            func.count().label("n"),
+            func.min(times.c.t).label("first"),
+            func.max(times.c.t).label("last"),
+        ).group_by(times.c.device)
+        async with self._read() as conn:
+            sums = (await conn.execute(summary)).mappings().all()
+            gap_rows = (await conn.execute(gaps_stmt)).mappings().all()
+        gaps: dict[str, list[tuple[datetime, datetime]]] = {}
+        for g in gap_rows:
+            end = _aware(g["t"])
+            start = end - timedelta(seconds=float(g["e"]) - float(g["prev_e"]))
+            gaps.setdefault(g["device"], []).append((start, end))
+        return [
+            DeviceCoverage(
+                device=s["device"],
+                first=_aware(s["first"]),
+                last=_aware(s["last"]),
+                samples=int(s["n"]),
+                gaps=tuple(gaps.get(s["device"], ())),
+                since=since,
+                until=until,
+                min_gap_s=min_gap_s,
+            )
+            for s in sorted(sums, key=lambda r: str(r["device"]))
+        ]
+
+    # ── audit ───────────────────────────────────────────────────────────────────────────
+    async def audit_for(self, target: str, *, prefix: str | None = None) -> list[dict[str, Any]]:
+        """Audit entries about `target` (a study id, a bed), oldest first; `prefix` filters
+        the action (`trial.` for the trial's own entries)."""
+        c = audit_log.c
+        stmt = select(audit_log).where(c.target == target).order_by(c.t, c.id)
+        if prefix is not None:
+            stmt = stmt.where(c.action.startswith(prefix))
+        async with self._read() as conn:
+            return [
+                {
+                    "t": r["t"],
+                    "actor": r["actor"],
+                    "action": r["action"],
+                    "details": dict(r["details"] or {}),
+                }
+                for r in (await conn.execute(stmt)).mappings()
+            ]
+
+    def _epoch_of(self, column: Any) -> ColumnElement[Any]:
+        if self._sqlite:
+            return func.round((func.julianday(column) - 2440587.5) * 86400.0, 3)
+        return func.extract("epoch", column)
+
+
+def _patient_id(study_id: str) -> Any:
+    return select(patients.c.id).where(patients.c.study_id == study_id)
+
+
+def _aware(value: Any) -> datetime:
+    """A timestamp read without its column type (aggregates, subqueries) as aware UTC."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    assert isinstance(value, datetime)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _gas(row: RowMapping) -> BloodGasRow:
+    return BloodGasRow(
+        id=row["id"],
+        study_id=row["study_id"],
+        t=row["t"],
+        pao2_mmhg=row["pao2_mmhg"],
+        paco2_mmhg=row["paco2_mmhg"],
+        ph=row["ph"],
+        fio2_pct=row["fio2_pct"],
+        entered_by=row["entered_by"],
+        entered_at=row["entered_at"],
+        note=row["note"],
+    )
+
+
+def _answer(row: RowMapping) -> ExclusionRow:
+    return ExclusionRow(
+        id=row["id"],
+        study_id=row["study_id"],
+        item=row["item"],
+        present=row["answer"] == "present",
+        by=row["by"],
+        t=row["t"],
+        note=row["note"],
+    )
+
+
+def _observation(row: RowMapping) -> Observation:
+    return Observation(
+        t=row["t"],
+        bed=row["bed"],
+        code=row["code"],
+        value=row["value"],
+        unit=row["unit"],
+        device=row["device"],
+        status=ValueStatus(row["status"]),
+    )
