@@ -24,6 +24,7 @@ from app.context import AppContext
 from app.store.writer import ObservationWriter
 from core.model import Alert, DeviceEvent, EventSource, Observation, Phase
 from monitors import Engine, default_ruleset, load_ruleset
+from monitors.order_check import TrialEngine
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +149,8 @@ def pipeline_service(
         escalate = (
             escalate_after_s if escalate_after_s is not None else (ctx.settings.escalate_after_s)
         )
-        pipeline = Pipeline(ctx, Engine(ruleset, escalate_after_s=escalate))
+        # the trial's engine: the rule set plus the study order check (rate, VTBI, pauses)
+        pipeline = Pipeline(ctx, TrialEngine(ruleset, escalate_after_s=escalate))
         await pipeline.start()
         try:
             yield pipeline

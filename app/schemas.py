@@ -89,6 +89,10 @@ class InfusionStartIn(In):
     volume_ml: Annotated[float, Field(gt=0, le=5000)]
     planned_min: Annotated[float, Field(gt=0, le=24 * 60)]
     t: UtcTime | None = Field(default=None, description="Start time; now when omitted.")
+    override_reason: Annotated[str, Field(min_length=5, max_length=500)] | None = Field(
+        default=None,
+        description="Start although the record is ineligible or incomplete (audited).",
+    )
 
 
 class InfusionStopIn(In):

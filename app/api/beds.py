@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, HTTPException, Query, status
 
 from app.api.deps import Ctx
+from app.api.trial import bed_infusion_guard
 from app.api.views import infusion_dict, iso
 from app.auth import ClinicalUser, CurrentUser, Principal
 from app.context import AppContext
@@ -94,13 +95,30 @@ async def get_trends(
     return {"bed": bed, "since": iso(since), "until": iso(until), "series": out}
 
 
-@router.post("/{bed}/infusion/start", response_model=InfusionOut, status_code=201)
+@router.post(
+    "/{bed}/infusion/start",
+    response_model=InfusionOut,
+    status_code=201,
+)
 async def start_infusion(
     bed: str, body: InfusionStartIn, ctx: Ctx, user: ClinicalUser
 ) -> dict[str, Any]:
-    """Record the study infusion's start and tell the rules engine (a clinician event)."""
+    """Record the study infusion's start and tell the rules engine (a clinician event).
+
+    The trial's rule: no start for an ineligible or incomplete record (409 with the
+    checklist) unless `override_reason` is given, which is written to the audit log."""
     await _require_bed(ctx, bed)
     t = _entered_time(ctx, body.t)
+    if body.override_reason:
+        await ctx.store.audit(
+            actor=user.username,
+            action="trial.override",
+            target=bed,
+            details={"reason": body.override_reason, "via": "bed infusion start"},
+            t=ctx.clock.now(),
+        )
+    else:
+        await bed_infusion_guard(bed, ctx, user)
     current = await ctx.store.current_infusion(bed)
     if current is not None and current.running:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=f"an infusion is running at {bed}")

@@ -109,7 +109,12 @@ async def test_roles(
     assert (await client.get("/api/devices", headers=engineer)).status_code == 200
     assert (await client.get("/api/devices", headers=admin)).status_code == 200
 
-    start = {"volume_ml": 100, "planned_min": 45, "weight_kg": 70}
+    start = {
+        "volume_ml": 100,
+        "planned_min": 45,
+        "weight_kg": 70,
+        "override_reason": "tests start infusions without an eligibility record",
+    }
     r = await client.post("/api/beds/ICU-1/infusion/start", json=start, headers=engineer)
     assert r.status_code == 403
     assert r.json()["detail"] == "needs the role admin or nurse"

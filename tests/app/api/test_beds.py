@@ -16,6 +16,8 @@ from core.model import Alert, DeviceEvent, EventSource, Observation, Priority
 SPO2 = "MDC_PULS_OXIM_SAT_O2"
 HR = "MDC_ECG_HEART_RATE"
 
+OVERRIDE = "tests start infusions without an eligibility record"
+
 
 def obs(clock: VirtualClock, code: str, value: float, unit: str, ago_s: float = 0) -> Observation:
     return Observation(
@@ -135,7 +137,7 @@ async def test_infusion_start_and_stop(
     vclock: VirtualClock,
     events: Subscription,
 ) -> None:
-    start = {"weight_kg": 70, "volume_ml": 100, "planned_min": 50}
+    start = {"weight_kg": 70, "volume_ml": 100, "planned_min": 50, "override_reason": OVERRIDE}
     r = await client.post("/api/beds/ICU-1/infusion/start", json=start, headers=nurse)
     assert r.status_code == 201, r.text
     inf = r.json()
@@ -179,7 +181,7 @@ async def test_infusion_start_and_stop(
 async def test_infusion_weight_defaults_to_the_patients(
     client: httpx.AsyncClient, ctx: AppContext, nurse: dict[str, str]
 ) -> None:
-    start = {"volume_ml": 100, "planned_min": 45}
+    start = {"volume_ml": 100, "planned_min": 45, "override_reason": OVERRIDE}
     r = await client.post("/api/beds/ICU-1/infusion/start", json=start, headers=nurse)
     assert r.status_code == 422
     assert "weight_kg" in r.json()["detail"]
@@ -210,7 +212,13 @@ async def test_infusion_start_validation(
 async def test_infusion_start_may_be_backdated(
     client: httpx.AsyncClient, nurse: dict[str, str], events: Subscription
 ) -> None:
-    body = {"weight_kg": 70, "volume_ml": 100, "planned_min": 45, "t": "2026-03-01T08:30:00+01:00"}
+    body = {
+        "weight_kg": 70,
+        "volume_ml": 100,
+        "planned_min": 45,
+        "t": "2026-03-01T08:30:00+01:00",
+        "override_reason": OVERRIDE,
+    }
     r = await client.post("/api/beds/ICU-1/infusion/start", json=body, headers=nurse)
     assert r.status_code == 201
     assert r.json()["started_at"] == "2026-03-01T07:30:00Z"

@@ -1,0 +1,1 @@
+"""Shipped rule sets (package data, read with importlib.resources)."""

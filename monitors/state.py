@@ -1,0 +1,153 @@
+"""Per-bed state that conditions read: latest samples, sliding extremes, baseline, infusion.
+
+Times inside the engine are POSIX seconds (floats) for speed; datetimes are kept only where
+they leave the engine (alert onsets and times).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from core.model import DeviceEvent
+
+if TYPE_CHECKING:
+    from monitors.lifecycle import Episode
+
+NEVER = float("-inf")
+
+
+class Extreme:
+    """Maximum (or minimum) of a series over a sliding time span, amortised O(1) per sample."""
+
+    __slots__ = ("is_max", "q", "span")
+
+    def __init__(self, span: float, is_max: bool) -> None:
+        self.span = span
+        self.is_max = is_max
+        self.q: deque[tuple[float, float]] = deque()
+
+    def push(self, t: float, v: float) -> None:
+        q = self.q
+        if self.is_max:
+            while q and q[-1][1] <= v:
+                q.pop()
+        else:
+            while q and q[-1][1] >= v:
+                q.pop()
+        q.append((t, v))
+        lo = t - self.span
+        while q[0][0] < lo:
+            q.popleft()
+
+    def value(self, now: float) -> float | None:
+        q = self.q
+        lo = now - self.span
+        while q and q[0][0] < lo:
+            q.popleft()
+        return q[0][1] if q else None
+
+
+class SlidingMean:
+    """Mean of a series over the last `span` seconds (the window is (t - span, t])."""
+
+    __slots__ = ("mean", "q", "span", "total")
+
+    def __init__(self, span: float) -> None:
+        self.span = span
+        self.q: deque[tuple[float, float]] = deque()
+        self.total = 0.0
+        self.mean = 0.0
+
+    def push(self, t: float, v: float) -> float:
+        q = self.q
+        q.append((t, v))
+        self.total += v
+        lo = t - self.span
+        while q[0][0] <= lo:
+            self.total -= q.popleft()[1]
+        self.mean = self.total / len(q)
+        return self.mean
+
+
+class Series:
+    """The latest sample of one parameter at one bed (value None when it was not usable).
+
+    `smooth` holds sliding means (by span) and `extremes` sliding extremes keyed by
+    (span, is_max, smoothing span) — of the smoothed values when that span is not 0.
+    """
+
+    __slots__ = ("device", "extremes", "hist", "smooth", "t", "value")
+
+    def __init__(self) -> None:
+        self.t = NEVER
+        self.value: float | None = None
+        self.device: str | None = None
+        self.hist: deque[tuple[float, float]] | None = None  # usable samples, for the baseline
+        self.smooth: dict[float, SlidingMean] = {}
+        self.extremes: dict[tuple[float, bool, float], Extreme] = {}
+
+
+class RuleRun:
+    """One rule's progress at one bed: pending onset, clearing, the open episode."""
+
+    __slots__ = ("clear_since", "episode", "last_trigger", "pending_dt", "pending_since")
+
+    def __init__(self) -> None:
+        self.pending_since: float | None = None
+        self.pending_dt: datetime | None = None
+        self.clear_since: float | None = None
+        self.last_trigger: float = NEVER
+        self.episode: Episode | None = None
+
+
+class BedState:
+    """Everything the engine knows about one bed."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.series: dict[str, Series] = {}
+        self.last_t = NEVER
+        self.last_dt: datetime | None = None
+        # infusion
+        self.infusion_start: float | None = None
+        self.infusion_start_dt: datetime | None = None
+        self.infusion_end: float | None = None
+        self.infusion_end_dt: datetime | None = None
+        self.monitoring_end: float | None = None
+        self.window_ends: list[float] = []  # ends of the rule windows not yet processed
+        self.weight_kg: float | None = None
+        self.volume_ml: float | None = None
+        self.planned_min: float | None = None
+        self.study_pump: str | None = None
+        self.arm: str | None = None
+        self.collecting_baseline = True
+        # baseline: code -> statistic; info: code -> (samples found, samples needed)
+        self.baseline: dict[str, float] = {}
+        self.baseline_info: dict[str, tuple[int, int]] = {}
+        self.baseline_missing: tuple[str, ...] = ()
+        # vasopressors: code -> dose in effect at infusion start; running agents
+        self.pre_dose: dict[str, float | None] = {}
+        self.pre_agents = 0
+        self.agent_on: dict[str, bool] = {}
+        # per-kg doses seen before the weight was known: code -> (t, value, unit, device)
+        self.pending_raw: dict[str, tuple[float, float, str, str | None]] = {}
+        # composites with a time span: condition uid -> last time it was true
+        self.latch: dict[int, float] = {}
+        self.event: DeviceEvent | None = None  # the event being processed, for event leaves
+        self.trigger: str | None = None  # the code being processed (None on ticks)
+        self.disconnected: set[str] = set()
+        self.runs: dict[str, RuleRun] = {}
+        self.timed: set[str] = set()  # rule ids with a pending onset, a clear timer or an episode
+        self.stale_due: dict[str, float] = {}
+
+    def run(self, rule_id: str) -> RuleRun:
+        rr = self.runs.get(rule_id)
+        if rr is None:
+            rr = self.runs[rule_id] = RuleRun()
+        return rr
+
+    def in_window(self, now: float, hours: float) -> bool:
+        start = self.infusion_start
+        return start is not None and start <= now < start + hours * 3600.0
