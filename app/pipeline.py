@@ -99,6 +99,14 @@ class Pipeline:
             )
             await self._publish_device(ev.bed, ev.device)
         elif ev.event == "infusion_start" and ev.source is not EventSource.CLINICIAN:
+            current = await store.current_infusion(ev.bed)
+            if current is not None and current.ended_at is None:
+                log.warning(
+                    "%s: pump reports a new infusion start while one is running; "
+                    "the first start stands",
+                    ev.bed,
+                )
+                return
             await store.start_infusion(
                 bed=ev.bed,
                 t=ev.t,

@@ -27,9 +27,14 @@ def build_service(
     clock: Clock | None = None,
     bus: Bus | None = None,
     extra: Sequence[Service] = (),
+    after_pipeline: Sequence[Service] = (),
 ) -> FastAPI:
-    """The service app: the pipeline first (so no device message is missed), then drivers."""
-    services: list[Service] = [*extra, pipeline_service(rules)]
+    """The service app: the pipeline first (so no device message is missed), then drivers.
+
+    `extra` services start before the pipeline, `after_pipeline` ones between it and the
+    drivers (the demo's simulators, which feed history through the pipeline).
+    """
+    services: list[Service] = [*extra, pipeline_service(rules), *after_pipeline]
     if config is not None:
         services.append(devices_service(config))
     return create_app(settings, clock=clock, bus=bus, services=services)
