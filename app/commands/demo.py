@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from app.config import IcuConfig
 
 DEMO_DATABASE = "sqlite+aiosqlite:///./var/demo.db"
 
@@ -38,6 +42,14 @@ def register(cli: typer.Typer) -> None:
         settings = load_settings(mode="demo", database_url=url, host=host, port=port)
         configure_logging("WARNING")
         icu = load_config(config or EXAMPLE_CONFIG)
+        busy = _busy_ports([(host, port), *_listen_addresses(icu)])
+        if busy:
+            typer.echo(
+                f"error: address already in use: {', '.join(busy)} "
+                "(is another iaewatch demo running?)",
+                err=True,
+            )
+            raise typer.Exit(2)
 
         async def main() -> None:
             from core.clock import RealClock
@@ -68,6 +80,25 @@ def register(cli: typer.Typer) -> None:
             asyncio.run(main())
         except KeyboardInterrupt:
             typer.echo("iaewatch demo: stopped")
+
+
+def _listen_addresses(icu: IcuConfig) -> list[tuple[str, int]]:
+    """Where the demo's simulators (and the HL7 listener) will listen."""
+    from drivers.transport import split_host_port
+
+    return sorted({split_host_port(d.address.removeprefix("socket://")) for d in icu.devices()})
+
+
+def _busy_ports(addresses: list[tuple[str, int]]) -> list[str]:
+    busy = []
+    for host, port in addresses:
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind((host, port))
+            except OSError:
+                busy.append(f"{host}:{port}")
+    return busy
 
 
 def _quiet(line: str) -> None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from pydantic import ValidationError
 
-from core.errors import ConfigError
+from core.errors import ConfigError, IaewatchError
 
 if TYPE_CHECKING:
     from app.settings import Settings
@@ -28,6 +28,24 @@ def load_settings(**overrides: object) -> Settings:
         for err in exc.errors():
             where = ".".join(str(p) for p in err["loc"]) or "settings"
             print(f"error: {where}: {err['msg']}", file=sys.stderr)
+        raise typer.Exit(2) from None
+
+
+def _check_database(url: str) -> None:
+    """Refuse to start, with one clear line, on a database that is unreachable or not
+    migrated to head (the app's lifespan checks again; this keeps tracebacks from users)."""
+    import asyncio
+
+    from app.store import Store
+
+    async def check() -> None:
+        store = await Store.open(url)
+        await store.close()
+
+    try:
+        asyncio.run(check())
+    except IaewatchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         raise typer.Exit(2) from None
 
 
@@ -59,6 +77,7 @@ def register(cli: typer.Typer) -> None:
             from monitors import load_ruleset
 
             load_ruleset(rules)  # refuse to start on an invalid rule set
+        _check_database(settings.database_url)
         app = build_service(settings, icu, rules=rules)
         server = uvicorn_server(app, settings.host, settings.port)
         print(f"iaewatch: station at http://{settings.host}:{settings.port}/", flush=True)
