@@ -1,4 +1,4 @@
-"""Screenshot of the station with several beds and one high-priority alert → docs/station.png.
+"""Screenshot of the station (fake server, six beds, one high-priority alert) → a PNG path.
 
 Run from the repository root: `.venv/bin/python tests/browser/make_screenshot.py [OUT.png]`.
 Uses the fake server of `fake_station.py` and Debian's chromium.
@@ -63,7 +63,7 @@ def capture(browser: Any, out: Path) -> None:
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
-    out = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs" / "station.png"
+    out = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs" / "station-fake.png"
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         try:
