@@ -891,7 +891,7 @@ class Engine:
             state=ALERT_STATE[ep.state] if phase is not Phase.END else AlertState.RESOLVED,
             onset=ep.onset,
             t=t,
-            message=rule.title,
+            message=_message(rule.title, evidence),
             evidence=evidence,
             iae=ep.iae,
             acked_by=ep.acked_by,
@@ -901,6 +901,18 @@ class Engine:
 
 
 _AGENT_SET = frozenset(VASOPRESSOR_CODES.values())
+_DETAIL_FIELDS = ("kind", "rhythm", "sign")
+
+
+def _message(title: str, evidence: dict[str, Any]) -> str:
+    """The rule's title, plus what the device or clinician said (occlusion, VT, urticaria),
+    so the nurse reads the alarm without opening its evidence."""
+    fields = evidence.get("fields")
+    if isinstance(fields, dict):
+        said = [str(fields[k]).replace("_", " ") for k in _DETAIL_FIELDS if fields.get(k)]
+        if said:
+            return f"{title}: {', '.join(said)}"
+    return title
 
 
 def _positive(x: Any) -> float | None:
