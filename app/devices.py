@@ -136,7 +136,7 @@ def build_hl7_listeners(
     return out
 
 
-async def _pump_into(driver: Driver, bus: Bus, shared: dict[str, str] | None = None) -> None:
+async def pump_into(driver: Driver, bus: Bus, shared: dict[str, str] | None = None) -> None:
     """Publish a driver's output. `shared` (bed → device id) is for one listener serving
     several beds: its own events (bed "*") go to every bed it serves, and each message is
     labelled with the device id configured at its bed."""
@@ -197,7 +197,7 @@ def devices_service(
         drivers = list({id(r.driver): r.driver for r in running}.values())
         tasks = [
             asyncio.create_task(
-                _pump_into(drv, ctx.bus, shared.get(id(drv))), name=f"driver-{drv.device_id}"
+                pump_into(drv, ctx.bus, shared.get(id(drv))), name=f"driver-{drv.device_id}"
             )
             for drv in drivers
         ]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,10 @@ import uvicorn
 from fastapi import FastAPI
 
 from app.config import IcuConfig
+from app.context import AppContext
 from app.devices import devices_service
 from app.main import Service, create_app
+from app.mqtt_bus import MqttBus
 from app.pipeline import pipeline_service
 from app.settings import Settings
 from core.bus import Bus
@@ -34,10 +37,37 @@ def build_service(
     `extra` services start before the pipeline, `after_pipeline` ones between it and the
     drivers (the demo's simulators, which feed history through the pipeline).
     """
-    services: list[Service] = [*extra, pipeline_service(rules), *after_pipeline]
+    services: list[Service] = [*extra]
+    if bus is None and settings.mqtt_url:
+        mqtt = MqttBus(settings.mqtt_url, client_id=None)
+        bus = mqtt
+        services.append(mqtt_service(mqtt))
+    services += [pipeline_service(rules), *after_pipeline]
     if config is not None:
         services.append(devices_service(config))
     return create_app(settings, clock=clock, bus=bus, services=services)
+
+
+def mqtt_service(
+    bus: MqttBus,
+) -> Callable[[AppContext], contextlib.AbstractAsyncContextManager[MqttBus]]:
+    """Connect the MQTT bus for the app's lifetime (messages wait while the broker is away)."""
+
+    @contextlib.asynccontextmanager
+    async def run(ctx: AppContext) -> AsyncIterator[MqttBus]:
+        await bus.start()
+        if not bus.connected:
+            logging.getLogger(__name__).error(
+                "MQTT broker %s:%d not reachable yet; retrying in the background",
+                bus.host,
+                bus.port,
+            )
+        try:
+            yield bus
+        finally:
+            await bus.close()
+
+    return run
 
 
 def configure_logging(level: str = "INFO") -> None:

@@ -1,0 +1,76 @@
+"""`iaewatch gateway`: a bedside gateway — device drivers only, publishing to the MQTT bus.
+
+The station service (`iaewatch serve` with `IAEWATCH_MQTT_URL` set) consumes what gateways
+publish; the gateway keeps no database and runs no rules.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def register(cli: typer.Typer) -> None:
+    @cli.command()
+    def gateway(
+        config: Annotated[
+            Path,
+            typer.Option(help="ICU configuration: the beds this gateway serves and their devices."),
+        ],
+        mqtt_url: Annotated[
+            str, typer.Option(envvar="IAEWATCH_MQTT_URL", help="Broker, e.g. mqtt://station:1883.")
+        ],
+        beds: Annotated[
+            list[str] | None,
+            typer.Option("--bed", help="Only these beds of the file (repeatable)."),
+        ] = None,
+    ) -> None:
+        """Read the configured devices and publish their data to the MQTT bus."""
+        from app.config import load_config
+        from app.devices import Weights, build_driver, build_hl7_listeners, pump_into
+        from app.mqtt_bus import MqttBus
+        from app.runner import configure_logging
+        from core.clock import RealClock
+        from core.errors import ConfigError
+
+        configure_logging()
+        icu = load_config(config)
+        devices = [d for d in icu.devices() if not beds or d.bed in beds]
+        if not devices:
+            raise ConfigError(f"no devices for bed(s) {', '.join(beds or [])}", file=str(config))
+        bus = MqttBus(mqtt_url)
+
+        async def main() -> None:
+            clock = RealClock()
+            drivers = [
+                build_driver(d, clock, Weights()) for d in devices if d.protocol != "hl7-mllp"
+            ]
+            shared: dict[int, dict[str, str]] = {}
+            hl7 = [d for d in devices if d.protocol == "hl7-mllp"]
+            for group, drv in build_hl7_listeners(hl7, clock) if hl7 else []:
+                drivers.append(drv)
+                shared[id(drv)] = {d.bed: d.id for d in group}
+            await bus.start()
+            typer.echo(
+                f"iaewatch gateway: {len(devices)} device(s) → {mqtt_url}"
+                + ("" if bus.connected else " (broker not reachable yet; retrying)")
+            )
+            tasks = [
+                asyncio.create_task(pump_into(drv, bus, shared.get(id(drv)))) for drv in drivers
+            ]
+            try:
+                await asyncio.gather(*tasks)
+            finally:
+                for t in tasks:
+                    t.cancel()
+                for t in tasks:
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await t
+                await bus.close()
+
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(main())
