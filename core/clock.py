@@ -43,6 +43,7 @@ class Clock(ABC):
             done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
         except BaseException:
             task.cancel()
+            task.add_done_callback(_retrieve)
             raise
         finally:
             timer.cancel()
@@ -52,6 +53,14 @@ class Clock(ABC):
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
         raise TimeoutError(f"no result within {timeout:g} s")
+
+
+def _retrieve(fut: asyncio.Future[Any]) -> None:
+    """Mark the outcome of an abandoned wait as seen: a library may turn our cancellation into
+    an exception of its own (pymodbus raises ModbusIOException), which asyncio would otherwise
+    log as "Task exception was never retrieved" at every shutdown."""
+    if not fut.cancelled():
+        fut.exception()
 
 
 class RealClock(Clock):
