@@ -164,6 +164,10 @@ class Hl7MllpDriver(Driver):
                 await self._drain(decoder, writer, conn, peer)
         except (OSError, ConnectionError) as exc:
             log.info("HL7 sender %s: %s", peer, exc)
+        except asyncio.CancelledError:
+            # Shutting down. End normally: asyncio's server callback calls exception() on
+            # this task and would log a cancelled one as an error with a traceback.
+            pass
         finally:
             self._open.discard(conn)
             self._handlers.discard(task)
