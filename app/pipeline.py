@@ -28,6 +28,8 @@ from monitors.order_check import TrialEngine
 
 log = logging.getLogger(__name__)
 
+COMMIT_RETRY_S = 0.5
+COMMIT_RETRY_MAX_S = 10.0
 _CONNECTION_EVENTS = {
     "device_connected": "connected",
     "device_disconnected": "disconnected",
@@ -136,8 +138,24 @@ class Pipeline:
                 log.exception("pipeline: engine tick failed")
 
     async def _commit(self, alerts: list[Alert]) -> None:
+        """Commit (then push) each transition; a failing database is retried, never skipped:
+        the drain waits, and the bus keeps what arrives meanwhile, in order."""
         for alert in alerts:
-            await self.ctx.hub.commit_alert(alert)
+            delay = COMMIT_RETRY_S
+            while True:
+                try:
+                    await self.ctx.hub.commit_alert(alert)
+                    break
+                except Exception:
+                    log.exception(
+                        "pipeline: could not commit alert %s (%s at %s); retrying in %.1f s",
+                        alert.id,
+                        alert.category,
+                        alert.bed,
+                        delay,
+                    )
+                    await self.ctx.clock.sleep(delay)
+                    delay = min(delay * 2, COMMIT_RETRY_MAX_S)
 
 
 def _num(v: object) -> float | None:

@@ -1,0 +1,75 @@
+"""The pipeline never drops an alert: a failing database commit is retried until it holds,
+and alerts reach the hub in the order the engine produced them."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any
+
+from app.context import DeviceRegistry
+from app.metrics import IngestCounters
+from app.pipeline import Pipeline
+from core.bus import InProcessBus
+from core.clock import VirtualClock
+from core.model import Alert, DeviceEvent
+from monitors import Engine, default_ruleset
+
+T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+
+
+class FlakyHub:
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.committed: list[Alert] = []
+        self.attempts = 0
+
+    async def commit_alert(self, alert: Alert) -> Alert:
+        self.attempts += 1
+        if self.failures > 0:
+            self.failures -= 1
+            raise OSError("database is locked")
+        done = replace(alert, seq=len(self.committed) + 1)
+        self.committed.append(done)
+        return done
+
+    async def publish_numerics(self, bed: str, values: Any) -> None:
+        return None
+
+
+class NullStore:
+    async def add_messages(self, *a: Any, **k: Any) -> None:
+        return None
+
+    async def add_observations(self, *a: Any, **k: Any) -> None:
+        return None
+
+    async def add_events(self, *a: Any, **k: Any) -> None:
+        return None
+
+
+async def test_a_failing_commit_is_retried_not_dropped() -> None:
+    clock = VirtualClock(T0)
+    hub = FlakyHub(failures=3)
+    ctx: Any = SimpleNamespace(
+        clock=clock,
+        bus=InProcessBus(),
+        hub=hub,
+        store=NullStore(),
+        metrics=IngestCounters(),
+        devices=DeviceRegistry(),
+    )
+    pipeline = Pipeline(ctx, Engine(default_ruleset()))
+    occlusion = DeviceEvent(
+        t=T0, bed="ICU-1", event="pump_alarm", fields={"kind": "occlusion"}, device="pump"
+    )
+    handling = asyncio.create_task(pipeline.handle(occlusion))
+    await clock.advance(0.1)
+    assert not handling.done() and hub.attempts == 1
+    await clock.advance(10)  # retries after 0.5, 1 and 2 s
+    await handling
+    assert hub.attempts == 4
+    assert [a.category.value for a in hub.committed] == ["infusion_problem"]
+    pipeline._sub.close()
