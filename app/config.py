@@ -35,7 +35,7 @@ from typing import Any
 
 from core.errors import ConfigError
 from core.params import VASOPRESSOR_CODES
-from core.yamlfile import MarkedDict, load_yaml
+from core.yamlfile import Marked, read_marked
 from drivers.modbus.profile import PumpProfile, load_profile
 from drivers.transport import SerialSettings
 
@@ -109,20 +109,20 @@ class IcuConfig:
 def load_config(path: str | Path) -> IcuConfig:
     """Load and validate the ICU configuration file."""
     p = Path(path)
-    return parse_config(load_yaml(p), file=str(p), base_dir=p.parent)
+    return parse_config(read_marked(p), file=str(p), base_dir=p.parent)
 
 
 class _Errors:
     def __init__(self, file: str) -> None:
         self.file = file
 
-    def at(self, where: MarkedDict, key: str, field_path: str, msg: str) -> ConfigError:
+    def at(self, where: Marked, key: str, field_path: str, msg: str) -> ConfigError:
         return ConfigError(msg, file=self.file, line=where.line_of(key), field=field_path)
 
 
 def parse_config(data: Any, *, file: str, base_dir: Path) -> IcuConfig:
     e = _Errors(file)
-    if not isinstance(data, MarkedDict):
+    if not isinstance(data, Marked):
         raise ConfigError("the file must be a mapping with 'beds'", file=file, line=1)
     for key in data:
         if key != "beds":
@@ -137,7 +137,7 @@ def parse_config(data: Any, *, file: str, base_dir: Path) -> IcuConfig:
     serial_ports: dict[str, str] = {}
     for i, bed_raw in enumerate(beds_raw):
         path = f"beds[{i}]"
-        if not isinstance(bed_raw, MarkedDict):
+        if not isinstance(bed_raw, Marked):
             raise ConfigError(
                 "a bed must be a mapping", file=file, line=data.line_of("beds"), field=path
             )
@@ -150,7 +150,7 @@ def parse_config(data: Any, *, file: str, base_dir: Path) -> IcuConfig:
 
 
 def _bed(
-    raw: MarkedDict, path: str, e: _Errors, base_dir: Path, serial_ports: dict[str, str]
+    raw: Marked, path: str, e: _Errors, base_dir: Path, serial_ports: dict[str, str]
 ) -> BedConfig:
     for key in raw:
         if key not in ("bed", "label", "devices"):
@@ -170,7 +170,7 @@ def _bed(
     ids: set[str] = set()
     for j, dev_raw in enumerate(devices_raw):
         dpath = f"{path}.devices[{j}]"
-        if not isinstance(dev_raw, MarkedDict):
+        if not isinstance(dev_raw, Marked):
             raise e.at(raw, "devices", dpath, "a device must be a mapping")
         dev = _device(name, dev_raw, dpath, e, base_dir)
         if dev.id in ids:
@@ -197,7 +197,7 @@ def _bed(
     return BedConfig(bed=name, label=str(raw.get("label", name)), devices=tuple(devices))
 
 
-def _device(bed: str, raw: MarkedDict, path: str, e: _Errors, base_dir: Path) -> DeviceConfig:
+def _device(bed: str, raw: Marked, path: str, e: _Errors, base_dir: Path) -> DeviceConfig:
     for key in raw:
         if key not in _DEVICE_KEYS:
             raise e.at(
@@ -247,7 +247,7 @@ def _device(bed: str, raw: MarkedDict, path: str, e: _Errors, base_dir: Path) ->
                 raise e.at(raw, key, f"{path}.{key}", f"only pumps have {key}")
     if protocol == "hl7-mllp":
         sender = raw.get("sender")
-        if not isinstance(sender, MarkedDict) or not sender:
+        if not isinstance(sender, Marked) or not sender:
             raise e.at(
                 raw,
                 "sender" if "sender" in raw else "protocol",
@@ -273,7 +273,7 @@ def _device(bed: str, raw: MarkedDict, path: str, e: _Errors, base_dir: Path) ->
     )
 
 
-def _pump(raw: MarkedDict, path: str, e: _Errors, base_dir: Path) -> dict[str, Any]:
+def _pump(raw: Marked, path: str, e: _Errors, base_dir: Path) -> dict[str, Any]:
     out: dict[str, Any] = {}
     unit = raw.get("unit", 1)
     if isinstance(unit, bool) or not isinstance(unit, int) or not 1 <= unit <= 247:
@@ -319,11 +319,11 @@ def _pump(raw: MarkedDict, path: str, e: _Errors, base_dir: Path) -> dict[str, A
     return out
 
 
-def _serial(raw: MarkedDict, path: str, e: _Errors, default: SerialSettings) -> SerialSettings:
+def _serial(raw: Marked, path: str, e: _Errors, default: SerialSettings) -> SerialSettings:
     s = raw.get("serial")
     if s is None:
         return default
-    if not isinstance(s, MarkedDict):
+    if not isinstance(s, Marked):
         raise e.at(raw, "serial", f"{path}.serial", "must be {baud, parity, stop_bits, data_bits}")
     for key in s:
         if key not in ("baud", "parity", "stop_bits", "data_bits"):
@@ -341,7 +341,7 @@ def _serial(raw: MarkedDict, path: str, e: _Errors, default: SerialSettings) -> 
         raise e.at(s, next(iter(s)), f"{path}.serial", str(exc)) from None
 
 
-def _positive(raw: MarkedDict, key: str, path: str, e: _Errors, default: float) -> float:
+def _positive(raw: Marked, key: str, path: str, e: _Errors, default: float) -> float:
     v = raw.get(key, default)
     if isinstance(v, bool) or not isinstance(v, int | float) or v <= 0:
         raise e.at(raw, key, f"{path}.{key}", "must be a positive number of seconds")

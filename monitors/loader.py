@@ -32,6 +32,7 @@ from typing import Any, Literal, NoReturn, TypeVar
 from core.errors import ConfigError
 from core.model import Category, EventSource, Priority
 from core.params import PARAMETERS, VASOPRESSOR_CODES
+from core.yamlfile import Marked, MarkedList, load_marked
 from monitors.conditions import (
     AllOf,
     AnyOf,
@@ -50,7 +51,6 @@ from monitors.conditions import (
 )
 from monitors.derived import DERIVED
 from monitors.ruleset import BaselineSpec, Rule, RuleKind, RuleSet
-from monitors.yamlmarks import Marked, MarkedList, load_marked
 
 T = TypeVar("T")
 

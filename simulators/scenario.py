@@ -31,12 +31,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from core.clock import Clock, VirtualClock
 from core.errors import ConfigError
 from core.model import Category, EventSource
 from core.params import PARAMETERS, VASOPRESSOR_CODES
+from core.yamlfile import Marked, MarkedList, load_marked
 from simulators.faults import Faults
 from simulators.patient import RHYTHMS, PatientModel, clinical_dose, rate_for_dose
 from simulators.pump_state import PUMP_ALARMS, PumpState
@@ -210,51 +209,6 @@ class Scenario:
         return replace(self, beds=beds)
 
 
-# ---------------------------------------------------------------------------- YAML with lines
-
-
-class _Map(dict[str, Any]):
-    """A YAML mapping that remembers its line and each key's line."""
-
-    line: int | None = None
-    key_lines: dict[str, int]
-
-
-class _Seq(list[Any]):
-    line: int | None = None
-
-
-class _Loader(yaml.SafeLoader):
-    """SafeLoader whose mappings and sequences keep the line they start on."""
-
-
-def _construct_map(loader: _Loader, node: yaml.MappingNode) -> _Map:
-    loader.flatten_mapping(node)
-    out = _Map()
-    out.line = node.start_mark.line + 1
-    out.key_lines = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        key_text = str(key)
-        if key_text in out:
-            raise ConfigError(
-                "duplicate key", file=loader.name, line=key_node.start_mark.line + 1, field=key_text
-            )
-        out[key_text] = loader.construct_object(value_node, deep=True)
-        out.key_lines[key_text] = key_node.start_mark.line + 1
-    return out
-
-
-def _construct_seq(loader: _Loader, node: yaml.SequenceNode) -> _Seq:
-    out = _Seq(loader.construct_object(n, deep=True) for n in node.value)
-    out.line = node.start_mark.line + 1
-    return out
-
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_map)
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_seq)
-
-
 @dataclass(slots=True)
 class _Ctx:
     """Where we are in the file, for error messages."""
@@ -263,9 +217,9 @@ class _Ctx:
 
     def error(self, msg: str, node: Any, fieldname: str, key: str | None = None) -> ConfigError:
         line = None
-        if isinstance(node, _Map):
-            line = node.key_lines.get(key, node.line) if key is not None else node.line
-        elif isinstance(node, _Seq):
+        if isinstance(node, Marked):
+            line = node.line_of(key) if key is not None else node.line
+        elif isinstance(node, MarkedList):
             line = node.line
         return ConfigError(msg, file=self.file, line=line, field=fieldname)
 
@@ -282,20 +236,9 @@ def load_scenario(path: str | Path) -> Scenario:
 
 def parse_scenario(text: str, *, file: str = "<scenario>") -> Scenario:
     """Validate scenario YAML text."""
-    loader = _Loader(text)
-    loader.name = file
-    try:
-        doc = loader.get_single_data()
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        raise ConfigError(f"not valid YAML: {exc.problem}", file=file, line=line) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"not valid YAML: {exc}", file=file) from None
-    finally:
-        loader.dispose()
+    doc = load_marked(text, file=file)
     ctx = _Ctx(file)
-    if not isinstance(doc, _Map):
+    if not isinstance(doc, Marked):
         raise ConfigError("a scenario is a mapping (name, description, timeline, ...)", file=file)
     return _scenario(doc, ctx)
 
@@ -315,7 +258,7 @@ _TOP_KEYS = {
 _BED_KEYS = {"bed", "patient", "pumps", "timeline"}
 
 
-def _scenario(doc: _Map, ctx: _Ctx) -> Scenario:
+def _scenario(doc: Marked, ctx: _Ctx) -> Scenario:
     _no_unknown(doc, _TOP_KEYS, ctx, "")
     name = doc.get("name")
     if not isinstance(name, str) or not name.strip():
@@ -339,11 +282,11 @@ def _scenario(doc: _Map, ctx: _Ctx) -> Scenario:
         if both:
             raise ctx.error(f"use either 'beds' or top-level {both[0]!r}", doc, "beds", "beds")
         raw_beds = doc["beds"]
-        if not isinstance(raw_beds, _Seq) or not raw_beds:
+        if not isinstance(raw_beds, MarkedList) or not raw_beds:
             raise ctx.error("must be a non-empty list of beds", doc, "beds", "beds")
         beds = []
         for i, raw in enumerate(raw_beds):
-            if not isinstance(raw, _Map):
+            if not isinstance(raw, Marked):
                 raise ctx.error("each bed is a mapping", raw_beds, f"beds[{i}]")
             _no_unknown(raw, _BED_KEYS, ctx, f"beds[{i}].")
             beds.append(_bed(raw, ctx, f"beds[{i}].", limit, default_name=f"ICU-{i + 1}"))
@@ -371,13 +314,13 @@ def _scenario(doc: _Map, ctx: _Ctx) -> Scenario:
     )
 
 
-def _bed(doc: _Map, ctx: _Ctx, prefix: str, start: float, *, default_name: str) -> BedScenario:
+def _bed(doc: Marked, ctx: _Ctx, prefix: str, start: float, *, default_name: str) -> BedScenario:
     name = doc.get("bed", default_name)
     if not isinstance(name, str) or not name.strip():
         raise ctx.error("must be a non-empty string", doc, prefix + "bed", "bed")
     weight, seed, baseline = 70.0, 1, {}
-    patient = doc.get("patient", _Map())
-    if not isinstance(patient, _Map):
+    patient = doc.get("patient", Marked())
+    if not isinstance(patient, Marked):
         raise ctx.error("must be a mapping", doc, prefix + "patient", "patient")
     _no_unknown(patient, {"weight_kg", "seed", "baseline"}, ctx, prefix + "patient.")
     if "weight_kg" in patient:
@@ -401,8 +344,8 @@ def _bed(doc: _Map, ctx: _Ctx, prefix: str, start: float, *, default_name: str) 
     )
 
 
-def _baseline(raw: Any, ctx: _Ctx, where: str, parent: _Map) -> dict[str, float]:
-    if not isinstance(raw, _Map):
+def _baseline(raw: Any, ctx: _Ctx, where: str, parent: Marked) -> dict[str, float]:
+    if not isinstance(raw, Marked):
         raise ctx.error("must be a mapping of code: value", parent, where, "baseline")
     out: dict[str, float] = {}
     for code in raw:
@@ -414,15 +357,15 @@ def _baseline(raw: Any, ctx: _Ctx, where: str, parent: _Map) -> dict[str, float]
     return out
 
 
-def _pumps(raw: Any, ctx: _Ctx, where: str, parent: _Map, weight: float) -> tuple[PumpSpec, ...]:
+def _pumps(raw: Any, ctx: _Ctx, where: str, parent: Marked, weight: float) -> tuple[PumpSpec, ...]:
     if raw is None:
         return (PumpSpec(name="study", rate_ml_h=133.0, volume_ml=100.0),)
-    if not isinstance(raw, _Map):
+    if not isinstance(raw, Marked):
         raise ctx.error("must be a mapping of pump name: settings", parent, where, "pumps")
     specs = []
     for name, spec in raw.items():
         here = f"{where}.{name}"
-        if not isinstance(spec, _Map):
+        if not isinstance(spec, Marked):
             raise ctx.error("must be a mapping", raw, here, name)
         _no_unknown(
             spec, {"drug", "concentration", "rate_ml_h", "dose", "volume_ml"}, ctx, here + "."
@@ -460,7 +403,7 @@ def _pumps(raw: Any, ctx: _Ctx, where: str, parent: _Map, weight: float) -> tupl
 
 
 def _rate_or_dose(
-    spec: _Map,
+    spec: Marked,
     ctx: _Ctx,
     here: str,
     drug: str | None,
@@ -561,17 +504,17 @@ _CHOICES: dict[str, tuple[str, ...]] = {
 
 
 def _timeline(
-    doc: _Map, ctx: _Ctx, prefix: str, start: float, pumps: Mapping[str, PumpSpec]
+    doc: Marked, ctx: _Ctx, prefix: str, start: float, pumps: Mapping[str, PumpSpec]
 ) -> tuple[Step, ...]:
-    raw = doc.get("timeline", _Seq())
+    raw = doc.get("timeline", MarkedList())
     if raw is None:
-        raw = _Seq()
-    if not isinstance(raw, _Seq):
+        raw = MarkedList()
+    if not isinstance(raw, MarkedList):
         raise ctx.error("must be a list of steps", doc, prefix + "timeline", "timeline")
     placed: list[tuple[Step, str]] = []
     for i, entry in enumerate(raw):
         here = f"{prefix}timeline[{i}]"
-        if not isinstance(entry, _Map):
+        if not isinstance(entry, Marked):
             raise ctx.error("each step is a mapping {at, do, ...}", raw, here)
         placed.append((_step(entry, ctx, here), here))
     placed.sort(key=lambda sw: sw[0].at)  # stable: same-time steps keep their file order
@@ -589,7 +532,7 @@ def _timeline(
     return tuple(steps)
 
 
-def _step(entry: _Map, ctx: _Ctx, here: str) -> Step:
+def _step(entry: Marked, ctx: _Ctx, here: str) -> Step:
     if "at" not in entry:
         raise ctx.error("required: when the step happens (+45m, -30m, 90s...)", entry, here + ".at")
     at = _offset(entry, "at", ctx, here + ".at")
@@ -629,7 +572,7 @@ def _step(entry: _Map, ctx: _Ctx, here: str) -> Step:
     return Step(at=at, action=action, args=args, line=entry.line, note=note)
 
 
-def _arg(entry: _Map, name: str, kind: str, ctx: _Ctx, where: str) -> Any:
+def _arg(entry: Marked, name: str, kind: str, ctx: _Ctx, where: str) -> Any:
     value = entry[name]
     if kind == "duration":
         try:
@@ -695,21 +638,21 @@ def _check_pumps(step: Step, known: dict[str, PumpSpec], ctx: _Ctx, here: str) -
         )
 
 
-def _expect(doc: _Map, ctx: _Ctx) -> tuple[Expectation, ...]:
+def _expect(doc: Marked, ctx: _Ctx) -> tuple[Expectation, ...]:
     raw = doc.get("expect")
     if raw is None:
         return ()
-    if not isinstance(raw, _Seq):
+    if not isinstance(raw, MarkedList):
         raise ctx.error("must be a list of {category, from, to}", doc, "expect", "expect")
     out = []
     for i, item in enumerate(raw):
-        if not isinstance(item, _Map):
+        if not isinstance(item, Marked):
             raise ctx.error("must be a mapping {category, from, to}", raw, f"expect[{i}]")
         out.append(_expectation(item, ctx, f"expect[{i}]", windowed=True))
     return tuple(out)
 
 
-def _expectation(item: _Map, ctx: _Ctx, here: str, *, windowed: bool) -> Expectation:
+def _expectation(item: Marked, ctx: _Ctx, here: str, *, windowed: bool) -> Expectation:
     allowed = {"category", "iae", "from", "to"} if windowed else {"category", "iae"}
     _no_unknown(item, allowed, ctx, here + ".")
     category = item.get("category")
@@ -724,18 +667,18 @@ def _expectation(item: _Map, ctx: _Ctx, here: str, *, windowed: bool) -> Expecta
     return Expectation(category=str(category), iae=iae, earliest=earliest, latest=latest)
 
 
-def _forbid(doc: _Map, ctx: _Ctx) -> tuple[tuple[Expectation, ...], bool]:
+def _forbid(doc: Marked, ctx: _Ctx) -> tuple[tuple[Expectation, ...], bool]:
     raw = doc.get("forbid")
     if raw is None:
         return (), False
     if raw == "all":
         return (), True
-    if not isinstance(raw, _Seq):
+    if not isinstance(raw, MarkedList):
         raise ctx.error("must be 'all' or a list of alert categories", doc, "forbid", "forbid")
     out = []
     for i, item in enumerate(raw):
         here = f"forbid[{i}]"
-        if isinstance(item, _Map):
+        if isinstance(item, Marked):
             out.append(_expectation(item, ctx, here, windowed=False))
         elif item in {c.value for c in Category}:
             out.append(Expectation(category=str(item)))
@@ -747,7 +690,7 @@ def _forbid(doc: _Map, ctx: _Ctx) -> tuple[tuple[Expectation, ...], bool]:
 # ---------------------------------------------------------------------------- small validators
 
 
-def _no_unknown(doc: _Map, allowed: set[str], ctx: _Ctx, prefix: str) -> None:
+def _no_unknown(doc: Marked, allowed: set[str], ctx: _Ctx, prefix: str) -> None:
     for key in doc:
         if key not in allowed:
             raise ctx.error(
@@ -758,14 +701,14 @@ def _no_unknown(doc: _Map, allowed: set[str], ctx: _Ctx, prefix: str) -> None:
             )
 
 
-def _forbid_keys(doc: _Map, keys: Iterable[str], ctx: _Ctx, here: str, what: str) -> None:
+def _forbid_keys(doc: Marked, keys: Iterable[str], ctx: _Ctx, here: str, what: str) -> None:
     for key in keys:
         if key in doc:
             raise ctx.error(f"{what} has no {key}", doc, f"{here}.{key}", key)
 
 
 def _number(
-    doc: _Map,
+    doc: Marked,
     key: str,
     ctx: _Ctx,
     prefix: str,
@@ -786,7 +729,7 @@ def _number(
     return float(value)
 
 
-def _offset(doc: _Map, key: str, ctx: _Ctx, where: str) -> float:
+def _offset(doc: Marked, key: str, ctx: _Ctx, where: str) -> float:
     try:
         return parse_offset(doc[key])
     except ValueError as exc:

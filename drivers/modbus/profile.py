@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from core.errors import ConfigError
-from core.yamlfile import MarkedDict, load_yaml
+from core.yamlfile import Marked, read_marked
 
 FieldType = Literal["uint16", "int16", "uint32", "int32", "enum", "bits", "string"]
 _WIDTH: dict[str, int] = {"uint16": 1, "int16": 1, "uint32": 2, "int32": 2, "enum": 1, "bits": 1}
@@ -69,16 +69,16 @@ def default_profile_path() -> Path:
 def load_profile(path: str | Path | None = None) -> PumpProfile:
     """Load and validate a profile (the shipped default when `path` is None)."""
     p = Path(path) if path is not None else default_profile_path()
-    data = load_yaml(p)
+    data = read_marked(p)
     return parse_profile(data, file=str(p))
 
 
 def parse_profile(data: Any, *, file: str) -> PumpProfile:
-    def err(msg: str, where: MarkedDict | None, key: str, fld: str | None = None) -> ConfigError:
+    def err(msg: str, where: Marked | None, key: str, fld: str | None = None) -> ConfigError:
         line = where.line_of(key) if where is not None else None
         return ConfigError(msg, file=file, line=line, field=fld or key)
 
-    if not isinstance(data, MarkedDict):
+    if not isinstance(data, Marked):
         raise ConfigError("a profile must be a mapping", file=file, line=1)
     for key in data:
         if key not in (
@@ -104,7 +104,7 @@ def parse_profile(data: Any, *, file: str) -> PumpProfile:
     if word_order not in ("big", "little"):
         raise err("must be 'big' or 'little'", data, "word_order")
     block = data["block"]
-    if not isinstance(block, MarkedDict) or set(block) != {"start", "count"}:
+    if not isinstance(block, Marked) or set(block) != {"start", "count"}:
         raise err("must be {start: N, count: N}", data, "block")
     start, count = block["start"], block["count"]
     if not _is_int(start) or start < 0 or start > 65535:
@@ -112,7 +112,7 @@ def parse_profile(data: Any, *, file: str) -> PumpProfile:
     if not _is_int(count) or not 1 <= count <= 125:
         raise err("must be 1-125 registers (one Modbus read)", block, "count", "block.count")
     raw_fields = data["fields"]
-    if not isinstance(raw_fields, MarkedDict) or not raw_fields:
+    if not isinstance(raw_fields, Marked) or not raw_fields:
         raise err("must be a mapping of field name to register spec", data, "fields")
     fields: dict[str, FieldSpec] = {}
     for name, spec in raw_fields.items():
@@ -137,10 +137,10 @@ def parse_profile(data: Any, *, file: str) -> PumpProfile:
 
 
 def _parse_field(
-    name: str, spec: Any, parent: MarkedDict, start: int, count: int, err: Any
+    name: str, spec: Any, parent: Marked, start: int, count: int, err: Any
 ) -> FieldSpec:
     fname = f"fields.{name}"
-    if not isinstance(spec, MarkedDict):
+    if not isinstance(spec, Marked):
         raise err("must be a mapping", parent, name, fname)
     for key in spec:
         if key not in ("address", "type", "scale", "length", "values", "bits"):
@@ -168,7 +168,7 @@ def _parse_field(
     bits: dict[int, str] = {}
     if ftype == "enum":
         raw = spec.get("values")
-        if not isinstance(raw, MarkedDict) or not raw:
+        if not isinstance(raw, Marked) or not raw:
             raise err("an enum needs values: {number: state}", spec, "values", f"{fname}.values")
         for k, v in raw.items():
             if not k.lstrip("-").isdigit() or v not in PUMP_STATES:
@@ -181,7 +181,7 @@ def _parse_field(
             values[int(k)] = v
     if ftype == "bits":
         raw = spec.get("bits")
-        if not isinstance(raw, MarkedDict) or not raw:
+        if not isinstance(raw, Marked) or not raw:
             raise err("bits needs {bit: alarm}", spec, "bits", f"{fname}.bits")
         for k, v in raw.items():
             if not k.isdigit() or not 0 <= int(k) <= 15 or v not in ALARM_KINDS:
