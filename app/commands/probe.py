@@ -3,7 +3,8 @@
 Observations and events go to stdout as JSON Lines in the replay format (`bed` is `probe`);
 connection state, identification and bad-frame counts go to stderr. Exit codes: 0 when at
 least one observation was decoded, 1 when it connected but decoded nothing, 2 when it could
-not connect (or, for hl7-mllp, when no sender connected).
+not connect (or, for hl7-mllp, when no message was accepted: no sender connected, or every
+message was rejected as from an unknown sender).
 """
 
 from __future__ import annotations
