@@ -52,6 +52,15 @@ _SERIAL_DEFAULTS: dict[str, SerialSettings] = {
     "medibus": SerialSettings(baudrate=19200, parity="E"),  # Evita 4 (PROTOCOLS.md §1)
     "intellivue": SerialSettings(baudrate=115200, parity="N"),  # IVH: 115200 8N1
 }
+# IntelliVue answers one poll per object type per second and aborts after 10 s of silence
+# (IVH); MEDIBUS links die after 3 s without traffic, so a keep-alive runs between polls (XEN).
+_POLL_LIMITS: dict[str, tuple[float, float]] = {"intellivue": (1.0, 5.0), "medibus": (0.2, 60.0)}
+_POLL_WHY = {
+    "intellivue": "the monitor answers one poll a second and drops the link after 10 s",
+    "medibus": "a keep-alive holds the link between polls",
+}
+# A central station may send only every few seconds to a minute: stale is judged on that scale.
+_STALE_DEFAULT: dict[str, float] = {"hl7-mllp": 60.0}
 _HOST_PORT = re.compile(r"^(?:tcp://)?(\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$")
 _SERIAL_URL = re.compile(r"^(/dev/\S+|socket://\S+:\d+|rfc2217://\S+:\d+|loop://\S*|COM\d+)$")
 _DEVICE_KEYS = {
@@ -135,6 +144,7 @@ def parse_config(data: Any, *, file: str, base_dir: Path) -> IcuConfig:
     beds: list[BedConfig] = []
     seen_beds: set[str] = set()
     serial_ports: dict[str, str] = {}
+    senders: dict[tuple[str, str], str] = {}
     for i, bed_raw in enumerate(beds_raw):
         path = f"beds[{i}]"
         if not isinstance(bed_raw, Marked):
@@ -145,8 +155,27 @@ def parse_config(data: Any, *, file: str, base_dir: Path) -> IcuConfig:
         if bed.bed in seen_beds:
             raise e.at(bed_raw, "bed", f"{path}.bed", f"bed {bed.bed!r} is declared twice")
         seen_beds.add(bed.bed)
+        _check_senders(bed, bed_raw, path, e, senders)
         beds.append(bed)
     return IcuConfig(beds=tuple(beds), source=file)
+
+
+def _check_senders(
+    bed: BedConfig, raw: Marked, path: str, e: _Errors, senders: dict[tuple[str, str], str]
+) -> None:
+    """One HL7 sender identifier maps to one bed per listener, or messages go astray."""
+    devices_raw = raw["devices"]
+    for j, d in enumerate(bed.devices):
+        for value in d.sender.values():
+            other = senders.get((d.address, value))
+            if other is not None and other != bed.bed:
+                raise e.at(
+                    devices_raw[j],
+                    "sender",
+                    f"{path}.devices[{j}].sender",
+                    f"sender identifier {value!r} on {d.address} already maps to {other}",
+                )
+            senders[(d.address, value)] = bed.bed
 
 
 def _bed(
@@ -234,7 +263,15 @@ def _device(bed: str, raw: Marked, path: str, e: _Errors, base_dir: Path) -> Dev
         raise e.at(raw, "address", f"{path}.address", f"{address!r} is not a host:port address")
     kw: dict[str, Any] = {}
     kw["poll_interval"] = _positive(raw, "poll_interval", path, e, 1.0)
-    kw["stale_after"] = _positive(raw, "stale_after", path, e, 10.0)
+    low, high = _POLL_LIMITS.get(protocol, (0.05, 3600.0))
+    if not low <= kw["poll_interval"] <= high:
+        raise e.at(
+            raw,
+            "poll_interval",
+            f"{path}.poll_interval",
+            f"{protocol} polls every {low:g}-{high:g} s ({_POLL_WHY[protocol]})",
+        )
+    kw["stale_after"] = _positive(raw, "stale_after", path, e, _STALE_DEFAULT.get(protocol, 10.0))
     if protocol in SERIAL_PROTOCOLS:
         kw["serial"] = _serial(raw, path, e, _SERIAL_DEFAULTS[protocol])
     elif "serial" in raw:

@@ -136,10 +136,14 @@ def build_hl7_listeners(
     return out
 
 
-async def pump_into(driver: Driver, bus: Bus, shared: dict[str, str] | None = None) -> None:
+async def pump_into(
+    driver: Driver, bus: Bus, shared: dict[str, str] | None = None, *, start_after: float = 0.0
+) -> None:
     """Publish a driver's output. `shared` (bed → device id) is for one listener serving
     several beds: its own events (bed "*") go to every bed it serves, and each message is
     labelled with the device id configured at its bed."""
+    if start_after > 0:  # spread the first polls of many devices over a poll interval
+        await driver.clock.sleep(start_after)
     # aclosing: a cancelled consumer must close the driver's session (link, reader task) now
     stream = cast(AsyncGenerator[DriverOutput, None], driver.stream())
     async with contextlib.aclosing(stream) as items:
@@ -197,9 +201,10 @@ def devices_service(
         drivers = list({id(r.driver): r.driver for r in running}.values())
         tasks = [
             asyncio.create_task(
-                pump_into(drv, ctx.bus, shared.get(id(drv))), name=f"driver-{drv.device_id}"
+                pump_into(drv, ctx.bus, shared.get(id(drv)), start_after=i / len(drivers)),
+                name=f"driver-{drv.device_id}",
             )
-            for drv in drivers
+            for i, drv in enumerate(drivers)
         ]
         tasks.append(
             asyncio.create_task(

@@ -105,6 +105,9 @@ class PumpSimulator:
         self._address: tuple[str, int] | None = None
         self._serial_path: str | None = None
         self._watch: asyncio.Task[None] | None = None
+        self._waiting: set[asyncio.Task[Any]] = set()
+        self._closed = False
+        self._serial_opts: dict[str, Any] = {}
         self.port = 0
 
     def _context(self) -> ModbusServerContext:
@@ -122,7 +125,7 @@ class PumpSimulator:
     async def serve_rtu(self, path: str, *, baudrate: int = 19200, parity: str = "E") -> None:
         """Serve Modbus RTU on serial `path` (a pty of `pty_null_modem`, or a real port)."""
         self._serial_path = path
-        self._serial_opts: dict[str, Any] = {"baudrate": baudrate, "parity": parity}
+        self._serial_opts = {"baudrate": baudrate, "parity": parity}
         await self._start()
         self._watch = asyncio.create_task(self._watch_drop(), name="pump-sim-drop-watch")
 
@@ -165,10 +168,21 @@ class PumpSimulator:
                 await self._start()
 
     async def _before_answer(self) -> None:
-        if self.faults.slow_s > 0:
-            await self.clock.sleep(self.faults.slow_s)
-        while self.faults.stall:
-            await self.clock.sleep(0.05)
+        if self._closed:
+            raise asyncio.CancelledError  # closing: answer nothing more
+        if self.faults.slow_s <= 0 and not self.faults.stall:
+            return
+        task = asyncio.current_task()
+        if task is not None:
+            self._waiting.add(task)  # pymodbus's request task: close() must not leave it behind
+        try:
+            if self.faults.slow_s > 0:
+                await self.clock.sleep(self.faults.slow_s)
+            while self.faults.stall:
+                await self.clock.sleep(0.05)
+        finally:
+            if task is not None:
+                self._waiting.discard(task)
 
     def _trace(self, sending: bool, data: bytes) -> bytes:
         if not sending:
@@ -183,8 +197,17 @@ class PumpSimulator:
         return data
 
     async def close(self) -> None:
+        self._closed = True
         if self._watch is not None:
             self._watch.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watch
         await self._stop_server()
+        # pymodbus answers each request in a task of its own; one held by a slow or stalled
+        # fault, or started by bytes that arrived as the server closed, must not outlive us
+        for _ in range(5):
+            await asyncio.sleep(0)
+            waiting = list(self._waiting)
+            for task in waiting:
+                task.cancel()
+            await asyncio.gather(*waiting, return_exceptions=True)

@@ -111,8 +111,12 @@ class ModbusPumpDriver(Driver):
             last_good = self.clock.monotonic()
             for item in self._outputs(reading):
                 yield item
+            next_poll = self.clock.monotonic()
             while True:
-                await self.clock.sleep(self.poll_interval)
+                # a fixed schedule: the poll rate does not drift with the time a read takes
+                next_poll += self.poll_interval
+                await self.clock.sleep(max(0.0, next_poll - self.clock.monotonic()))
+                next_poll = max(next_poll, self.clock.monotonic() - self.poll_interval)
                 try:
                     reading = await self._read(client)
                 except (NoReply, DecodeError) as exc:

@@ -5,8 +5,8 @@
   starts a programme (weight, volume and planned minutes = VTBI / rate), `infusion_end` when it
   completes; `pump_program` whenever rate, VTBI or state change (for the order check);
 - vasopressor pump: the dose in the drug's clinical unit as `IAEW_DOSE_<DRUG>` (0 while not
-  delivering). A per-kg drug without a known weight is sent in ug/min for the consumer to
-  convert once the weight is known;
+  delivering; vasopressin in U/min, its library concentration being U/mL). A per-kg drug
+  without a known weight is sent in ug/min for the consumer to convert once it is known;
 - any pump: `pump_alarm` {kind} on an alarm's rising edge, `pump_alarm_cleared` {kind} when it
   clears.
 
@@ -130,20 +130,15 @@ class PumpInterpreter:
         code = VASOPRESSOR_CODES.get(drug or "")
         if code is None or conc is None or r.rate_ml_h is None:
             return []  # drug or concentration unknown: the driver reports it at connect
-        delivering = r.state == "running" and not r.alarms & {
-            "occlusion",
-            "air_in_line",
-            "door_open",
-        }
-        ug_min = r.rate_ml_h * conc / 60.0 if delivering else 0.0
+        # a profile without a state register: the programmed rate is what runs
+        running = r.state == "running" if r.state is not None else r.rate_ml_h > 0
+        delivering = running and not r.alarms & {"occlusion", "air_in_line", "door_open"}
+        per_min = r.rate_ml_h * conc / 60.0 if delivering else 0.0
         unit = PARAMETERS[code].unit
+        if unit == "U/min":  # vasopressin: the library concentration is in U/mL
+            return [Obs(code, round(per_min, 5), unit)]
         try:
-            return [
-                Obs(
-                    code,
-                    round(convert(ug_min, "ug/min", unit, weight_kg=self.weight_kg()), 4),
-                    unit,
-                )
-            ]
-        except UnitError:
-            return [Obs(code, round(ug_min, 4), "ug/min")]
+            dose = convert(per_min, "ug/min", unit, weight_kg=self.weight_kg())
+        except UnitError:  # a per-kg drug before the weight is known: the consumer converts
+            return [Obs(code, round(per_min, 4), "ug/min")]
+        return [Obs(code, round(dose, 4), unit)]

@@ -164,3 +164,40 @@ def test_cli_check_exit_codes(tmp_path: Path) -> None:
         "(known: modbus-tcp, modbus-rtu, medibus, intellivue, hl7-mllp)"
     )
     assert "Traceback" not in res.stderr
+
+
+def test_intellivue_poll_interval_limits(tmp_path: Path) -> None:
+    f = write(
+        tmp_path,
+        GOOD.replace(
+            "address: rfc2217://10.0.0.9:4001",
+            "address: rfc2217://10.0.0.9:4001\n        poll_interval: 0.5",
+        ),
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(f)
+    assert info.value.field == "beds[0].devices[3].poll_interval"
+    assert "1-5 s" in info.value.message
+
+
+HL7_TWO_BEDS = """\
+beds:
+  - bed: ICU-1
+    devices:
+      - {id: central, kind: monitor, protocol: hl7-mllp, address: "0.0.0.0:2575",
+         sender: {location: BED-A}}
+  - bed: ICU-2
+    devices:
+      - {id: central, kind: monitor, protocol: hl7-mllp, address: "0.0.0.0:2575",
+         sender: {location: BED-B}}
+"""
+
+
+def test_hl7_defaults_and_sender_clash(tmp_path: Path) -> None:
+    icu = load_config(write(tmp_path, HL7_TWO_BEDS))
+    assert all(d.stale_after == 60.0 for d in icu.devices())  # a central sends less often
+    f = write(tmp_path, HL7_TWO_BEDS.replace("location: BED-B", "location: BED-A"))
+    with pytest.raises(ConfigError) as info:
+        load_config(f)
+    assert (info.value.line, info.value.field) == (9, "beds[1].devices[0].sender")
+    assert "already maps to ICU-1" in info.value.message

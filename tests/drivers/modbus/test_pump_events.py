@@ -109,3 +109,18 @@ def test_drug_from_the_pump_library_and_zero_when_stopped() -> None:
         )
     )
     assert out[0] == Obs("IAEW_DOSE_PHENYLEPHRINE", 0.0, "ug/min")
+
+
+def test_vasopressin_dose_in_units_per_minute() -> None:
+    # 20 U in 100 mL = 0.2 U/mL; 12 mL/h → 0.04 U/min
+    p = PumpInterpreter(role="vasopressor", drug="vasopressin", concentration_ug_ml=0.2)
+    assert p.interpret(R(state="running", rate_ml_h=12.0))[0] == Obs(
+        "IAEW_DOSE_VASOPRESSIN", 0.04, "U/min"
+    )
+
+
+def test_profile_without_state_register_uses_the_rate() -> None:
+    p = PumpInterpreter(role="vasopressor", drug="norepinephrine", concentration_ug_ml=64.0)
+    assert p.interpret(R(state=None, rate_ml_h=15.0))[0] == Obs(
+        "IAEW_DOSE_NOREPINEPHRINE", 16.0, "ug/min"
+    )
