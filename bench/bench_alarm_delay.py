@@ -3,9 +3,9 @@
 The service runs in a subprocess exactly as `iaewatch serve` builds it (drivers, pipeline,
 rules engine, SQLite store, hub), reading `--beds` simulated beds: each bed has a study pump
 behind a Modbus TCP gateway simulator (10 beds per gateway, one unit id each) polled at
-1 Hz, plus a simulated IntelliVue monitor (numerics load). This process holds the simulators
-and `--clients` station websocket clients. Occlusions are raised one bed at a time; for each
-resulting `infusion_problem` alert,
+1 Hz, plus a simulated IntelliVue monitor (numerics load). This process holds the simulators;
+`--clients` station websocket clients run in `--client-procs` other processes. Occlusions are
+raised one bed at a time; for each resulting `infusion_problem` alert,
 
     delay = client receipt − alert onset,
 
@@ -29,6 +29,7 @@ import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -46,9 +47,40 @@ def serve(db_url: str, config_path: str, port: int) -> None:
     uvicorn_server(app, "127.0.0.1", port).run()
 
 
+def clients_main(url: str, n: int, seconds: float, out: Any) -> None:
+    """`n` station clients in their own process, so that their parsing does not delay the
+    simulators' or the service's loops (nor their own receipt stamps)."""
+    import websockets
+
+    receipts: dict[str, list[float]] = {}
+    onsets: dict[str, float] = {}
+
+    async def client() -> None:
+        async with websockets.connect(url, max_size=None) as ws:
+            async for raw in ws:
+                now = time.time()
+                msg = json.loads(raw)
+                if msg.get("type") == "alert":
+                    a = msg["alert"]
+                    if a["category"] == "infusion_problem" and a["phase"] == "start":
+                        receipts.setdefault(a["bed"], []).append(now)
+                        onsets[a["bed"]] = datetime.fromisoformat(
+                            a["onset"].replace("Z", "+00:00")
+                        ).timestamp()
+
+    async def run() -> None:
+        tasks = [asyncio.create_task(client()) for _ in range(n)]
+        await asyncio.sleep(seconds)
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    asyncio.run(run())
+    out.put((receipts, onsets))
+
+
 async def main(args: argparse.Namespace) -> None:
     import httpx
-    import websockets
 
     from app.security import hash_password
     from app.store import Store, upgrade
@@ -115,34 +147,37 @@ async def main(args: argparse.Namespace) -> None:
             token = r.json()["access_token"]
         await asyncio.sleep(args.warmup)
 
-        receipts: dict[str, list[float]] = {}
-        onsets: dict[str, float] = {}
-
-        async def client(n: int) -> None:
-            async with websockets.connect(
-                f"ws://127.0.0.1:{http_port}/ws/station?token={token}", max_size=None
-            ) as ws:
-                async for raw in ws:
-                    now = time.time()
-                    msg = json.loads(raw)
-                    if msg.get("type") == "alert":
-                        a = msg["alert"]
-                        if a["category"] == "infusion_problem" and a["phase"] == "start":
-                            receipts.setdefault(a["bed"], []).append(now)
-                            onsets[a["bed"]] = datetime.fromisoformat(
-                                a["onset"].replace("Z", "+00:00")
-                            ).timestamp()
-
-        clients = [asyncio.create_task(client(n)) for n in range(args.clients)]
-        await asyncio.sleep(2)
+        ctx = mp.get_context("spawn")
+        results = ctx.Queue()
+        per_proc = max(1, args.clients // args.client_procs)
+        duration = 4 + args.alarms * args.spacing + 6
+        url = f"ws://127.0.0.1:{http_port}/ws/station?token={token}"
+        procs = []
+        for i in range(args.client_procs):
+            n = per_proc if i < args.client_procs - 1 else args.clients - per_proc * i
+            procs.append(ctx.Process(target=clients_main, args=(url, n, duration, results)))
+        for p in procs:
+            p.start()
+        await asyncio.sleep(4)
         raised: dict[str, float] = {}
         for bed in names[: args.alarms]:
             raised[bed] = time.time()
             pumps[bed].raise_alarm("occlusion")
             await asyncio.sleep(args.spacing)
-        await asyncio.sleep(5)
-        for c in clients:
-            c.cancel()
+        receipts: dict[str, list[float]] = {}
+        onsets: dict[str, float] = {}
+        for _ in procs:
+            while True:
+                try:
+                    got_r, got_o = results.get_nowait()
+                    break
+                except Exception:
+                    await asyncio.sleep(0.2)
+            for b, ts in got_r.items():
+                receipts.setdefault(b, []).extend(ts)
+            onsets.update(got_o)
+        for p in procs:
+            p.join(10)
 
         delays = [(t - onsets[b]) * 1000 for b, ts in receipts.items() for t in ts]
         waits = [(onsets[b] - raised[b]) * 1000 for b in receipts if b in raised]
@@ -177,6 +212,7 @@ if __name__ == "__main__":
     ap.add_argument("--beds", type=int, default=100)
     ap.add_argument("--clients", type=int, default=20)
     ap.add_argument("--alarms", type=int, default=40)
+    ap.add_argument("--client-procs", type=int, default=4, help="processes holding the clients")
     ap.add_argument("--spacing", type=float, default=0.25)
     ap.add_argument("--warmup", type=float, default=5.0)
     ap.add_argument("--monitors", action="store_true", help="also stream IntelliVue numerics")
