@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
+from pgschema import create_pg_schema, drop_pg_schema, pg_url
 
 from app.auth import issue_token
 from app.context import AppContext
@@ -28,11 +29,23 @@ BED = "ICU-1"
 SID = "UC-017"
 
 
-@pytest.fixture
-async def url(tmp_path: Path) -> str:
-    u = f"sqlite+aiosqlite:///{tmp_path / 'trial.db'}"
-    await upgrade(u)
-    return u
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A migrated database: SQLite, and PostgreSQL (skipped only when unreachable)."""
+    if request.param == "sqlite":
+        u = f"sqlite+aiosqlite:///{tmp_path / 'trial.db'}"
+        await upgrade(u)
+        yield u
+        return
+    try:
+        name = await create_pg_schema()
+    except ConnectionError as exc:
+        pytest.skip(str(exc))
+    try:
+        await upgrade(pg_url(name))
+        yield pg_url(name)
+    finally:
+        await drop_pg_schema(name)
 
 
 @pytest.fixture

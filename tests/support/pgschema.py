@@ -1,0 +1,48 @@
+"""A throwaway PostgreSQL database per test: a fresh login role with a schema of the same
+name (127.0.0.1:5432, trust auth, database `test`). PostgreSQL's default search_path starts
+with "$user", so everything that role creates lives in its schema, dropped afterwards (a
+schema costs milliseconds; CREATE DATABASE costs seconds). Tests skip only when the server
+cannot be reached."""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+
+PG_HOST = "127.0.0.1"
+PG_PORT = 5432
+PG_ADMIN = "postgres"
+PG_DATABASE = "test"
+
+
+async def _pg_admin() -> asyncpg.Connection:
+    try:
+        return await asyncpg.connect(
+            host=PG_HOST, port=PG_PORT, user=PG_ADMIN, database=PG_DATABASE, timeout=5
+        )
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        raise ConnectionError(f"PostgreSQL not reachable at {PG_HOST}:{PG_PORT}: {exc}") from exc
+
+
+async def create_pg_schema() -> str:
+    """A new login role with its own schema; returns the role (= schema) name."""
+    name = f"iaew_{uuid.uuid4().hex[:12]}"
+    admin = await _pg_admin()
+    try:
+        await admin.execute(f"CREATE ROLE {name} LOGIN; CREATE SCHEMA {name} AUTHORIZATION {name}")
+    finally:
+        await admin.close()
+    return name
+
+
+async def drop_pg_schema(name: str) -> None:
+    admin = await _pg_admin()
+    try:
+        await admin.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE; DROP ROLE IF EXISTS {name}")
+    finally:
+        await admin.close()
+
+
+def pg_url(role: str) -> str:
+    return f"postgresql+asyncpg://{role}@{PG_HOST}:{PG_PORT}/{PG_DATABASE}"
