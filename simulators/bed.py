@@ -22,11 +22,11 @@ from core.clock import Clock, RealClock
 from simulators.faults import Faults
 from simulators.patient import PatientEvent, PatientModel
 from simulators.pump_state import PumpState
+from simulators.runner import ScenarioRunner
 from simulators.scenario import (
     DEVICES,
     BedScenario,
     Scenario,
-    ScenarioRunner,
     Step,
     format_offset,
 )

@@ -36,7 +36,8 @@ from simulators.patient import (
     clinical_dose,
 )
 from simulators.pump_state import PumpState
-from simulators.scenario import BedScenario, Scenario, ScenarioRunner
+from simulators.runner import ScenarioRunner
+from simulators.scenario import BedScenario, Scenario
 
 DEFAULT_INFUSION_AT = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 """Wall time of infusion start (scenario time 0) unless told otherwise."""

@@ -14,9 +14,9 @@ from core.errors import ConfigError
 from core.model import Category
 from core.params import PARAMETERS
 from simulators.faults import Faults
+from simulators.runner import ScenarioRunner
 from simulators.scenario import (
     ACTIONS,
-    ScenarioRunner,
     format_offset,
     load_scenario,
     parse_offset,
