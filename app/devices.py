@@ -84,24 +84,13 @@ def build_driver(d: DeviceConfig, clock: Clock, weights: Weights) -> Driver:
             poll_interval=d.poll_interval,
             stale_after=d.stale_after,
         )
-    if d.protocol == "medibus":
+    if d.protocol in ("medibus", "intellivue"):
+        from drivers.intellivue.driver import IntellivueDriver
         from drivers.medibus.driver import MedibusDriver
 
+        serial_driver = MedibusDriver if d.protocol == "medibus" else IntellivueDriver
         assert d.serial is not None
-        return MedibusDriver(
-            bed=d.bed,
-            device_id=d.id,
-            url=d.address,
-            clock=clock,
-            serial_settings=d.serial,
-            poll_interval=d.poll_interval,
-            stale_after=d.stale_after,
-        )
-    if d.protocol == "intellivue":
-        from drivers.intellivue.driver import IntellivueDriver
-
-        assert d.serial is not None
-        return IntellivueDriver(
+        return serial_driver(
             bed=d.bed,
             device_id=d.id,
             url=d.address,
