@@ -11,8 +11,8 @@ import shutil
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
+import factories
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -27,7 +27,7 @@ from app.store.migrate import upgrade
 from app.store.rows import Role
 from core.bus import InProcessBus, Subscription
 from core.clock import VirtualClock
-from core.model import Alert, AlertState, Category, Phase, Priority
+from core.model import Alert
 from drivers.base import ConnectionState, DeviceStatus
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
@@ -140,22 +140,4 @@ def admin(ctx: AppContext) -> dict[str, str]:
 @pytest.fixture
 def make_alert() -> Callable[..., Alert]:
     """An alert transition; keyword arguments override the defaults."""
-
-    def make(n: int = 1, **kw: Any) -> Alert:
-        fields: dict[str, Any] = {
-            "id": f"alert-{n}",
-            "bed": "ICU-1",
-            "category": Category.HYPOXEMIA,
-            "rule": "spo2_low",
-            "priority": Priority.MEDIUM,
-            "phase": Phase.START,
-            "state": AlertState.ACTIVE,
-            "onset": T0,
-            "t": T0,
-            "message": "SpO2 86 % (baseline 95 %)",
-            "evidence": {"MDC_PULS_OXIM_SAT_O2": 86, "baseline": 95},
-        }
-        fields.update(kw)
-        return Alert(**fields)
-
-    return make
+    return factories.make_alert

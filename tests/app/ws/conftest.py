@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
+import factories
 import pytest
 import uvicorn
 from fastapi import FastAPI
@@ -23,7 +23,7 @@ from app.settings import Settings
 from app.store import Store
 from app.store.migrate import upgrade
 from app.store.rows import Role
-from core.model import Alert, AlertState, Category, Phase, Priority
+from core.model import Alert
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 BEDS = ("ICU-1", "ICU-2")
@@ -63,23 +63,8 @@ async def store(db_url: str) -> AsyncIterator[Store]:
 
 @pytest.fixture
 def make_alert() -> Callable[..., Alert]:
-    def make(n: int = 1, **kw: Any) -> Alert:
-        fields: dict[str, Any] = {
-            "id": f"alert-{n}",
-            "bed": "ICU-1",
-            "category": Category.HYPOXEMIA,
-            "rule": "spo2_low",
-            "priority": Priority.MEDIUM,
-            "phase": Phase.START,
-            "state": AlertState.ACTIVE,
-            "onset": T0,
-            "t": T0,
-            "message": f"alert {n}",
-        }
-        fields.update(kw)
-        return Alert(**fields)
-
-    return make
+    """An alert transition; keyword arguments override the defaults."""
+    return factories.make_alert
 
 
 @dataclass
