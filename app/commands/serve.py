@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from pydantic import ValidationError
 
-from core.errors import ConfigError, IaewatchError
+from core.errors import IaewatchError
 
 if TYPE_CHECKING:
     from app.settings import Settings
@@ -81,9 +81,6 @@ def register(cli: typer.Typer) -> None:
         app = build_service(settings, icu, rules=rules)
         server = uvicorn_server(app, settings.host, settings.port)
         print(f"iaewatch: station at http://{settings.host}:{settings.port}/", flush=True)
-        try:
-            server.run()
-        except ConfigError:
-            raise
+        server.run()
         if not server.started:
             raise typer.Exit(1)
