@@ -132,6 +132,27 @@ class Item:
         }
 
 
+def _unknown(
+    item_id: str,
+    label: str,
+    source: str,
+    detail: str,
+    *,
+    value: Any = None,
+    kind: str = "computed",
+) -> Item:
+    """An item that cannot be judged yet: missing data is unknown, never met."""
+    return Item(
+        id=item_id,
+        label=label,
+        kind=kind,
+        status=Status.UNKNOWN,
+        value=value,
+        source=source,
+        detail=detail,
+    )
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Checklist:
     now: datetime
@@ -183,14 +204,11 @@ def evaluate(facts: Facts, criteria: Criteria | None = None) -> Checklist:
 def _age(f: Facts, c: Criteria) -> Item:
     label = f"Age ≥ {c.min_age_years} years"
     if f.age_years is None:
-        return Item(
-            id="age",
-            label=label,
-            kind="computed",
-            status=Status.UNKNOWN,
-            value=None,
-            source="enrolment",
-            detail="age not entered",
+        return _unknown(
+            "age",
+            label,
+            "enrolment",
+            "age not entered",
         )
     ok = f.age_years >= c.min_age_years
     return Item(
@@ -208,14 +226,11 @@ def _ventilation(f: Facts, c: Criteria) -> Item:
     last = f.ventilator_last_t
     if last is None or (f.now - last).total_seconds() > c.ventilator_recent_s:
         seen = "never" if last is None else f"last at {_iso(last)}"
-        return Item(
-            id="invasive_ventilation",
-            label=label,
-            kind="computed",
-            status=Status.UNKNOWN,
-            value=None,
-            source="ventilator",
-            detail=(
+        return _unknown(
+            "invasive_ventilation",
+            label,
+            "ventilator",
+            (
                 f"no ventilator data in the last {c.ventilator_recent_s / 60:g} min ({seen}): "
                 "connect the ventilator to iaewatch"
             ),
@@ -237,26 +252,20 @@ def _gas_source(g: GasFacts) -> str:
 def _pf(g: GasFacts | None, c: Criteria) -> Item:
     label = f"PaO2/FiO2 < {c.pf_below:g} mmHg"
     if g is None:
-        return Item(
-            id="pf_below_200",
-            label=label,
-            kind="computed",
-            status=Status.UNKNOWN,
-            value=None,
-            source="blood gas",
-            detail="no blood gas entered",
+        return _unknown(
+            "pf_below_200",
+            label,
+            "blood gas",
+            "no blood gas entered",
         )
     pf = g.pf
     if pf is None:
         why = "no PaO2" if g.pao2_mmhg is None else "no FiO2 from the ventilator at that time"
-        return Item(
-            id="pf_below_200",
-            label=label,
-            kind="computed",
-            status=Status.UNKNOWN,
-            value=None,
-            source=_gas_source(g),
-            detail=why,
+        return _unknown(
+            "pf_below_200",
+            label,
+            _gas_source(g),
+            why,
         )
     return Item(
         id="pf_below_200",
@@ -272,14 +281,11 @@ def _pf(g: GasFacts | None, c: Criteria) -> Item:
 def _peep(g: GasFacts | None, c: Criteria) -> Item:
     label = f"PEEP ≥ {c.peep_min_cmh2o:g} cmH2O"
     if g is None or g.peep_cmh2o is None:
-        return Item(
-            id="peep_at_least_8",
-            label=label,
-            kind="computed",
-            status=Status.UNKNOWN,
-            value=None,
-            source="ventilator" if g is None else f"ventilator at {_iso(g.t)}",
-            detail="no blood gas entered" if g is None else "no PEEP from the ventilator then",
+        return _unknown(
+            "peep_at_least_8",
+            label,
+            "ventilator" if g is None else f"ventilator at {_iso(g.t)}",
+            "no blood gas entered" if g is None else "no PEEP from the ventilator then",
         )
     ok = g.peep_cmh2o >= c.peep_min_cmh2o
     return Item(
@@ -295,25 +301,20 @@ def _peep(g: GasFacts | None, c: Criteria) -> Item:
 def _onset(f: Facts, c: Criteria) -> Item:
     label = f"Within {c.max_h_from_onset:g} h (and one week) of ARDS onset"
     if f.ards_onset is None:
-        return Item(
-            id="onset_within_96h",
-            label=label,
-            kind="computed",
-            status=Status.UNKNOWN,
-            value=None,
-            source="enrolment",
-            detail="ARDS onset not entered",
+        return _unknown(
+            "onset_within_96h",
+            label,
+            "enrolment",
+            "ARDS onset not entered",
         )
     hours = (f.now - f.ards_onset).total_seconds() / 3600.0
     if hours < 0:
-        return Item(
-            id="onset_within_96h",
-            label=label,
-            kind="computed",
-            status=Status.UNKNOWN,
+        return _unknown(
+            "onset_within_96h",
+            label,
+            "enrolment",
+            f"ARDS onset {_iso(f.ards_onset)} is in the future: check the entry",
             value=_r(hours),
-            source="enrolment",
-            detail=f"ARDS onset {_iso(f.ards_onset)} is in the future: check the entry",
         )
     ok = hours <= c.max_h_from_onset and hours <= 7 * 24
     return Item(
@@ -334,14 +335,11 @@ def _persistent(gases: list[GasFacts], c: Criteria) -> Item:
     )
 
     def unknown(detail: str, source: str = "blood gases") -> Item:
-        return Item(
-            id="pf_persistent",
-            label=label,
-            kind="computed",
-            status=Status.UNKNOWN,
-            value=None,
-            source=source,
-            detail=detail,
+        return _unknown(
+            "pf_persistent",
+            label,
+            source,
+            detail,
         )
 
     first = next((g for g in gases if (g.pf is not None and g.pf < c.pf_below)), None)
@@ -378,14 +376,12 @@ def _persistent(gases: list[GasFacts], c: Criteria) -> Item:
 def _exclusion(item_id: str, label: str, answer: Answer | None) -> Item:
     text = f"Exclusion absent: {label}"
     if answer is None:
-        return Item(
-            id=item_id,
-            label=text,
+        return _unknown(
+            item_id,
+            text,
+            "clinician",
+            "not confirmed yet",
             kind="confirmed",
-            status=Status.UNKNOWN,
-            value=None,
-            source="clinician",
-            detail="not confirmed yet",
         )
     return Item(
         id=item_id,

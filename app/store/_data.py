@@ -73,7 +73,7 @@ class DataQueries(StoreBase):
             rows = (
                 await conn.execute(select(_observations).where(_observations.c.id.in_(ids)))
             ).mappings()
-            return {row["code"]: _observation(row) for row in rows}
+            return {row["code"]: row_observation(row) for row in rows}
 
     async def observations(
         self,
@@ -93,7 +93,7 @@ class DataQueries(StoreBase):
         if until is not None:
             stmt = stmt.where(c.t <= until)
         async with self._read() as conn:
-            return [_observation(r) for r in (await conn.execute(stmt)).mappings()]
+            return [row_observation(r) for r in (await conn.execute(stmt)).mappings()]
 
     async def trends(
         self,
@@ -248,7 +248,8 @@ def _event_row(e: DeviceEvent) -> dict[str, Any]:
     }
 
 
-def _observation(row: RowMapping) -> Observation:
+def row_observation(row: RowMapping) -> Observation:
+    """An `observations` row as the value type."""
     return Observation(
         t=row["t"],
         bed=row["bed"],

@@ -29,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.sql.elements import ColumnElement
 
+from app.store._data import row_observation
 from app.store.base import StoreBase, inserted_id
 from app.store.schema import BigId, audit_log, metadata, observations, patients
 from app.store.types import UTCDateTime
@@ -261,7 +262,7 @@ class TrialQueries(StoreBase):
         async with self._read() as conn:
             a = (await conn.execute(before)).mappings().one_or_none()
             b = (await conn.execute(after)).mappings().one_or_none()
-        found = [_observation(r) for r in (a, b) if r is not None]
+        found = [row_observation(r) for r in (a, b) if r is not None]
         if not found:
             return None
         return min(found, key=lambda o: abs((o.t - t).total_seconds()))
@@ -399,16 +400,4 @@ def _answer(row: RowMapping) -> ExclusionRow:
         by=row["by"],
         t=row["t"],
         note=row["note"],
-    )
-
-
-def _observation(row: RowMapping) -> Observation:
-    return Observation(
-        t=row["t"],
-        bed=row["bed"],
-        code=row["code"],
-        value=row["value"],
-        unit=row["unit"],
-        device=row["device"],
-        status=ValueStatus(row["status"]),
     )
