@@ -62,30 +62,6 @@ class EventSource(StrEnum):
     DRIVER = "driver"
 
 
-EVENT_NAMES: frozenset[str] = frozenset(
-    {
-        "infusion_start",
-        "infusion_end",
-        "pump_alarm",
-        "arrhythmia",
-        "cardioversion",
-        "clinical_sign",
-        "cardiac_arrest",
-        "death",
-        "blood_gas",
-        "device_connected",
-        "device_disconnected",
-        "device_stale",
-        "device_alarm",
-        "device_identified",
-        "vasopressor_added",
-        "arrhythmia_watch_off",
-        "pump_program",
-    }
-)
-"""Event names with a meaning to iaewatch. Others are kept and ignored by rules."""
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DeviceEvent:
     """Something that happened, rather than a value: from a device, a driver or a clinician."""

@@ -1,4 +1,6 @@
-"""The recorded-stream line format (JSON Lines) of DESIGN.md, both ways.
+"""The record formats of DESIGN.md, both ways: the recorded-stream line (JSON Lines) of an
+observation or event, and the alert record that the API, the station websocket, the MQTT bus
+and `iaewatch replay` all carry. Times are written by `format_time` alone.
 
     {"t": "2026-03-01T08:00:00Z", "bed": "ICU-3", "code": "MDC_PULS_OXIM_SAT_O2",
      "value": 94, "unit": "%"}
@@ -13,11 +15,21 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from core.errors import RecordError
-from core.model import DeviceEvent, EventSource, Observation, ValueStatus
+from core.model import (
+    Alert,
+    AlertState,
+    Category,
+    DeviceEvent,
+    EventSource,
+    Observation,
+    Phase,
+    Priority,
+    ValueStatus,
+)
 
 _OBS_KEYS = {"t", "bed", "code", "value", "unit", "device", "status"}
 _EVENT_RESERVED = {"t", "bed", "event", "device", "source"}
@@ -37,9 +49,17 @@ def parse_time(text: Any, *, line: int | None = None) -> datetime:
 
 
 def format_time(t: datetime) -> str:
-    """ISO 8601 in UTC with a 'Z'."""
-    s = t.astimezone(tz=None if t.tzinfo is None else t.tzinfo).isoformat()
-    return s.replace("+00:00", "Z")
+    """ISO 8601 in UTC with a 'Z' (the one time formatter of every record we write).
+
+    A naive time is refused rather than guessed: every time in iaewatch carries its zone."""
+    if t.tzinfo is None or t.utcoffset() is None:
+        raise ValueError(f"format_time needs a timezone-aware time, got {t!r}")
+    return t.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def format_time_or_none(t: datetime | None) -> str | None:
+    """`format_time`, with None kept as None (optional times in records)."""
+    return None if t is None else format_time(t)
 
 
 def parse_record(text: str, *, line: int | None = None) -> Observation | DeviceEvent:
@@ -137,3 +157,55 @@ def to_record(msg: Observation | DeviceEvent) -> dict[str, Any]:
 def dump_record(msg: Observation | DeviceEvent) -> str:
     """One JSON line (no newline)."""
     return json.dumps(to_record(msg), separators=(", ", ": "), default=str)
+
+
+def alert_record(a: Alert) -> dict[str, Any]:
+    """The JSON-ready record of one alert transition: the one shape of an alert on every
+    wire (REST, station websocket, MQTT, replay output)."""
+    return {
+        "id": a.id,
+        "seq": a.seq,
+        "bed": a.bed,
+        "category": a.category.value,
+        "iae": bool(a.iae),
+        "rule": a.rule,
+        "priority": a.priority.value,
+        "phase": a.phase.value,
+        "state": a.state.value,
+        "onset": format_time(a.onset),
+        "t": format_time(a.t),
+        "message": a.message,
+        "evidence": a.evidence,
+        "acked_by": a.acked_by,
+        "acked_at": format_time_or_none(a.acked_at),
+        "ended_at": format_time_or_none(a.ended_at),
+    }
+
+
+def alert_from_record(obj: dict[str, Any]) -> Alert:
+    """The alert of an `alert_record`; RecordError when it is not one."""
+    try:
+        return Alert(
+            id=str(obj["id"]),
+            bed=str(obj["bed"]),
+            category=Category(obj["category"]),
+            rule=str(obj["rule"]),
+            priority=Priority(obj["priority"]),
+            phase=Phase(obj["phase"]),
+            state=AlertState(obj["state"]),
+            onset=parse_time(obj["onset"]),
+            t=parse_time(obj["t"]),
+            message=str(obj.get("message") or ""),
+            evidence=obj.get("evidence") or {},
+            iae=obj.get("iae"),
+            seq=obj.get("seq"),
+            acked_by=obj.get("acked_by"),
+            acked_at=_optional_time(obj.get("acked_at")),
+            ended_at=_optional_time(obj.get("ended_at")),
+        )
+    except (KeyError, ValueError, TypeError) as exc:
+        raise RecordError(f"not an alert: {exc}") from None
+
+
+def _optional_time(v: Any) -> datetime | None:
+    return parse_time(v) if v else None

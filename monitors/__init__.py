@@ -4,8 +4,10 @@ Imports only `core`. `Engine` is pure and synchronous: messages in, alert transi
 """
 
 from monitors.engine import BedSummary, Engine
+from monitors.factory import build_engine
 from monitors.loader import default_ruleset, load_ruleset, parse_ruleset
 from monitors.ruleset import BaselineSpec, Rule, RuleSet
+from monitors.stepper import Stepper
 
 __all__ = [
     "BaselineSpec",
@@ -13,6 +15,8 @@ __all__ = [
     "Engine",
     "Rule",
     "RuleSet",
+    "Stepper",
+    "build_engine",
     "default_ruleset",
     "load_ruleset",
     "parse_ruleset",
