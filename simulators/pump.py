@@ -16,12 +16,13 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
+from functools import partial
 from typing import Any, cast
 
 from pymodbus import FramerType
 from pymodbus.constants import ExcCodes
-from pymodbus.datastore import ModbusBaseDeviceContext, ModbusServerContext
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer
+from pymodbus.simulator import DataType, SimData, SimDevice
 
 from core.clock import Clock
 from drivers.modbus import codec
@@ -59,32 +60,16 @@ def reading_of(state: PumpState, serial_number: str = "") -> codec.PumpReading:
     )
 
 
-class _PumpContext(ModbusBaseDeviceContext):
-    def __init__(self, sim: PumpSimulator, unit: int) -> None:
-        self._sim = sim
-        self._unit = unit
-
-    def reset(self) -> None:
-        return None
-
-    async def async_getValues(self, func_code: int, address: int, count: int = 1) -> Any:
-        await self._sim._before_answer()
-        return self.getValues(func_code, address, count)
-
-    def getValues(self, func_code: int, address: int, count: int = 1) -> Any:
-        p = self._sim.profile
-        wanted = _FC_HOLDING if p.table == "holding" else _FC_INPUT
-        if func_code != wanted:
-            return ExcCodes.ILLEGAL_FUNCTION
-        if address < p.start or address + count > p.start + p.count:
-            return ExcCodes.ILLEGAL_ADDRESS
-        state = self._sim.pumps[self._unit]
-        regs = codec.encode(p, reading_of(state, serial_number=f"SIM{self._unit:05d}"))
-        offset = address - p.start
-        return regs[offset : offset + count]
-
-    def setValues(self, func_code: int, address: int, values: Any) -> Any:
-        return ExcCodes.ILLEGAL_FUNCTION  # a monitoring gateway is read-only
+async def _no_such_unit(
+    func_code: int,
+    start_address: int,
+    address: int,
+    count: int,
+    registers: list[int],
+    set_values: list[int] | list[bool] | None,
+) -> ExcCodes:
+    """The gateway's answer for a unit id with no pump behind it."""
+    return ExcCodes.GATEWAY_NO_RESPONSE
 
 
 class PumpSimulator:
@@ -103,17 +88,48 @@ class PumpSimulator:
         self.profile = profile or load_profile()
         self._server: ModbusTcpServer | ModbusSerialServer | None = None
         self._address: tuple[str, int] | None = None
-        self._serial_path: str | None = None
+        self._serial_path = ""  # RTU: the serial port served
         self._watch: asyncio.Task[None] | None = None
         self._waiting: set[asyncio.Task[Any]] = set()
         self._closed = False
         self._serial_opts: dict[str, Any] = {}
         self.port = 0
 
-    def _context(self) -> ModbusServerContext:
-        devices = {unit: _PumpContext(self, unit) for unit in self.pumps}
-        ctx: ModbusServerContext = ModbusServerContext(devices=devices, single=False)  # type: ignore[no-untyped-call]
-        return ctx
+    def _devices(self) -> list[SimDevice]:
+        """One pymodbus SimDevice per pump over the profile's block, plus unit 0 (pymodbus's
+        catch-all), which answers any other unit id with a gateway exception."""
+        devices = [
+            SimDevice(id=unit, simdata=self._block(), action=partial(self._answer, unit))
+            for unit in self.pumps
+        ]
+        if 0 not in self.pumps:
+            devices.append(SimDevice(id=0, simdata=self._block(), action=_no_such_unit))
+        return devices
+
+    def _block(self) -> SimData:
+        p = self.profile
+        return SimData(address=p.start, count=p.count, datatype=DataType.REGISTERS)
+
+    async def _answer(
+        self,
+        unit: int,
+        func_code: int,
+        start_address: int,
+        address: int,
+        count: int,
+        registers: list[int],
+        set_values: list[int] | list[bool] | None,
+    ) -> ExcCodes | None:
+        """The SimDevice action of one pump: fill the block from the live state (pymodbus has
+        already checked the address range) and answer from it, after any slow/stall fault."""
+        p = self.profile
+        wanted = _FC_HOLDING if p.table == "holding" else _FC_INPUT
+        if set_values is not None or func_code != wanted:
+            return ExcCodes.ILLEGAL_FUNCTION  # a monitoring gateway is read-only
+        await self._before_answer()
+        regs = codec.encode(p, reading_of(self.pumps[unit], serial_number=f"SIM{unit:05d}"))
+        registers[: len(regs)] = regs  # pymodbus answers from this list, changed in place
+        return None
 
     async def serve_tcp(self, host: str = "127.0.0.1", port: int = 0) -> int:
         """Serve Modbus TCP; returns the bound port."""
@@ -132,15 +148,14 @@ class PumpSimulator:
     async def _start(self) -> None:
         if self._address is not None:
             server: ModbusTcpServer | ModbusSerialServer = ModbusTcpServer(
-                self._context(),
+                self._devices(),
                 framer=FramerType.SOCKET,
                 address=self._address,
                 trace_packet=self._trace,
-                ignore_missing_devices=False,
             )
         else:
             server = ModbusSerialServer(
-                self._context(),
+                self._devices(),
                 framer=FramerType.RTU,
                 port=self._serial_path,
                 trace_packet=self._trace,
