@@ -1,9 +1,14 @@
-"""Infusion pump over Modbus TCP or RTU (pymodbus 3.11 async clients, kept behind this class).
+"""Infusion pump over Modbus TCP or RTU (pymodbus 3.16 async clients, kept behind this class).
 
 One poll = one read of the profile's whole block (pymodbus exchanges ~3 200 requests/s on our
 machine; one request per value would waste it). pymodbus exceptions are translated here;
 a missing reply raises `NoReply`, never returns None. pymodbus's own reconnect is switched
 off: `Driver.stream()` reconnects with our backoff on our clock.
+
+pymodbus drops a frame it cannot parse (bad CRC, bad MBAP header, garbage) without telling its
+caller, who only sees the request time out. A `_ReplyWatch` on pymodbus's packet trace tells
+the two apart: a request that fails after reply bytes arrived got a bad frame (counted and
+logged as one), one that fails in silence got no reply.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 
 from core.clock import Clock
 from core.errors import ConnectionLost, DecodeError, DeviceUnreachable, NoReply
-from core.model import EventSource
+from core.model import EventSource, ValueStatus
 from drivers.base import Backoff, Driver, DriverOutput
 from drivers.modbus import codec
 from drivers.modbus.profile import PumpProfile
@@ -25,10 +30,25 @@ from drivers.modbus.pump_events import Evt, PumpInterpreter, Role
 from drivers.transport import SerialSettings, split_host_port
 
 log = logging.getLogger(__name__)
-# pymodbus logs every failed connect at ERROR; our driver logs the first failure and recovery.
+# pymodbus logs every failed connect and every dropped frame at ERROR; our driver logs the first
+# failure, the recovery and each bad frame (Driver.count_bad_frame) instead.
 logging.getLogger("pymodbus.logging").setLevel(logging.CRITICAL)
 
 Transport = Literal["tcp", "rtu"]
+
+
+class _ReplyWatch:
+    """pymodbus's `trace_packet` hook: how many bytes arrived for the request in flight."""
+
+    def __init__(self) -> None:
+        self.received = 0
+
+    def trace(self, sending: bool, data: bytes) -> bytes:
+        if sending:
+            self.received = 0  # a new request: what arrives from now on is its reply
+        else:
+            self.received = max(self.received, len(data))  # pymodbus passes its whole buffer
+        return data
 
 
 class ModbusPumpDriver(Driver):
@@ -70,12 +90,13 @@ class ModbusPumpDriver(Driver):
             role=role, drug=drug, concentration_ug_ml=concentration_ug_ml, weight_kg=weight_kg
         )
 
-    def _client(self) -> Any:
+    def _client(self, watch: _ReplyWatch) -> Any:
         common: dict[str, Any] = {
             "timeout": self.reply_timeout,
             "retries": 0,
             "reconnect_delay": 0,
             "reconnect_delay_max": 0,
+            "trace_packet": watch.trace,
         }
         if self.transport == "tcp":
             host, port = split_host_port(self.address)
@@ -92,7 +113,8 @@ class ModbusPumpDriver(Driver):
         )
 
     async def _session(self) -> AsyncIterator[DriverOutput]:
-        client = self._client()
+        watch = _ReplyWatch()
+        client = self._client(watch)
         try:
             try:
                 ok = await self.clock.wait_for(client.connect(), self.reply_timeout + 1.0)
@@ -100,7 +122,7 @@ class ModbusPumpDriver(Driver):
                 raise DeviceUnreachable(f"{self.address}: {exc}") from exc
             if not ok:
                 raise DeviceUnreachable(f"{self.address}: connection refused or no port")
-            reading = await self._read(client)
+            reading = await self._read(client, watch)
             yield self.connected_event(
                 model=self.profile.model,
                 unit=str(self.unit),
@@ -118,7 +140,7 @@ class ModbusPumpDriver(Driver):
                 await self.clock.sleep(max(0.0, next_poll - self.clock.monotonic()))
                 next_poll = max(next_poll, self.clock.monotonic() - self.poll_interval)
                 try:
-                    reading = await self._read(client)
+                    reading = await self._read(client, watch)
                 except (NoReply, DecodeError) as exc:
                     if self.clock.monotonic() - last_good >= self.stale_after:
                         yield self.event(
@@ -135,7 +157,7 @@ class ModbusPumpDriver(Driver):
         finally:
             client.close()
 
-    async def _read(self, client: Any) -> codec.PumpReading:
+    async def _read(self, client: Any, watch: _ReplyWatch) -> codec.PumpReading:
         p = self.profile
         read = (
             client.read_holding_registers if p.table == "holding" else client.read_input_registers
@@ -145,14 +167,17 @@ class ModbusPumpDriver(Driver):
                 read(p.start, count=p.count, device_id=self.unit),
                 self.reply_timeout,
             )
-        except TimeoutError as exc:
+        except (TimeoutError, ModbusException) as exc:
+            why = str(exc) if isinstance(exc, ModbusException) else ""
             if not client.connected:
-                raise ConnectionLost(f"{self.address}: link closed") from exc
-            raise NoReply(f"{self.address}: no reply in {self.reply_timeout:g} s") from exc
-        except ModbusException as exc:
-            if not client.connected:
-                raise ConnectionLost(f"{self.address}: {exc}") from exc
-            raise NoReply(f"{self.address}: {exc}") from exc
+                raise ConnectionLost(f"{self.address}: {why or 'link closed'}") from exc
+            if watch.received:
+                reason = f"{watch.received} bytes received but no valid reply frame"
+                self.count_bad_frame(reason)
+                raise DecodeError(f"{self.address}: {reason}") from exc
+            raise NoReply(
+                f"{self.address}: {why or f'no reply in {self.reply_timeout:g} s'}"
+            ) from exc
         if rr is None:
             raise NoReply(f"{self.address}: empty reply")
         if rr.isError():
@@ -175,6 +200,8 @@ class ModbusPumpDriver(Driver):
                 out.append(
                     self.observation(item.code, item.value, item.unit)
                     if item.value is not None
-                    else self.observation(item.code, None, item.unit, status="unavailable")
+                    else self.observation(
+                        item.code, None, item.unit, status=ValueStatus.UNAVAILABLE
+                    )
                 )
         return out

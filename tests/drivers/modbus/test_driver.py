@@ -1,4 +1,8 @@
-"""The pump driver against the pump simulator over real transports, with every fault."""
+"""The pump driver against the pump simulator over real transports, with every fault.
+
+Verdicts never rest on a wall-clock sleep: a test waits (bounded) for the outputs or counters it
+judges, and the bad-frame tests poll on a virtual clock, so each poll is one the test made.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +13,13 @@ from typing import Any
 
 import pytest
 from pymodbus.client import AsyncModbusTcpClient
+from pymodbus.constants import ExcCodes
 
-from core.clock import RealClock
-from core.model import DeviceEvent, Observation
+from core.clock import Clock, RealClock, VirtualClock
+from core.model import DeviceEvent, Observation, ValueStatus
+from core.records import dump_record, parse_record, to_record
 from drivers.base import Backoff, ConnectionState, DriverOutput
+from drivers.modbus.codec import PumpReading
 from drivers.modbus.driver import ModbusPumpDriver
 from drivers.modbus.profile import load_profile
 from drivers.transport import SerialSettings
@@ -57,6 +64,17 @@ class Collector:
             await self._task
 
 
+async def wait_until(cond: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Wait, bounded, until `cond()` holds (the verdict is the condition, not the wait)."""
+    async with asyncio.timeout(timeout):
+        while not cond():
+            await asyncio.sleep(0.01)
+
+
+async def bad_frames_reach(driver: ModbusPumpDriver, n: int) -> None:
+    await wait_until(lambda: driver.status.bad_frames >= n)
+
+
 def is_event(name: str, **fields: Any) -> Callable[[DriverOutput], bool]:
     return lambda i: (
         isinstance(i, DeviceEvent)
@@ -72,18 +90,34 @@ def is_obs(code: str, value: float | None = None) -> Callable[[DriverOutput], bo
 
 
 def make_driver(transport: str, address: str, **kw: Any) -> ModbusPumpDriver:
+    settings: dict[str, Any] = {
+        "clock": CLOCK,
+        "poll_interval": 0.05,
+        "reply_timeout": 0.5,
+        "stale_after": 1.0,
+        "backoff": Backoff(initial=0.05, cap=0.2),
+    }
     return ModbusPumpDriver(
         bed="ICU-1",
         device_id="pump-study",
-        clock=CLOCK,
         profile=load_profile(),
         transport=transport,  # type: ignore[arg-type]
         address=address,
-        poll_interval=0.05,
-        reply_timeout=0.5,
-        stale_after=1.0,
-        backoff=Backoff(initial=0.05, cap=0.2),
         weight_kg=lambda: 70.0,
+        **(settings | kw),
+    )
+
+
+def virtual_driver(transport: str, address: str, clock: Clock, **kw: Any) -> ModbusPumpDriver:
+    """A driver that polls only when the test advances `clock` (one poll per second); a reply
+    that never comes as a valid frame fails on pymodbus's own timer (0.3 s)."""
+    return make_driver(
+        transport,
+        address,
+        clock=clock,
+        poll_interval=1.0,
+        reply_timeout=0.3,
+        stale_after=30.0,
         **kw,
     )
 
@@ -95,6 +129,20 @@ async def tcp_bed() -> AsyncIterator[tuple[PumpSimulator, PumpState, Collector]]
     port = await sim.serve_tcp("127.0.0.1", 0)
     col = Collector(make_driver("tcp", f"127.0.0.1:{port}"))
     yield sim, state, col
+    await col.close()
+    await sim.close()
+
+
+@pytest.fixture
+async def virtual_tcp_bed(
+    vclock: VirtualClock,
+) -> AsyncIterator[tuple[PumpSimulator, VirtualClock, Collector]]:
+    state = PumpState(vtbi_ml=100.0)
+    state.start(rate_ml_h=150.0)
+    sim = PumpSimulator({1: state}, vclock)
+    port = await sim.serve_tcp("127.0.0.1", 0)
+    col = Collector(virtual_driver("tcp", f"127.0.0.1:{port}", vclock))
+    yield sim, vclock, col
     await col.close()
     await sim.close()
 
@@ -143,6 +191,7 @@ async def test_stall_goes_stale_then_reconnects(tcp_bed: Any) -> None:
     mark = col.mark()
     await col.wait_for(is_event("device_stale"), after=mark)
     await col.wait_for(is_event("device_disconnected"), after=mark)
+    assert col.driver.status.bad_frames == 0  # silence is no reply, not a bad frame
     sim.faults.stall = False
     await col.wait_for(is_event("device_connected"), after=col.mark(), timeout=8)
 
@@ -157,44 +206,59 @@ async def test_slow_answers_within_timeout_still_work(tcp_bed: Any) -> None:
     assert not any(is_event("device_disconnected")(i) for i in col.items)
 
 
-async def test_corrupt_frames_are_counted_and_survived(tcp_bed: Any) -> None:
-    sim, _, col = tcp_bed
-    await col.wait_for(is_event("device_connected"))
-    sim.faults.corrupt_checksum = True
-    await asyncio.sleep(0.5)
-    sim.faults.corrupt_checksum = False
-    await col.wait_for(is_obs("MDC_FLOW_FLUID_PUMP"), after=col.mark(), timeout=8)
+async def bad_answers_are_counted_and_survived(
+    bed: tuple[PumpSimulator, VirtualClock, Collector], fault: str, polls: int = 3
+) -> None:
+    """`polls` polls answered under `fault`: each is one bad frame, the session survives them,
+    and the first poll after the fault clears brings valid data again."""
+    sim, clock, col = bed
+    await col.wait_for(is_obs("MDC_FLOW_FLUID_PUMP", 150.0))  # the poll made at connect
+    status = col.driver.status
+    good = status.frames
+    setattr(sim.faults, fault, True)
+    for n in range(1, polls + 1):
+        await clock.advance(1.0)  # one poll, answered under the fault
+        await bad_frames_reach(col.driver, n)
+        assert status.bad_frames == n  # one per poll: pymodbus dropped it, we counted it
+    setattr(sim.faults, fault, False)
+    mark = col.mark()
+    await clock.advance(1.0)
+    await col.wait_for(is_obs("MDC_FLOW_FLUID_PUMP", 150.0), after=mark)
+    assert status.bad_frames == polls
+    assert status.frames == good + 1
+    assert status.state is ConnectionState.CONNECTED and status.reconnects == 0
+    assert not any(is_event("device_disconnected")(i) for i in col.items)
 
 
-async def test_garbage_before_answers_is_survived(tcp_bed: Any) -> None:
-    sim, _, col = tcp_bed
-    await col.wait_for(is_event("device_connected"))
-    sim.faults.garbage = True
-    await asyncio.sleep(0.5)
-    sim.faults.garbage = False
-    await col.wait_for(is_obs("MDC_FLOW_FLUID_PUMP"), after=col.mark(), timeout=8)
+async def test_corrupt_frames_are_counted_and_survived(virtual_tcp_bed: Any) -> None:
+    await bad_answers_are_counted_and_survived(virtual_tcp_bed, "corrupt_checksum")
+
+
+async def test_garbage_before_answers_is_survived(virtual_tcp_bed: Any) -> None:
+    await bad_answers_are_counted_and_survived(virtual_tcp_bed, "garbage")
 
 
 async def test_nothing_listening_never_connects() -> None:
     col = Collector(make_driver("tcp", "127.0.0.1:9"))
-    await asyncio.sleep(0.5)
+    await wait_until(lambda: col.driver.status.last_error is not None)
     await col.close()
     assert not any(is_event("device_connected")(i) for i in col.items)
     assert col.driver.status.state is ConnectionState.DISCONNECTED
     assert "127.0.0.1:9" in (col.driver.status.last_error or "")
 
 
-async def test_rtu_over_a_pty_null_modem() -> None:
+async def test_rtu_over_a_pty_null_modem(vclock: VirtualClock) -> None:
     state = PumpState(role="vasopressor", drug="norepinephrine", concentration_ug_ml=40.0)
     state.start(rate_ml_h=15.0)  # 15 mL/h × 40 ug/mL / 60 = 10 ug/min
     async with pty_null_modem() as (sim_path, driver_path):
-        sim = PumpSimulator({3: state}, CLOCK)
+        sim = PumpSimulator({3: state}, vclock)
         # Linux ptys refuse a second tcsetattr with PARENB (EINVAL), so the pty link runs 8N1.
         await sim.serve_rtu(sim_path, baudrate=19200, parity="N")
         col = Collector(
-            make_driver(
+            virtual_driver(
                 "rtu",
                 driver_path,
+                vclock,
                 unit=3,
                 role="vasopressor",
                 serial_settings=SerialSettings(parity="N"),
@@ -205,10 +269,15 @@ async def test_rtu_over_a_pty_null_modem() -> None:
             assert isinstance(ev, DeviceEvent) and ev.fields["drug"] == "norepinephrine"
             obs = await col.wait_for(is_obs("IAEW_DOSE_NOREPINEPHRINE"))
             assert isinstance(obs, Observation) and obs.value == 10.0 and obs.unit == "ug/min"
+            status = col.driver.status
             sim.faults.corrupt_checksum = True
-            await asyncio.sleep(0.4)
+            await vclock.advance(1.0)  # one poll, answered with a broken CRC
+            await bad_frames_reach(col.driver, 1)
             sim.faults.corrupt_checksum = False
-            await col.wait_for(is_obs("IAEW_DOSE_NOREPINEPHRINE"), after=col.mark(), timeout=8)
+            mark = col.mark()
+            await vclock.advance(1.0)
+            await col.wait_for(is_obs("IAEW_DOSE_NOREPINEPHRINE", 10.0), after=mark)
+            assert status.bad_frames == 1 and status.state is ConnectionState.CONNECTED
         finally:
             await col.close()
             await sim.close()
@@ -231,7 +300,26 @@ async def test_third_party_client_reads_the_documented_registers() -> None:
         bad = await client.read_holding_registers(30, count=2, device_id=1)
         assert bad.isError()  # outside the block: illegal data address
         missing = await client.read_holding_registers(0, count=2, device_id=9)
-        assert missing.isError()  # no pump at unit 9
+        assert missing.isError()  # no pump at unit 9: the gateway says so
+        assert missing.exception_code == ExcCodes.GATEWAY_NO_RESPONSE
+        written = await client.write_register(0, 5, device_id=1)
+        assert written.isError()  # a monitoring gateway is read-only
+        assert written.exception_code == ExcCodes.ILLEGAL_FUNCTION
+        inputs = await client.read_input_registers(0, count=2, device_id=1)
+        assert inputs.isError()  # the profile maps holding registers only
     finally:
         client.close()
         await sim.close()
+
+
+def test_a_missing_value_is_an_unavailable_observation() -> None:
+    """A reading without a value becomes an observation with status UNAVAILABLE (the type, not
+    a string) that every writer of observations can serialise."""
+    driver = make_driver("tcp", "127.0.0.1:502")
+    out = driver._outputs(PumpReading(state="stopped", vtbi_ml=50.0))
+    (rate,) = [o for o in out if is_obs("MDC_FLOW_FLUID_PUMP")(o)]
+    assert isinstance(rate, Observation)
+    assert rate.value is None and rate.status is ValueStatus.UNAVAILABLE
+    record = to_record(rate)
+    assert record["value"] is None and record["status"] == "unavailable"
+    assert parse_record(dump_record(rate)) == rate
