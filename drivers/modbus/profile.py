@@ -4,20 +4,31 @@ A profile names the register table, the one block read per poll, the 32-bit word
 per field, its address, type (uint16, int16, uint32, int32, enum, bits, string) and scale.
 Known fields: rate_ml_h, vtbi_ml, volume_infused_ml, state, alarms, drug,
 concentration_ug_ml, battery_pct, serial_number. `rate_ml_h` is required; others optional.
-Validation errors name file, line and field.
+Validated with `core.check.Checker`: errors name file, line and field; numbers are finite.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
-from core.errors import ConfigError
+from core.check import Checker, join
+from core.vocabulary import PUMP_ALARM_KINDS, suggest
 from core.yamlfile import Marked, read_marked
 
 FieldType = Literal["uint16", "int16", "uint32", "int32", "enum", "bits", "string"]
+FIELD_TYPES: tuple[FieldType, ...] = (
+    "uint16",
+    "int16",
+    "uint32",
+    "int32",
+    "enum",
+    "bits",
+    "string",
+)
 _WIDTH: dict[str, int] = {"uint16": 1, "int16": 1, "uint32": 2, "int32": 2, "enum": 1, "bits": 1}
 KNOWN_FIELDS = (
     "rate_ml_h",
@@ -31,8 +42,11 @@ KNOWN_FIELDS = (
     "serial_number",
 )
 PUMP_STATES = ("stopped", "running", "paused", "alarm", "completed")
-ALARM_KINDS = ("occlusion", "air_in_line", "door_open", "end_of_infusion", "low_battery")
 DEFAULT_PROFILE = "iaewatch_generic_pump_v1.yaml"
+_TOP_KEYS = ("model", "manufacturer", "description", "table", "block", "word_order", "fields")
+_FIELD_KEYS = ("address", "type", "scale", "length", "values", "bits")
+_TYPE_KEYS = {"string": "length", "enum": "values", "bits": "bits"}  # keys of one type only
+MAX_READ = 125  # registers in one Modbus read (function 3 or 4)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -74,143 +88,111 @@ def load_profile(path: str | Path | None = None) -> PumpProfile:
 
 
 def parse_profile(data: Any, *, file: str) -> PumpProfile:
-    def err(msg: str, where: Marked | None, key: str, fld: str | None = None) -> ConfigError:
-        line = where.line_of(key) if where is not None else None
-        return ConfigError(msg, file=file, line=line, field=fld or key)
-
+    """A profile from its YAML tree (`core.yamlfile`), or a ConfigError naming where it is bad."""
+    c = Checker(file)
     if not isinstance(data, Marked):
-        raise ConfigError("a profile must be a mapping", file=file, line=1)
-    for key in data:
-        if key not in (
-            "model",
-            "manufacturer",
-            "description",
-            "table",
-            "block",
-            "word_order",
-            "fields",
-        ):
-            raise err(f"unknown key {key!r}", data, key)
-    for key in ("model", "table", "block", "fields"):
-        if key not in data:
-            raise ConfigError(f"missing {key!r}", file=file, line=data.line, field=key)
-    model = data["model"]
-    if not isinstance(model, str) or not model:
-        raise err("must be a non-empty string", data, "model")
-    table = data["table"]
-    if table not in ("holding", "input"):
-        raise err("must be 'holding' or 'input'", data, "table")
-    word_order = data.get("word_order", "big")
-    if word_order not in ("big", "little"):
-        raise err("must be 'big' or 'little'", data, "word_order")
-    block = data["block"]
-    if not isinstance(block, Marked) or set(block) != {"start", "count"}:
-        raise err("must be {start: N, count: N}", data, "block")
-    start, count = block["start"], block["count"]
-    if not _is_int(start) or start < 0 or start > 65535:
-        raise err("must be an address 0-65535", block, "start", "block.start")
-    if not _is_int(count) or not 1 <= count <= 125:
-        raise err("must be 1-125 registers (one Modbus read)", block, "count", "block.count")
-    raw_fields = data["fields"]
-    if not isinstance(raw_fields, Marked) or not raw_fields:
-        raise err("must be a mapping of field name to register spec", data, "fields")
+        c.fail("a profile must be a mapping", 1)
+    c.keys(data, "", _TOP_KEYS, required=("model", "table", "block", "fields"))
+    model = c.text(data["model"], data.line_of("model"), "model")
+    manufacturer = c.get(data, "manufacturer", "", c.text, "")
+    c.get(data, "description", "", c.text)
+    table = c.choice(data["table"], data.line_of("table"), "table", ("holding", "input"))
+    word_order = c.get(data, "word_order", "", partial(c.choice, choices=("big", "little")), "big")
+    block = c.mapping(data["block"], data.line_of("block"), "block")
+    c.keys(block, "block", ("start", "count"), required=("start", "count"))
+    start = c.integer(
+        block["start"], block.line_of("start"), "block.start", minimum=0, maximum=0xFFFF
+    )
+    count = c.integer(
+        block["count"], block.line_of("count"), "block.count", minimum=1, maximum=MAX_READ
+    )
+    if start + count > 0x10000:
+        c.fail("the block runs past register 65535", block.line_of("count"), "block.count")
+    raw = c.mapping(data["fields"], data.line_of("fields"), "fields")
     fields: dict[str, FieldSpec] = {}
-    for name, spec in raw_fields.items():
-        fname = f"fields.{name}"
+    for name, spec in raw.items():
+        here = join("fields", name)
         if name not in KNOWN_FIELDS:
-            raise err(
-                f"unknown pump field (known: {', '.join(KNOWN_FIELDS)})", raw_fields, name, fname
+            c.fail(
+                f"unknown pump field{suggest(name, KNOWN_FIELDS)} "
+                f"(known: {', '.join(KNOWN_FIELDS)})",
+                raw.line_of(name),
+                here,
             )
-        fields[name] = _parse_field(name, spec, raw_fields, start, count, err)
+        fields[name] = _field(c, name, spec, raw.line_of(name), range(start, start + count))
     if "rate_ml_h" not in fields:
-        raise err("a profile must map rate_ml_h", data, "fields", "fields.rate_ml_h")
+        c.fail("a profile must map rate_ml_h", data.line_of("fields"), "fields.rate_ml_h")
     return PumpProfile(
         model=model,
-        manufacturer=str(data.get("manufacturer", "")),
-        table=table,
+        manufacturer=manufacturer or "",
+        table=cast(Literal["holding", "input"], table),
         start=start,
         count=count,
-        word_order=word_order,
+        word_order=cast(Literal["big", "little"], word_order),
         fields=fields,
         source=file,
     )
 
 
-def _parse_field(
-    name: str, spec: Any, parent: Marked, start: int, count: int, err: Any
-) -> FieldSpec:
-    fname = f"fields.{name}"
-    if not isinstance(spec, Marked):
-        raise err("must be a mapping", parent, name, fname)
-    for key in spec:
-        if key not in ("address", "type", "scale", "length", "values", "bits"):
-            raise err(f"unknown key {key!r}", spec, key, f"{fname}.{key}")
-    address: Any = spec.get("address")
-    ftype = spec.get("type")
-    if not _is_int(address):
-        raise err("address must be an integer", spec, "address", f"{fname}.address")
-    if ftype not in ("uint16", "int16", "uint32", "int32", "enum", "bits", "string"):
-        raise err(
-            "type must be uint16, int16, uint32, int32, enum, bits or string",
-            spec,
-            "type",
-            f"{fname}.type",
-        )
-    scale = spec.get("scale", 1.0)
-    if isinstance(scale, bool) or not isinstance(scale, int | float) or scale == 0:
-        raise err("scale must be a non-zero number", spec, "scale", f"{fname}.scale")
-    length = spec.get("length", 1)
-    if ftype == "string" and (not _is_int(length) or length < 1):
-        raise err(
-            "length (registers) must be a positive integer", spec, "length", f"{fname}.length"
-        )
+def _field(c: Checker, name: str, spec: Any, line: int, block: range) -> FieldSpec:
+    here = join("fields", name)
+    m = c.mapping(spec, line, here)
+    c.keys(m, here, _FIELD_KEYS, required=("address", "type"))
+    address = c.integer(
+        m["address"], m.line_of("address"), join(here, "address"), minimum=0, maximum=0xFFFF
+    )
+    ftype = cast(FieldType, c.choice(m["type"], m.line_of("type"), join(here, "type"), FIELD_TYPES))
+    for key, only_for in _TYPE_KEYS.items():
+        if key != ftype and only_for in m:
+            c.fail(f"only for type {key}", m.line_of(only_for), join(here, only_for))
+    scale = c.get(m, "scale", here, partial(_scale, c), 1.0)
+    length = c.get(m, "length", here, partial(c.integer, minimum=1), 1)
     values: dict[int, str] = {}
     bits: dict[int, str] = {}
     if ftype == "enum":
-        raw = spec.get("values")
-        if not isinstance(raw, Marked) or not raw:
-            raise err("an enum needs values: {number: state}", spec, "values", f"{fname}.values")
-        for k, v in raw.items():
-            if not k.lstrip("-").isdigit() or v not in PUMP_STATES:
-                raise err(
-                    f"{k}: {v!r} is not number: one of {', '.join(PUMP_STATES)}",
-                    raw,
-                    k,
-                    f"{fname}.values.{k}",
-                )
-            values[int(k)] = v
+        values = _numbered(c, m, here, "values", 0xFFFF, PUMP_STATES)
     if ftype == "bits":
-        raw = spec.get("bits")
-        if not isinstance(raw, Marked) or not raw:
-            raise err("bits needs {bit: alarm}", spec, "bits", f"{fname}.bits")
-        for k, v in raw.items():
-            if not k.isdigit() or not 0 <= int(k) <= 15 or v not in ALARM_KINDS:
-                raise err(
-                    f"{k}: {v!r} is not bit 0-15: one of {', '.join(ALARM_KINDS)}",
-                    raw,
-                    k,
-                    f"{fname}.bits.{k}",
-                )
-            bits[int(k)] = v
+        bits = _numbered(c, m, here, "bits", 15, PUMP_ALARM_KINDS)
     fs = FieldSpec(
         name=name,
         address=address,
         type=ftype,
-        scale=float(scale),
-        length=int(length),
+        scale=scale or 1.0,
+        length=length or 1,
         values=values,
         bits=bits,
     )
-    if address < start or address + fs.width > start + count:
-        raise err(
+    if address < block.start or address + fs.width > block.stop:
+        c.fail(
             f"registers {address}-{address + fs.width - 1} lie outside the block "
-            f"{start}-{start + count - 1}",
-            spec,
-            "address",
-            f"{fname}.address",
+            f"{block.start}-{block.stop - 1}",
+            m.line_of("address"),
+            join(here, "address"),
         )
     return fs
 
 
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
+def _scale(c: Checker, obj: Any, line: int, field: str) -> float:
+    value = c.number(obj, line, field, minimum=None)
+    if value == 0:
+        c.fail("must be a non-zero number", line, field)
+    return value
+
+
+def _numbered(
+    c: Checker, m: Marked, here: str, key: str, top: int, choices: tuple[str, ...]
+) -> dict[int, str]:
+    """An enum's `values` or a bit field's `bits`: {number 0-top: one of choices}."""
+    path = join(here, key)
+    if key not in m:
+        c.fail(f"is required for type {m['type']} ({{number: name}})", m.line, path)
+    raw = c.mapping(m[key], m.line_of(key), path)
+    if not raw:
+        c.fail("must map at least one number to a name", m.line_of(key), path)
+    out: dict[int, str] = {}
+    for k, v in raw.items():
+        line, field = raw.line_of(k), join(path, k)
+        if not k.isdigit() or int(k) > top:
+            c.fail(f"{k!r} is not a number 0-{top}", line, field)
+        out[int(k)] = c.choice(v, line, field, choices)
+    return out
