@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -207,10 +208,15 @@ async def test_slow_answers_within_timeout_still_work(tcp_bed: Any) -> None:
 
 
 async def bad_answers_are_counted_and_survived(
-    bed: tuple[PumpSimulator, VirtualClock, Collector], fault: str, polls: int = 3
+    bed: tuple[PumpSimulator, VirtualClock, Collector],
+    fault: str,
+    caplog: pytest.LogCaptureFixture,
+    polls: int = 3,
 ) -> None:
-    """`polls` polls answered under `fault`: each is one bad frame, the session survives them,
-    and the first poll after the fault clears brings valid data again."""
+    """`polls` polls answered under `fault`: each is one bad frame, counted and logged once by
+    us (pymodbus stays quiet), the session survives them, and the first poll after the fault
+    clears brings valid data again."""
+    caplog.set_level(logging.DEBUG)
     sim, clock, col = bed
     await col.wait_for(is_obs("MDC_FLOW_FLUID_PUMP", 150.0))  # the poll made at connect
     status = col.driver.status
@@ -228,14 +234,22 @@ async def bad_answers_are_counted_and_survived(
     assert status.frames == good + 1
     assert status.state is ConnectionState.CONNECTED and status.reconnects == 0
     assert not any(is_event("device_disconnected")(i) for i in col.items)
+    logged = [r for r in caplog.records if "bad frame" in r.getMessage()]
+    assert [r.levelno for r in logged] == [logging.WARNING] * polls
+    assert not [r for r in caplog.records if r.name.startswith("pymodbus")]
+    assert not [r for r in caplog.records if r.exc_info]
 
 
-async def test_corrupt_frames_are_counted_and_survived(virtual_tcp_bed: Any) -> None:
-    await bad_answers_are_counted_and_survived(virtual_tcp_bed, "corrupt_checksum")
+async def test_corrupt_frames_are_counted_and_survived(
+    virtual_tcp_bed: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    await bad_answers_are_counted_and_survived(virtual_tcp_bed, "corrupt_checksum", caplog)
 
 
-async def test_garbage_before_answers_is_survived(virtual_tcp_bed: Any) -> None:
-    await bad_answers_are_counted_and_survived(virtual_tcp_bed, "garbage")
+async def test_garbage_before_answers_is_survived(
+    virtual_tcp_bed: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    await bad_answers_are_counted_and_survived(virtual_tcp_bed, "garbage", caplog)
 
 
 async def test_nothing_listening_never_connects() -> None:
