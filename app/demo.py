@@ -26,7 +26,6 @@ from core.clock import Clock
 from core.model import DeviceEvent, EventSource
 from drivers.transport import split_host_port
 from simulators.bed import SimulatedBed
-from simulators.patient import PatientEvent
 from simulators.recording import records
 from simulators.scenario import load_scenario
 
@@ -159,13 +158,13 @@ async def _start_bed(
     return sim
 
 
-def _forward(ctx: AppContext, bed: str) -> Callable[[PatientEvent], None]:
+def _forward(ctx: AppContext, bed: str) -> Callable[[DeviceEvent], None]:
     """Clinician entries the scenario makes (signs, blood gases...) reach the service as the
     API would deliver them; device events arrive through the device protocols themselves.
     Entries dated before the launch were already fed with the history."""
     launched = ctx.clock.now()
 
-    def forward(ev: PatientEvent) -> None:
+    def forward(ev: DeviceEvent) -> None:
         if ev.source is EventSource.CLINICIAN and ev.t >= launched:
             event = DeviceEvent(
                 t=ev.t, bed=bed, event=ev.event, fields=dict(ev.fields), source=ev.source

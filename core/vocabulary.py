@@ -149,6 +149,7 @@ EVENTS: Mapping[str, EventSpec] = MappingProxyType(
                 (_R,),
                 _DEVICE,
                 EventField("protocol", "text"),
+                _REASON,
             ),
             _event(
                 "device_disconnected",

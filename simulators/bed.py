@@ -19,17 +19,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from core.clock import Clock, RealClock
+from core.model import DeviceEvent
 from simulators.faults import Faults
-from simulators.patient import PatientEvent, PatientModel
+from simulators.patient import PatientModel
 from simulators.pump_state import PumpState
 from simulators.runner import ScenarioRunner
-from simulators.scenario import (
-    DEVICES,
-    BedScenario,
-    Scenario,
-    Step,
-    format_offset,
-)
+from simulators.scenario_types import DEVICES, BedScenario, Scenario, Step, format_offset
 
 BED_DEVICES = ("monitor", "ventilator", "pump")
 """What `simulate bed` starts by default (hl7 only when given a listener to send to)."""
@@ -100,7 +95,7 @@ class SimulatedBed:
         bed: str | None = None,
         start_at: float | None = None,
         out: Printer | None = None,
-        on_event: Callable[[PatientEvent], None] | None = None,
+        on_event: Callable[[DeviceEvent], None] | None = None,
     ) -> None:
         self.scenario = scenario
         self.spec: BedScenario = scenario.bed(bed) if bed is not None else scenario.beds[0]
@@ -139,7 +134,7 @@ class SimulatedBed:
     def _on_step(self, step: Step, when: datetime) -> None:
         self.out(f"[{self.label()}] {step.describe()}")
 
-    def _on_event(self, ev: PatientEvent) -> None:
+    def _on_event(self, ev: DeviceEvent) -> None:
         if self.on_event is not None:
             self.on_event(ev)
         fields = " ".join(f"{k}={v}" for k, v in ev.fields.items())

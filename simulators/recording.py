@@ -28,16 +28,11 @@ from core.model import DeviceEvent, EventSource, Observation
 from core.params import PARAMETERS, VASOPRESSOR_CODES
 from core.records import dump_record
 from simulators.faults import Faults
-from simulators.patient import (
-    CODES_MONITOR,
-    CODES_VENTILATOR,
-    NIBP_CODES,
-    PatientEvent,
-    clinical_dose,
-)
+from simulators.measurement import CODES_MONITOR, CODES_VENTILATOR, NIBP_CODES
+from simulators.physiology import clinical_dose
 from simulators.pump_state import PumpState
 from simulators.runner import ScenarioRunner
-from simulators.scenario import BedScenario, Scenario
+from simulators.scenario_types import BedScenario, Scenario
 
 DEFAULT_INFUSION_AT = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 """Wall time of infusion start (scenario time 0) unless told otherwise."""
@@ -90,7 +85,7 @@ def bed_records(
         for ev in model.new_events():
             if ev.source is EventSource.DEVICE and _dropped(faults, ev.device):
                 continue
-            yield _event(name, ev)
+            yield ev
         if not faults["monitor"].drop:
             cycle = model.nibp_cycle_start
             fresh_nibp = cycle != last_nibp
@@ -132,12 +127,6 @@ def _pump_obs(
 def _obs(t: datetime, bed: str, code: str, value: float, device: str) -> Observation:
     return Observation(
         t=t, bed=bed, code=code, value=float(value), unit=PARAMETERS[code].unit, device=device
-    )
-
-
-def _event(bed: str, ev: PatientEvent) -> DeviceEvent:
-    return DeviceEvent(
-        t=ev.t, bed=bed, event=ev.event, fields=dict(ev.fields), device=ev.device, source=ev.source
     )
 
 

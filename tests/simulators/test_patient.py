@@ -9,13 +9,9 @@ import pytest
 from core.clock import VirtualClock
 from core.model import EventSource
 from core.params import PARAMETERS
-from simulators.patient import (
-    NOISE_BOUND,
-    PatientModel,
-    inverse_severinghaus,
-    rate_for_dose,
-    severinghaus,
-)
+from simulators.measurement import NOISE_BOUND
+from simulators.patient import PatientModel
+from simulators.physiology import inverse_severinghaus, rate_for_dose, severinghaus
 from simulators.pump_state import PumpState
 from simulators.source import DEFAULT_ADULT_ARDS, VitalsSource
 

@@ -111,7 +111,7 @@ def _error(text: str) -> ConfigError:
     [
         ("  - {at: +1h, do: sneeze}\n", 7, "timeline[1].do", "unknown action"),
         ("  - {at: +1h, do: fever}\n", 7, "timeline[1].to", "required"),
-        ("  - {at: +1h, do: fever, to: 50}\n", 7, "timeline[1].to", "outside"),
+        ("  - {at: +1h, do: fever, to: 50}\n", 7, "timeline[1].to", "must be ≤ 43, got 50"),
         ("  - {at: +1h, do: fever, to: 38, ovr: 5m}\n", 7, "timeline[1].ovr", "unknown key"),
         ("  - {at: soon, do: fever, to: 38}\n", 7, "timeline[1].at", "not a time"),
         ("  - {do: fever, to: 38}\n", 7, "timeline[1].at", "required"),
@@ -119,8 +119,8 @@ def _error(text: str) -> ConfigError:
         ("  - {at: +1h, do: titrate, pump: epi, dose: 5}\n", 7, "timeline[1].pump", "no pump"),
         ("  - {at: +1h, do: titrate, pump: study, dose: 5}\n", 7, "timeline[1].pump", "no drug"),
         ("  - {at: +1h, do: titrate, pump: norepi}\n", 7, "timeline[1].rate", "exactly one"),
-        ("  - {at: +1h, do: rhythm, rhythm: torsade}\n", 7, "timeline[1].rhythm", "not one"),
-        ("  - {at: +1h, do: unplug, device: toaster}\n", 7, "timeline[1].device", "not one"),
+        ("  - {at: +1h, do: rhythm, rhythm: torsade}\n", 7, "timeline[1].rhythm", "one of sinus"),
+        ("  - {at: +1h, do: unplug, device: toaster}\n", 7, "timeline[1].device", "one of pump"),
         ("  - {at: +1h, do: spike, code: MDC_NOPE, to: 3}\n", 7, "timeline[1].code", "code"),
         ("  - {at: +1h, do: fever, to: 38, over: -5m}\n", 7, "timeline[1].over", "negative"),
         ("  - {at: +1h, do: clear_alarm, resume: maybe}\n", 7, "timeline[1].resume", "true"),
@@ -167,7 +167,7 @@ def test_timeline_errors_name_line_and_field(
         ("name: a\nforbid: none\n", 2, "forbid"),
         ("name: a\nbeds: []\n", 2, "beds"),
         ("name: a\nbed: X\nbeds: [{bed: Y}]\n", 3, "beds"),
-        ("name: a\nbeds:\n  - {bed: X}\n  - {bed: X}\n", 2, "beds"),
+        ("name: a\nbeds:\n  - {bed: X}\n  - {bed: X}\n", 4, "beds[1].bed"),
         (
             "name: a\nbeds:\n  - {bed: X, timeline: [{at: 0, do: nap}]}\n",
             3,
