@@ -1,79 +1,23 @@
-"""What a running service shares: `AppContext`, and the `DeviceRegistry` the API reads.
+"""What a running service shares: `AppContext`.
 
 The context is built once per app in its lifespan (`app.state.ctx`) and handed to every
-service the app runs (pipeline, drivers), so nothing lives in module-level globals.
+service the app runs (pipeline, drivers), so nothing lives in module-level globals. It only
+holds the parts; none of them imports it back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from dataclasses import dataclass
 
+from app.alert_desk import AlertDesk
+from app.live.registry import DeviceRegistry
+from app.live.views import Views
 from app.metrics import IngestCounters
 from app.settings import Settings
+from app.store import Store
+from app.ws.hub import Hub
 from core.bus import Bus
 from core.clock import Clock
-from drivers.base import DeviceStatus
-
-if TYPE_CHECKING:
-    from app.api.views import Views
-    from app.store import Store
-    from app.ws.hub import Hub
-
-
-class StatusProvider(Protocol):
-    """Anything that can report a device's live status (a driver, or a `DeviceInfo`)."""
-
-    @property
-    def status(self) -> DeviceStatus: ...
-
-    @property
-    def kind(self) -> str: ...
-
-    @property
-    def protocol(self) -> str: ...
-
-    @property
-    def address(self) -> str: ...
-
-
-@dataclass(slots=True)
-class DeviceInfo:
-    """A plain `StatusProvider`: wrap a driver's (shared, mutable) `status` with its config."""
-
-    kind: str
-    protocol: str
-    address: str
-    status: DeviceStatus = field(default_factory=DeviceStatus)
-
-
-class DeviceRegistry:
-    """Configured devices by (bed, device_id); read at request and scrape time."""
-
-    def __init__(self) -> None:
-        self._devices: dict[tuple[str, str], StatusProvider] = {}
-
-    def register(self, bed: str, device_id: str, provider: StatusProvider) -> None:
-        key = (bed, device_id)
-        if key in self._devices:
-            raise ValueError(f"device {device_id!r} at bed {bed!r} is registered twice")
-        self._devices[key] = provider
-
-    def unregister(self, bed: str, device_id: str) -> None:
-        self._devices.pop((bed, device_id), None)
-
-    def get(self, bed: str, device_id: str) -> StatusProvider | None:
-        return self._devices.get((bed, device_id))
-
-    def at_bed(self, bed: str) -> list[tuple[str, StatusProvider]]:
-        return [(dev, p) for (b, dev), p in self._devices.items() if b == bed]
-
-    def items(self) -> Iterator[tuple[tuple[str, str], StatusProvider]]:
-        return iter(sorted(self._devices.items(), key=lambda kv: kv[0]))
-
-    def __len__(self) -> int:
-        return len(self._devices)
 
 
 @dataclass(slots=True)
@@ -84,6 +28,7 @@ class AppContext:
     clock: Clock
     bus: Bus
     store: Store
+    alerts: AlertDesk
     hub: Hub
     views: Views
     devices: DeviceRegistry

@@ -18,9 +18,11 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from app.alert_desk import AlertDesk
 from app.api.router import api_router
-from app.api.views import Views
-from app.context import AppContext, DeviceRegistry
+from app.context import AppContext
+from app.live.registry import DeviceRegistry
+from app.live.views import Views
 from app.metrics import AppMetrics, IngestCounters
 from app.settings import Settings
 from app.store import Store, StoreNotMigrated
@@ -73,10 +75,12 @@ def create_app(
             if own_bus:
                 stack.push_async_callback(the_bus.close)
             views = Views(store, registry, clock)
+            desk = AlertDesk(store)
             hub = Hub(
                 store=store,
                 views=views,
                 clock=clock,
+                cut_lock=desk.lock,
                 queue_size=settings.ws_queue_size,
                 heartbeat_s=settings.ws_heartbeat_s,
                 numerics_throttle_s=settings.numerics_throttle_s,
@@ -87,13 +91,15 @@ def create_app(
                 clock=clock,
                 bus=the_bus,
                 store=store,
+                alerts=desk,
                 hub=hub,
                 views=views,
                 devices=registry,
                 metrics=IngestCounters(),
             )
             app.state.ctx = ctx
-            app.state.metrics = AppMetrics(ctx)
+            app.state.metrics = AppMetrics(hub, registry, ctx.metrics)
+            desk.on_published(hub.publish_alert)
             await hub.start()
             stack.push_async_callback(hub.stop)
             for service in services:

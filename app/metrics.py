@@ -19,7 +19,8 @@ from prometheus_client.registry import Collector
 from core.model import Alert
 
 if TYPE_CHECKING:
-    from app.context import AppContext
+    from app.live.registry import DeviceRegistry
+    from app.ws.hub import Hub
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _DEVICE_STATES = ("connecting", "connected", "disconnected", "stopped")
@@ -42,8 +43,10 @@ class IngestCounters:
 class ServiceCollector(Collector):
     """Renders the service's live state as metric families when scraped."""
 
-    def __init__(self, ctx: AppContext) -> None:
-        self._ctx = ctx
+    def __init__(self, hub: Hub, devices: DeviceRegistry, ingest: IngestCounters) -> None:
+        self._hub = hub
+        self._devices = devices
+        self._ingest = ingest
         self._open: Counter[tuple[str, str]] = Counter()
 
     def set_open_alerts(self, alerts: Iterable[Alert]) -> None:
@@ -51,8 +54,7 @@ class ServiceCollector(Collector):
         self._open = Counter((a.category.value, a.priority.value) for a in alerts)
 
     def collect(self) -> Iterator[Metric]:
-        ctx = self._ctx
-        hub = ctx.hub
+        hub = self._hub
 
         opened = GaugeMetricFamily(
             "iaewatch_alerts_open",
@@ -83,15 +85,15 @@ class ServiceCollector(Collector):
         yield CounterMetricFamily(
             "iaewatch_observations_ingested",
             "Observations taken off the bus",
-            value=ctx.metrics.observations,
+            value=self._ingest.observations,
         )
         yield CounterMetricFamily(
-            "iaewatch_events_ingested", "Events taken off the bus", value=ctx.metrics.events
+            "iaewatch_events_ingested", "Events taken off the bus", value=self._ingest.events
         )
-        yield from _device_metrics(ctx)
+        yield from _device_metrics(self._devices)
 
 
-def _device_metrics(ctx: AppContext) -> Iterator[Metric]:
+def _device_metrics(devices: DeviceRegistry) -> Iterator[Metric]:
     labels = ["bed", "device"]
     state = GaugeMetricFamily(
         "iaewatch_device_state",
@@ -104,7 +106,7 @@ def _device_metrics(ctx: AppContext) -> Iterator[Metric]:
     reconnects = CounterMetricFamily(
         "iaewatch_device_reconnects", "Connections lost and retried", labels=labels
     )
-    for (bed, device_id), provider in ctx.devices.items():
+    for (bed, device_id), provider in devices.items():
         status = provider.status
         for s in _DEVICE_STATES:
             state.add_metric([bed, device_id, s], 1.0 if status.state.value == s else 0.0)
@@ -118,9 +120,9 @@ def _device_metrics(ctx: AppContext) -> Iterator[Metric]:
 class AppMetrics:
     """The app's own registry with its collector."""
 
-    def __init__(self, ctx: AppContext) -> None:
+    def __init__(self, hub: Hub, devices: DeviceRegistry, ingest: IngestCounters) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
-        self.collector = ServiceCollector(ctx)
+        self.collector = ServiceCollector(hub, devices, ingest)
         self.registry.register(self.collector)
 
     def render(self) -> bytes:

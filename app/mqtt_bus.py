@@ -1,6 +1,6 @@
 """The bus over MQTT (aiomqtt + Mosquitto), between bedside gateways and the station service.
 
-Every message is JSON on `<prefix>/<bed>/<kind>` (kind: obs, event, alert), QoS 1 so that a
+Every message is JSON on `<prefix>/<bed>/<kind>` (kind: obs, event), QoS 1 so that a
 lost link never silently loses an event, and QoS 1 for observations too so that one
 publisher's messages keep their order through the broker. Local subscribers receive what
 arrives from the broker, their own process's messages included, so every consumer sees one
@@ -15,7 +15,6 @@ import contextlib
 import json
 import logging
 from collections import deque
-from datetime import datetime
 from typing import Any
 from urllib.parse import urlparse
 
@@ -25,15 +24,10 @@ from core.bus import Bus, InProcessBus, Subscription
 from core.clock import Clock, RealClock
 from core.errors import ConfigError, RecordError
 from core.model import (
-    Alert,
-    AlertState,
-    Category,
     Message,
     Observation,
-    Phase,
-    Priority,
 )
-from core.records import format_time, parse_time, record_from_dict, to_record
+from core.records import record_from_dict, to_record
 
 log = logging.getLogger(__name__)
 
@@ -42,26 +36,6 @@ OUTBOX_LIMIT = 100_000
 
 def encode(msg: Message) -> tuple[str, bytes]:
     """(kind, JSON payload) of a bus message."""
-    if isinstance(msg, Alert):
-        body: dict[str, Any] = {
-            "id": msg.id,
-            "bed": msg.bed,
-            "category": msg.category.value,
-            "rule": msg.rule,
-            "priority": msg.priority.value,
-            "phase": msg.phase.value,
-            "state": msg.state.value,
-            "onset": format_time(msg.onset),
-            "t": format_time(msg.t),
-            "message": msg.message,
-            "evidence": msg.evidence,
-            "iae": msg.iae,
-            "seq": msg.seq,
-            "acked_by": msg.acked_by,
-            "acked_at": format_time(msg.acked_at) if msg.acked_at else None,
-            "ended_at": format_time(msg.ended_at) if msg.ended_at else None,
-        }
-        return "alert", json.dumps(body, default=str).encode()
     kind = "obs" if isinstance(msg, Observation) else "event"
     return kind, json.dumps(to_record(msg), default=str).encode()
 
@@ -74,33 +48,10 @@ def decode(kind: str, payload: bytes) -> Message:
         raise RecordError(f"not JSON: {exc}") from None
     if not isinstance(body, dict):
         raise RecordError("a message must be a JSON object")
-    if kind != "alert":
-        return record_from_dict(body)
-    try:
-        return Alert(
-            id=body["id"],
-            bed=body["bed"],
-            category=Category(body["category"]),
-            rule=body["rule"],
-            priority=Priority(body["priority"]),
-            phase=Phase(body["phase"]),
-            state=AlertState(body["state"]),
-            onset=parse_time(body["onset"]),
-            t=parse_time(body["t"]),
-            message=body.get("message", ""),
-            evidence=body.get("evidence") or {},
-            iae=body.get("iae"),
-            seq=body.get("seq"),
-            acked_by=body.get("acked_by"),
-            acked_at=_time(body.get("acked_at")),
-            ended_at=_time(body.get("ended_at")),
-        )
-    except (KeyError, ValueError, TypeError) as exc:
-        raise RecordError(f"not an alert: {exc}") from None
-
-
-def _time(v: Any) -> datetime | None:
-    return parse_time(v) if v else None
+    msg = record_from_dict(body)
+    if kind != ("obs" if isinstance(msg, Observation) else "event"):
+        raise RecordError(f"a {kind!r} message that is not one")
+    return msg
 
 
 class MqttBus(Bus):

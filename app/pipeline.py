@@ -1,14 +1,16 @@
-"""The service's spine: bus → (store, rules engine) → committed alerts → station hub.
+"""The service's spine: bus → (store, rules engine) → alert desk → stations.
 
 One subscriber drains the bus in order:
 - observations go to the batch writer (off the hot path) and, coalesced, to the hub;
 - events are stored; a pump's `infusion_start` / `infusion_end` also opens or closes the
-  bed's infusion record (clinician entries are recorded by the API that takes them);
+  bed's infusion record (`app.infusions`; a clinician's was recorded by the endpoint);
   driver connection events go to the device history and the station's device panel;
-- everything goes through the rules engine; every alert transition it returns is committed
-  to the database and only then pushed to the stations (`Hub.commit_alert`).
-A ticker drives the engine's time-based transitions (persistence met, stale data,
-escalation) once a second on the injected clock.
+- everything goes through the rules engine, driven through time by `monitors.Stepper` — the
+  same loop `iaewatch replay` runs, so both give the same transitions for the same messages;
+  every transition is committed by the alert desk and only then pushed to the stations.
+A ticker advances the stepper to the injected clock's time once a `tick_s`, for what time alone
+causes (persistence met, stale data, escalation). Acknowledgements reach the engine from the
+alert desk, under the same lock as the feed.
 """
 
 from __future__ import annotations
@@ -19,12 +21,12 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
-from app.api.views import device_dict
 from app.context import AppContext
+from app.infusions import record_device_infusion
+from app.live.views import device_dict
 from app.store.writer import ObservationWriter
-from core.model import Alert, DeviceEvent, EventSource, Observation, Phase
-from monitors import Engine, default_ruleset, load_ruleset
-from monitors.order_check import TrialEngine
+from core.model import Alert, DeviceEvent, Observation
+from monitors import Stepper, TrialEngine, build_engine, default_ruleset, load_ruleset
 
 log = logging.getLogger(__name__)
 
@@ -40,14 +42,16 @@ _CONNECTION_EVENTS = {
 class Pipeline:
     """Drains the bus into the store and the engine; commits and pushes alerts."""
 
-    def __init__(self, ctx: AppContext, engine: Engine, *, tick_s: float = 1.0) -> None:
+    def __init__(self, ctx: AppContext, engine: TrialEngine, *, tick_s: float = 1.0) -> None:
         self.ctx = ctx
         self.engine = engine
+        self.stepper = Stepper(engine, tick_s=tick_s)
         self.tick_s = tick_s
         self.writer = ObservationWriter(ctx.store, ctx.clock)
         self._sub = ctx.bus.subscribe()
         self._tasks: list[asyncio.Task[None]] = []
         self._engine_lock = asyncio.Lock()
+        ctx.alerts.on_acknowledged(self._acknowledged)
 
     async def start(self) -> None:
         self.writer.start()
@@ -72,67 +76,44 @@ class Pipeline:
             except Exception:  # one bad message must never stop the spine
                 log.exception("pipeline: failed to handle %r", msg)
 
-    async def handle(self, msg: Observation | DeviceEvent | Alert) -> None:
-        if isinstance(msg, Alert):
-            if msg.phase is Phase.ACK and msg.acked_by and msg.acked_at:
-                self.engine.acknowledge(msg.id, msg.acked_by, msg.acked_at)
-            return
+    async def handle(self, msg: Observation | DeviceEvent) -> None:
+        self.writer.submit(msg)
         if isinstance(msg, Observation):
-            self.writer.submit(msg)
             self.ctx.metrics.observed()
             await self.ctx.hub.publish_numerics(msg.bed, {msg.code: msg})
         else:
-            self.writer.submit(msg)
             self.ctx.metrics.evented()
             await self._event(msg)
         async with self._engine_lock:
-            alerts = self.engine.feed(msg)
+            alerts = self.stepper.feed(msg)
         await self._commit(alerts)
 
     async def _event(self, ev: DeviceEvent) -> None:
-        store, hub = self.ctx.store, self.ctx.hub
         if ev.event in _CONNECTION_EVENTS and ev.device:
-            await store.record_device_connection(
+            await self.ctx.store.record_device_connection(
                 bed=ev.bed,
                 device_id=ev.device,
                 state=_CONNECTION_EVENTS[ev.event],
                 t=ev.t,
                 reason=str(ev.fields.get("reason", "")),
             )
-            await self._publish_device(ev.bed, ev.device)
-        elif ev.event == "infusion_start" and ev.source is not EventSource.CLINICIAN:
-            current = await store.current_infusion(ev.bed)
-            if current is not None and current.ended_at is None:
-                log.warning(
-                    "%s: pump reports a new infusion start while one is running; "
-                    "the first start stands",
-                    ev.bed,
-                )
-                return
-            await store.start_infusion(
-                bed=ev.bed,
-                t=ev.t,
-                weight_kg=_num(ev.fields.get("weight_kg")),
-                volume_ml=_num(ev.fields.get("volume_ml")),
-                planned_min=_num(ev.fields.get("planned_min")),
-                source=ev.device or "device",
-            )
-            await hub.refresh_bed(ev.bed)
-        elif ev.event == "infusion_end" and ev.source is not EventSource.CLINICIAN:
-            await store.end_infusion(bed=ev.bed, t=ev.t)
-            await hub.refresh_bed(ev.bed)
+            provider = self.ctx.devices.get(ev.bed, ev.device)
+            if provider is not None:
+                await self.ctx.hub.publish_device(device_dict(ev.bed, ev.device, provider))
+        elif await record_device_infusion(self.ctx.store, ev):
+            await self.ctx.hub.refresh_bed(ev.bed)
 
-    async def _publish_device(self, bed: str, device_id: str) -> None:
-        provider = self.ctx.devices.get(bed, device_id)
-        if provider is not None:
-            await self.ctx.hub.publish_device(device_dict(bed, device_id, provider))
+    async def _acknowledged(self, alert: Alert) -> None:
+        if alert.acked_by and alert.acked_at:
+            async with self._engine_lock:
+                self.engine.acknowledge(alert.id, alert.acked_by, alert.acked_at)
 
     async def _tick(self) -> None:
         while True:
             await self.ctx.clock.sleep(self.tick_s)
             try:
                 async with self._engine_lock:
-                    alerts = self.engine.tick(self.ctx.clock.now())
+                    alerts = self.stepper.advance(self.ctx.clock.now())
                 await self._commit(alerts)
             except Exception:
                 log.exception("pipeline: engine tick failed")
@@ -144,7 +125,7 @@ class Pipeline:
             delay = COMMIT_RETRY_S
             while True:
                 try:
-                    await self.ctx.hub.commit_alert(alert)
+                    await self.ctx.alerts.commit(alert)
                     break
                 except Exception:
                     log.exception(
@@ -158,25 +139,21 @@ class Pipeline:
                     delay = min(delay * 2, COMMIT_RETRY_MAX_S)
 
 
-def _num(v: object) -> float | None:
-    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
-
-
 def pipeline_service(
     rules: str | Path | None = None,
     *,
     escalate_after_s: float | None = None,
 ) -> Callable[[AppContext], contextlib.AbstractAsyncContextManager[Pipeline]]:
-    """The pipeline as an app service (see `app.main.create_app`)."""
+    """The pipeline as an app service (see `app.main.create_app`). The rule set is loaded
+    here, so a bad file stops the start before anything listens."""
     ruleset = load_ruleset(rules) if rules else default_ruleset()
 
     @contextlib.asynccontextmanager
     async def run(ctx: AppContext) -> AsyncIterator[Pipeline]:
         escalate = (
-            escalate_after_s if escalate_after_s is not None else (ctx.settings.escalate_after_s)
+            escalate_after_s if escalate_after_s is not None else ctx.settings.escalate_after_s
         )
-        # the trial's engine: the rule set plus the study order check (rate, VTBI, pauses)
-        pipeline = Pipeline(ctx, TrialEngine(ruleset, escalate_after_s=escalate))
+        pipeline = Pipeline(ctx, build_engine(ruleset, escalate_after_s=escalate))
         await pipeline.start()
         try:
             yield pipeline

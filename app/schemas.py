@@ -1,7 +1,7 @@
 """Pydantic models of the REST API: what requests may carry, and what responses look like.
 
 Requests forbid unknown fields, so a typo is a 422 with its reason rather than a silently
-ignored value. Response models document the dicts of `app.api.views` (times in UTC, `Z`).
+ignored value. Response models document the dicts of `app.live.views` (times in UTC, `Z`).
 """
 
 from __future__ import annotations

@@ -135,7 +135,7 @@ async def _alerts(ctx: Any, beds: list[str], args: argparse.Namespace) -> list[f
             message="bench",
             evidence={"stamp": time.time()},
         )
-        await ctx.hub.commit_alert(alert)
+        await ctx.alerts.commit(alert)
         took.append(time.time() - alert.evidence["stamp"])
         await asyncio.sleep(args.interval)
     return took

@@ -1,4 +1,4 @@
-"""The bus that carries observations, events and alerts from producers to consumers.
+"""The bus that carries observations and events from producers to consumers.
 
 `Bus` is the interface; `InProcessBus` is the default. An MQTT bus between bedside gateways
 and the station implements the same interface in `app/`.

@@ -181,5 +181,6 @@ class Alert:
             raise ValueError("Alert.t is before its onset")
 
 
-Message = Observation | DeviceEvent | Alert
-"""What travels on the bus."""
+Message = Observation | DeviceEvent
+"""What travels on the bus: what devices and clinicians say. Alerts do not: they are committed
+and pushed by the service that raises them, and acknowledgements reach the engine there."""

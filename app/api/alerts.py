@@ -7,23 +7,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, status
 
 from app.api.deps import Ctx
-from app.api.views import alert_dict
-from app.auth import CurrentUser, Principal
-from app.context import AppContext
+from app.auth import CurrentUser
 from app.schemas import AlertOut, UtcTime
-from core.model import Alert, AlertState, Category
+from core.model import AlertState, Category
+from core.records import alert_record
 
 router = APIRouter(prefix="/api/alerts", tags=["alerts"])
-
-
-async def acknowledge_alert(ctx: AppContext, alert_id: str, user: Principal) -> Alert:
-    """Record who acknowledged an alert and when (the store audits it) and push the
-    transition. Acknowledging twice keeps the first. KeyError for an unknown alert.
-    Shared by REST and the station websocket. The acknowledged alert also goes on the bus,
-    so the rules engine stops escalating it."""
-    acked = await ctx.hub.acknowledge(alert_id, by=user.username, t=ctx.clock.now())
-    await ctx.bus.publish(acked)
-    return acked
 
 
 @router.get("", response_model=list[AlertOut])
@@ -43,14 +32,15 @@ async def list_alerts(
     alerts = await ctx.store.alerts(
         bed=bed, state=state, category=category, since=since, until=until, limit=limit
     )
-    return [alert_dict(a) for a in alerts]
+    return [alert_record(a) for a in alerts]
 
 
 @router.post("/{alert_id}/ack", response_model=AlertOut)
 async def ack_alert(alert_id: str, ctx: Ctx, user: CurrentUser) -> dict[str, Any]:
-    """Acknowledge an alert (any signed-in user; who and when are recorded)."""
+    """Acknowledge an alert (any signed-in user; who and when are recorded, the transition is
+    pushed to the stations and the rules engine stops escalating it). Twice keeps the first."""
     try:
-        acked = await acknowledge_alert(ctx, alert_id, user)
+        acked = await ctx.alerts.acknowledge(alert_id, by=user.username, t=ctx.clock.now())
     except KeyError:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no alert {alert_id!r}") from None
-    return alert_dict(acked)
+    return alert_record(acked)

@@ -9,9 +9,12 @@ from fastapi import APIRouter, Body, HTTPException, Query, status
 
 from app.api.deps import Ctx
 from app.api.trial import bed_infusion_guard
-from app.api.views import infusion_dict, iso
 from app.auth import ClinicalUser, CurrentUser, Principal
 from app.context import AppContext
+from app.infusions import InfusionRunning
+from app.infusions import end_infusion as end_infusion_record
+from app.infusions import start_infusion as start_infusion_record
+from app.live.views import infusion_dict
 from app.schemas import (
     BedOut,
     EventIn,
@@ -23,6 +26,7 @@ from app.schemas import (
 )
 from core.model import DeviceEvent, EventSource
 from core.params import parameter
+from core.records import format_time_or_none as iso
 
 router = APIRouter(prefix="/api/beds", tags=["beds"])
 
@@ -119,31 +123,23 @@ async def start_infusion(
         )
     else:
         await bed_infusion_guard(bed, ctx, user)
-    current = await ctx.store.current_infusion(bed)
-    if current is not None and current.running:
-        raise HTTPException(status.HTTP_409_CONFLICT, detail=f"an infusion is running at {bed}")
     weight = body.weight_kg
     if weight is None:
         patient = await ctx.store.patient_at_bed(bed)
         if patient is None:
             raise _unprocessable("weight_kg is required: no patient is enrolled at this bed")
         weight = patient.weight_kg
-    row = await ctx.store.start_infusion(
-        bed=bed,
-        t=t,
-        weight_kg=weight,
-        volume_ml=body.volume_ml,
-        planned_min=body.planned_min,
-        source=EventSource.CLINICIAN.value,
-    )
     fields = {"weight_kg": weight, "volume_ml": body.volume_ml, "planned_min": body.planned_min}
-    await _publish(
-        ctx,
-        user,
-        DeviceEvent(
-            t=t, bed=bed, event="infusion_start", fields=fields, source=EventSource.CLINICIAN
-        ),
+    event = DeviceEvent(
+        t=t, bed=bed, event="infusion_start", fields=fields, source=EventSource.CLINICIAN
     )
+    try:
+        row = await start_infusion_record(ctx.store, event)
+    except InfusionRunning:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, detail=f"an infusion is running at {bed}"
+        ) from None
+    await _publish(ctx, user, event)
     await ctx.hub.refresh_bed(bed)
     return infusion_dict(row, await ctx.views.latest(bed), ctx.clock.now())
 
@@ -163,14 +159,11 @@ async def stop_infusion(
         raise HTTPException(status.HTTP_409_CONFLICT, detail=f"no infusion is running at {bed}")
     if t < running.started_at:
         raise _unprocessable(f"t {iso(t)} is before the infusion started")
-    row = await ctx.store.end_infusion(bed=bed, t=t)
+    event = DeviceEvent(t=t, bed=bed, event="infusion_end", fields={}, source=EventSource.CLINICIAN)
+    row = await end_infusion_record(ctx.store, event)
     if row is None:  # ended by someone else meanwhile
         raise HTTPException(status.HTTP_409_CONFLICT, detail=f"no infusion is running at {bed}")
-    await _publish(
-        ctx,
-        user,
-        DeviceEvent(t=t, bed=bed, event="infusion_end", fields={}, source=EventSource.CLINICIAN),
-    )
+    await _publish(ctx, user, event)
     await ctx.hub.refresh_bed(bed)
     return infusion_dict(row, await ctx.views.latest(bed), ctx.clock.now())
 

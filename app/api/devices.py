@@ -7,8 +7,8 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, status
 
 from app.api.deps import Ctx
-from app.api.views import device_dict
 from app.auth import EngineerUser
+from app.live.views import device_dict
 from app.schemas import DeviceOut
 
 router = APIRouter(prefix="/api/devices", tags=["devices"])

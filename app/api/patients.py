@@ -7,8 +7,8 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, status
 
 from app.api.deps import Ctx
-from app.api.views import patient_dict
 from app.auth import ClinicalUser, CurrentUser
+from app.live.views import patient_dict
 from app.schemas import PatientIn, PatientOut
 
 router = APIRouter(prefix="/api/patients", tags=["patients"])

@@ -26,15 +26,18 @@ from fastapi.responses import Response
 from pydantic import Field
 
 from app.api.deps import Ctx
-from app.api.views import infusion_dict, iso
 from app.auth import ClinicalUser, CurrentUser, Principal
 from app.context import AppContext
+from app.infusions import InfusionRunning
+from app.infusions import start_infusion as start_infusion_record
+from app.live.views import infusion_dict
 from app.report import ReportFormat, build_report, render
 from app.report.gather import checklist, gases, index_trends
 from app.schemas import In, UtcTime
 from app.store import PatientRow
 from app.store.rows import Role
 from core.model import DeviceEvent, EventSource
+from core.records import format_time_or_none as iso
 from monitors import RuleSet, default_ruleset
 from monitors.eligibility import EXCLUSION_IDS, EXCLUSIONS, Checklist
 from monitors.indices import INDICES
@@ -303,24 +306,21 @@ async def start_infusion(
             },
             t=now,
         )
-    row = await ctx.store.start_infusion(
-        bed=bed,
-        t=t,
-        weight_kg=p.weight_kg,
-        volume_ml=body.volume_ml,
-        planned_min=body.planned_min,
-        source=EventSource.CLINICIAN.value,
-    )
     fields = {
         "weight_kg": p.weight_kg,
         "volume_ml": body.volume_ml,
         "planned_min": body.planned_min,
     }
-    await ctx.bus.publish(
-        DeviceEvent(
-            t=t, bed=bed, event="infusion_start", fields=fields, source=EventSource.CLINICIAN
-        )
+    event = DeviceEvent(
+        t=t, bed=bed, event="infusion_start", fields=fields, source=EventSource.CLINICIAN
     )
+    try:
+        row = await start_infusion_record(ctx.store, event)
+    except InfusionRunning:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, detail=f"an infusion is running at {bed}"
+        ) from None
+    await ctx.bus.publish(event)
     await ctx.store.audit(
         actor=user.username,
         action="trial.infusion_start",

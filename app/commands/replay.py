@@ -1,8 +1,11 @@
 """`iaewatch replay FILE.jsonl [--rules FILE]`: a recorded stream → alert transitions.
 
-Records (core.records, several beds interleaved, in time order) are fed to the rules engine
-under a virtual clock that ticks at every whole second as time advances, and once more at the
-last record's time. Each alert transition is one JSON object on stdout. A malformed line or
+Records (core.records, several beds interleaved, in time order) are fed to the trial's engine
+(`monitors.build_engine`: the rule set and the study order check, as `serve` runs it) through
+`monitors.Stepper`, the loop the service runs: time advances to each record's time and the
+engine ticks at every whole second on the way, and to the last record's time at the end. Each
+alert transition is one JSON object on stdout (`core.records.alert_record`, the shape of the
+REST API and the station websocket; `seq` is null: nothing is committed). A malformed line or
 time going backwards stops the replay with the line number on stderr (exit 2). Alerts still
 active at the end of the file stay active: no end is invented.
 """
@@ -12,53 +15,24 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
-from typing import IO, Annotated, Any
+from typing import IO, Annotated
 
 import typer
 
-from core.clock import VirtualClock
 from core.errors import ConfigError, RecordError
-from core.model import Alert
-from core.records import format_time, parse_record
-from monitors import Engine, RuleSet, default_ruleset, load_ruleset
-
-_SECOND = timedelta(seconds=1)
+from core.model import Alert, DeviceEvent, Observation
+from core.records import alert_record, format_time, parse_record
+from monitors import RuleSet, Stepper, TrialEngine, build_engine, default_ruleset, load_ruleset
 
 
-def alert_record(a: Alert) -> dict[str, Any]:
-    """The JSON object replay writes for one alert transition."""
-    return {
-        "t": format_time(a.t),
-        "bed": a.bed,
-        "category": a.category.value,
-        "iae": bool(a.iae),
-        "rule": a.rule,
-        "priority": a.priority.value,
-        "phase": a.phase.value,
-        "state": a.state.value,
-        "id": a.id,
-        "onset": format_time(a.onset),
-        "evidence": a.evidence,
-    }
-
-
-def replay(
-    lines: Iterable[bytes],
-    engine: Engine,
-    emit: Callable[[Alert], None],
-    *,
-    progress: Callable[[int], None] | None = None,
-) -> tuple[int, int]:
-    """Feed `lines` to `engine`, emitting transitions; returns (records, transitions).
-
-    Raises RecordError (with the line number) on a malformed line or time going backwards.
-    """
-    clock: VirtualClock | None = None
-    next_tick: datetime | None = None
+def read_records(
+    lines: Iterable[bytes], *, progress: Callable[[int], None] | None = None
+) -> Iterable[Observation | DeviceEvent]:
+    """The records of a recorded stream, in order; RecordError (with the line number) on a
+    malformed line or time going backwards."""
     last_t: datetime | None = None
-    records = transitions = 0
     for n, raw in enumerate(lines, start=1):
         if progress is not None:
             progress(len(raw))
@@ -69,29 +43,34 @@ def replay(
         if not text.strip():
             continue
         msg = parse_record(text, line=n)
-        t = msg.t
-        if last_t is not None and t < last_t:
+        if last_t is not None and msg.t < last_t:
             raise RecordError(
-                f"time goes backwards: {format_time(t)} after {format_time(last_t)}", line=n
+                f"time goes backwards: {format_time(msg.t)} after {format_time(last_t)}", line=n
             )
-        if clock is None or next_tick is None:
-            first = t.astimezone(UTC)
-            clock = VirtualClock(first)
-            next_tick = first.replace(microsecond=0) + _SECOND
-        while next_tick <= t:
-            clock.set(next_tick)
-            for a in engine.tick(clock.now()):
-                emit(a)
-                transitions += 1
-            next_tick += _SECOND
-        clock.set(t)
-        last_t = t
+        last_t = msg.t
+        yield msg
+
+
+def replay(
+    lines: Iterable[bytes],
+    engine: TrialEngine,
+    emit: Callable[[Alert], None],
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[int, int]:
+    """Feed `lines` to `engine` through the service's loop, emitting transitions; returns
+    (records, transitions). Raises RecordError (with the line number) on a bad line."""
+    stepper = Stepper(engine)
+    last_t: datetime | None = None
+    records = transitions = 0
+    for msg in read_records(lines, progress=progress):
         records += 1
-        for a in engine.feed(msg):
+        last_t = msg.t
+        for a in stepper.feed(msg):
             emit(a)
             transitions += 1
     if last_t is not None:
-        for a in engine.tick(last_t):
+        for a in stepper.advance(last_t):
             emit(a)
             transitions += 1
     return records, transitions
@@ -118,7 +97,7 @@ def register(cli: typer.Typer) -> None:
     ) -> None:
         """Replay FILE through the rules engine; one JSON alert transition per line."""
         try:
-            engine = Engine(_ruleset(rules), escalate_after_s=escalate_after)
+            engine = build_engine(_ruleset(rules), escalate_after_s=escalate_after)
         except ConfigError as exc:
             print(f"error: {exc}", file=sys.stderr)
             raise typer.Exit(2) from None

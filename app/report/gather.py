@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from app.api.views import iso
 from app.store import PatientRow, Store
+from core.records import format_time_or_none as iso
 from monitors.eligibility import Answer, Checklist, Criteria, Facts, GasFacts, evaluate
 from monitors.indices import (
     CSTAT,

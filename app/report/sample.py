@@ -18,8 +18,8 @@ from app.report.data import Report, build_report
 from app.report.scenario import replay_scenario
 from app.store import Store, upgrade
 from core.clock import VirtualClock
+from monitors import build_engine
 from monitors.eligibility import EXCLUSIONS
-from monitors.order_check import TrialEngine
 from monitors.ruleset import RuleSet
 from simulators.recording import DEFAULT_INFUSION_AT
 from simulators.scenario import Scenario, load_scenario, resolve_scenario
@@ -72,7 +72,7 @@ async def sample_report(
                 await store.confirm_exclusion(
                     study_id=study_id, item=item, present=False, by="dr.lee", t=confirmed
                 )
-            engine = TrialEngine(ruleset)
+            engine = build_engine(ruleset)
             result = await replay_scenario(
                 store, sc, engine, period=period, ack_after_s=120.0, ack_by="nurse.kim"
             )

@@ -22,7 +22,6 @@ from typing import Any
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
-from app.api.alerts import acknowledge_alert
 from app.auth import AuthError, Principal, authenticate_token
 from app.context import AppContext
 from app.ws.hub import Client
@@ -116,7 +115,7 @@ async def _ack(
         await websocket.close(CLOSE_UNAUTHORIZED, "token expired")
         raise WebSocketDisconnect(CLOSE_UNAUTHORIZED)
     try:
-        await acknowledge_alert(ctx, alert_id, user)
+        await ctx.alerts.acknowledge(alert_id, by=user.username, t=ctx.clock.now())
     except KeyError:
         ctx.hub.send_to(
             client, {"type": "error", "reason": f"no alert {alert_id!r}", "alert_id": alert_id}

@@ -39,13 +39,13 @@ import zlib
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from app.api.views import Views, alert_dict, iso, values_dict
+from app.live.views import Views, values_dict
 from app.ws.queue import CLOSE, RESYNC, ClientQueue, Item
 from core.clock import Clock
 from core.model import Alert, Observation
+from core.records import alert_record, format_time
 
 if TYPE_CHECKING:
     from app.store import Store
@@ -96,6 +96,7 @@ class Hub:
         store: Store,
         views: Views,
         clock: Clock,
+        cut_lock: asyncio.Lock,
         queue_size: int = 512,
         heartbeat_s: float = 10.0,
         numerics_throttle_s: float = 1.0,
@@ -112,8 +113,9 @@ class Hub:
         self._ids = itertools.count(1)
         self._pending: dict[str, dict[str, Observation]] = {}
         self._tasks: list[asyncio.Task[None]] = []
-        self.commit_lock = asyncio.Lock()
-        """Held while an alert is committed and published, so publish order is seq order."""
+        self._cut_lock = cut_lock
+        """The alert desk's lock (`app.alert_desk`): held while a transition is committed and
+        published, so taking it gives a clean cut between backlog and live alerts."""
         self.published_seq = 0
         self.transitions: Counter[tuple[str, str, str]] = Counter()
         self.resyncs = 0
@@ -141,27 +143,9 @@ class Hub:
         return len(self._clients)
 
     # -- publishing (never waits on a client) -----------------------------------------------
-    async def commit_alert(self, alert: Alert) -> Alert:
-        """Commit `alert` to the store and publish it, in seq order. Returns it with its seq."""
-        async with self.commit_lock:
-            committed = await self._store.commit_alert(alert)
-            await self.publish_alert(committed)
-        return committed
-
-    async def acknowledge(self, alert_id: str, *, by: str, t: datetime) -> Alert:
-        """Record an acknowledgement and publish its transition (KeyError if unknown).
-
-        An alert acknowledged before gets no new transition (the store keeps the first
-        who/when and returns the stored state), so nothing is published."""
-        async with self.commit_lock:
-            acked = await self._store.acknowledge(alert_id, by=by, t=t)
-            if acked.seq is not None and acked.seq > self.published_seq:
-                await self.publish_alert(acked)
-        return acked
-
     async def publish_alert(self, alert: Alert) -> None:
-        """Push a committed transition to every client now. Prefer `commit_alert`, which keeps
-        publish order equal to seq order when several tasks commit."""
+        """Push a committed transition to every client now (the alert desk calls this under its
+        lock, so publish order is seq order)."""
         if alert.seq is None:
             raise ValueError("publish_alert needs a committed alert (seq is None)")
         if alert.seq <= self.published_seq:
@@ -169,7 +153,7 @@ class Hub:
         self.published_seq = max(self.published_seq, alert.seq)
         self.transitions[(alert.category.value, alert.priority.value, alert.phase.value)] += 1
         item = Item(
-            _dumps({"type": "alert", "seq": alert.seq, "alert": alert_dict(alert)}), alert.seq
+            _dumps({"type": "alert", "seq": alert.seq, "alert": alert_record(alert)}), alert.seq
         )
         self._broadcast(item)
 
@@ -208,9 +192,19 @@ class Hub:
             values = self._pending.pop(bed)
             if not values:
                 continue
-            t = max(o.t for o in values.values())
-            msg = {"type": "numerics", "bed": bed, "t": iso(t), "values": values_dict(values)}
-            self._broadcast(Item(_dumps(msg), key=f"numerics\0{bed}"))
+            try:
+                t = max(o.t for o in values.values())
+                msg = {
+                    "type": "numerics",
+                    "bed": bed,
+                    "t": format_time(t),
+                    "values": values_dict(values),
+                }
+                text = _dumps(msg)
+            except Exception:  # one bed's bad value must not hold back the other beds
+                log.exception("hub: numerics of %s could not be serialised", bed)
+                continue
+            self._broadcast(Item(text, key=f"numerics\0{bed}"))
 
     def _broadcast(self, item: Item) -> None:
         for client in self._clients:
@@ -221,19 +215,29 @@ class Hub:
         # Beds are spread over NUMERICS_SLOTS ticks per period, so that a station of many beds
         # sends a tenth of its numerics every tenth of a period instead of one burst that an
         # alert would queue behind. Each bed still sends at most once per period.
+        # One bad value must never stop live numerics to every station: a failing flush is
+        # logged and the loop goes on.
         tick = 0
         while True:
             await self._clock.sleep(self._throttle_s / NUMERICS_SLOTS)
-            self.flush_numerics(tick % NUMERICS_SLOTS)
+            try:
+                self.flush_numerics(tick % NUMERICS_SLOTS)
+            except Exception:
+                log.exception("hub: numerics flush failed")
             tick += 1
 
     async def _heartbeat_loop(self) -> None:
         while True:
             await self._clock.sleep(self._heartbeat_s)
-            self._broadcast(Item(self._heartbeat_text()))
+            try:
+                self._broadcast(Item(self._heartbeat_text()))
+            except Exception:
+                log.exception("hub: heartbeat failed")
 
     def _heartbeat_text(self, kind: str = "heartbeat") -> str:
-        return _dumps({"type": kind, "t": iso(self._clock.now()), "seq": self.published_seq})
+        return _dumps(
+            {"type": kind, "t": format_time(self._clock.now()), "seq": self.published_seq}
+        )
 
     # -- serving one client -----------------------------------------------------------------
     def connect(self, conn: Connection, user: str) -> Client:
@@ -284,7 +288,7 @@ class Hub:
         # alerts are read under it so that H is a clean cut between backlog and live messages.
         if backlog:
             after = await self._send_backlog(client, after, self.published_seq)
-        async with self.commit_lock:
+        async with self._cut_lock:
             cut = self.published_seq
             tail: list[Alert] = []
             while backlog and after < cut:
@@ -303,7 +307,7 @@ class Hub:
             "type": "snapshot",
             "seq": cut,
             "beds": beds,
-            "alerts": [alert_dict(a) for a in station],
+            "alerts": [alert_record(a) for a in station],
         }
         await self._send(client, _dumps(snapshot))
 
@@ -323,7 +327,7 @@ class Hub:
         return [a for a in page if a.seq is not None and a.seq <= upto]
 
     async def _send_alert(self, client: Client, a: Alert) -> None:
-        await self._send(client, _dumps({"type": "alert", "seq": a.seq, "alert": alert_dict(a)}))
+        await self._send(client, _dumps({"type": "alert", "seq": a.seq, "alert": alert_record(a)}))
         client.last_seq = max(client.last_seq, a.seq or 0)
 
     async def _send(self, client: Client, text: str) -> None:

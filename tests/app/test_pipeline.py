@@ -9,18 +9,21 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
-from app.context import DeviceRegistry
+from app.alert_desk import AlertDesk
+from app.live.registry import DeviceRegistry
 from app.metrics import IngestCounters
 from app.pipeline import Pipeline
 from core.bus import InProcessBus
 from core.clock import VirtualClock
 from core.model import Alert, DeviceEvent
-from monitors import Engine, default_ruleset
+from monitors import build_engine
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 
 
-class FlakyHub:
+class FlakyStore:
+    """A store whose first `failures` alert commits fail as a locked database does."""
+
     def __init__(self, failures: int) -> None:
         self.failures = failures
         self.committed: list[Alert] = []
@@ -35,11 +38,6 @@ class FlakyHub:
         self.committed.append(done)
         return done
 
-    async def publish_numerics(self, bed: str, values: Any) -> None:
-        return None
-
-
-class NullStore:
     async def add_messages(self, *a: Any, **k: Any) -> None:
         return None
 
@@ -50,26 +48,43 @@ class NullStore:
         return None
 
 
+class RecordingHub:
+    def __init__(self) -> None:
+        self.published: list[Alert] = []
+
+    async def publish_alert(self, alert: Alert) -> None:
+        self.published.append(alert)
+
+    async def publish_numerics(self, bed: str, values: Any) -> None:
+        return None
+
+
 async def test_a_failing_commit_is_retried_not_dropped() -> None:
     clock = VirtualClock(T0)
-    hub = FlakyHub(failures=3)
+    store = FlakyStore(failures=3)
+    hub = RecordingHub()
+    desk = AlertDesk(store)  # type: ignore[arg-type]
+    desk.on_published(hub.publish_alert)
     ctx: Any = SimpleNamespace(
         clock=clock,
         bus=InProcessBus(),
         hub=hub,
-        store=NullStore(),
+        store=store,
+        alerts=desk,
         metrics=IngestCounters(),
         devices=DeviceRegistry(),
     )
-    pipeline = Pipeline(ctx, Engine(default_ruleset()))
+    pipeline = Pipeline(ctx, build_engine())
     occlusion = DeviceEvent(
         t=T0, bed="ICU-1", event="pump_alarm", fields={"kind": "occlusion"}, device="pump"
     )
     handling = asyncio.create_task(pipeline.handle(occlusion))
     await clock.advance(0.1)
-    assert not handling.done() and hub.attempts == 1
+    assert not handling.done() and store.attempts == 1
+    assert hub.published == []  # nothing is pushed before it is committed
     await clock.advance(10)  # retries after 0.5, 1 and 2 s
     await handling
-    assert hub.attempts == 4
-    assert [a.category.value for a in hub.committed] == ["infusion_problem"]
+    assert store.attempts == 4
+    assert [a.category.value for a in store.committed] == ["infusion_problem"]
+    assert hub.published == store.committed
     pipeline._sub.close()

@@ -18,7 +18,8 @@ import pytest
 from fastapi import FastAPI
 
 from app.auth import issue_token
-from app.context import AppContext, DeviceInfo, DeviceRegistry
+from app.context import AppContext
+from app.live.registry import DeviceInfo, DeviceRegistry
 from app.main import create_app
 from app.security import hash_password
 from app.settings import Settings

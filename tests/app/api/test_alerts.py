@@ -11,7 +11,6 @@ import pytest
 from app.context import AppContext
 from app.ws.hub import Client
 from app.ws.queue import ClientQueue
-from core.bus import Subscription
 from core.clock import VirtualClock
 from core.model import Alert, Category, Phase, Priority
 
@@ -20,8 +19,8 @@ T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 
 async def seed(ctx: AppContext, make_alert: Callable[..., Alert]) -> list[Alert]:
     return [
-        await ctx.hub.commit_alert(make_alert(1)),
-        await ctx.hub.commit_alert(
+        await ctx.alerts.commit(make_alert(1)),
+        await ctx.alerts.commit(
             make_alert(
                 2,
                 bed="ICU-2",
@@ -32,7 +31,7 @@ async def seed(ctx: AppContext, make_alert: Callable[..., Alert]) -> list[Alert]
                 onset=T0 + timedelta(minutes=5),
             )
         ),
-        await ctx.hub.commit_alert(make_alert(1, phase=Phase.END, t=T0 + timedelta(minutes=10))),
+        await ctx.alerts.commit(make_alert(1, phase=Phase.END, t=T0 + timedelta(minutes=10))),
     ]
 
 
@@ -136,19 +135,23 @@ async def test_acknowledgement_reaches_the_engine_and_the_audit_log(
     ctx: AppContext,
     nurse: dict[str, str],
     admin: dict[str, str],
-    events: Subscription,
     make_alert: Callable[..., Alert],
 ) -> None:
-    await ctx.hub.commit_alert(make_alert(1))
+    told: list[Alert] = []
+
+    async def engine_side(a: Alert) -> None:
+        told.append(a)
+
+    ctx.alerts.on_acknowledged(engine_side)  # as the pipeline registers its engine
+    await ctx.alerts.commit(make_alert(1))
     assert (await client.post("/api/alerts/alert-1/ack", headers=nurse)).status_code == 200
-    on_bus = await events.get()
-    assert isinstance(on_bus, Alert)
-    assert (on_bus.id, on_bus.phase, on_bus.acked_by) == ("alert-1", Phase.ACK, "nina")
+    assert [(a.id, a.phase, a.acked_by) for a in told] == [("alert-1", Phase.ACK, "nina")]
 
     again = await client.post("/api/alerts/alert-1/ack", headers=admin)  # the first ack stays
     assert again.status_code == 200
     assert again.json()["acked_by"] == "nina"
     assert ctx.hub.published_seq == 2  # no second transition
+    assert len(told) == 1  # and the engine is not told twice
 
     assert (await client.get("/api/audit", headers=nurse)).status_code == 403
     r = await client.get("/api/audit", headers=admin)

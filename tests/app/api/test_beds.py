@@ -40,9 +40,9 @@ async def test_list_beds(
 ) -> None:
     await enrol(ctx)
     await ctx.hub.publish_numerics("ICU-1", {SPO2: obs(vclock, SPO2, 93, "%")})
-    await ctx.hub.commit_alert(make_alert(1))
-    await ctx.hub.commit_alert(make_alert(2, priority=Priority.HIGH))
-    await ctx.hub.commit_alert(make_alert(3, bed="ICU-2", priority=Priority.LOW))
+    await ctx.alerts.commit(make_alert(1))
+    await ctx.alerts.commit(make_alert(2, priority=Priority.HIGH))
+    await ctx.alerts.commit(make_alert(3, bed="ICU-2", priority=Priority.LOW))
 
     r = await client.get("/api/beds", headers=nurse)
     assert r.status_code == 200, r.text

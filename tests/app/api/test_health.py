@@ -68,8 +68,8 @@ async def test_devices(client: httpx.AsyncClient, engineer: dict[str, str]) -> N
 async def test_metrics(
     client: httpx.AsyncClient, ctx: AppContext, make_alert: Callable[..., Alert]
 ) -> None:
-    await ctx.hub.commit_alert(make_alert(1))
-    await ctx.hub.commit_alert(make_alert(2, priority=Priority.HIGH))
+    await ctx.alerts.commit(make_alert(1))
+    await ctx.alerts.commit(make_alert(2, priority=Priority.HIGH))
     ctx.metrics.observed(42)
     pump = ctx.devices.get("ICU-1", "pump")
     assert pump is not None

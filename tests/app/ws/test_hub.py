@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import weakref
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
@@ -14,8 +15,9 @@ from typing import Any
 
 import pytest
 
-from app.api.views import Views
-from app.context import DeviceRegistry
+from app.alert_desk import AlertDesk
+from app.live.registry import DeviceRegistry
+from app.live.views import Views
 from app.store import Store
 from app.ws import hub as hub_module
 from app.ws.hub import Client, Hub
@@ -56,11 +58,23 @@ class FakeConn:
         return out
 
 
+_DESKS: weakref.WeakKeyDictionary[Hub, AlertDesk] = weakref.WeakKeyDictionary()
+
+
 def make_hub(store: Store, clock: Clock, **kw: Any) -> Hub:
+    """A hub wired to an alert desk as `app.main` wires them (`desk_of(hub)` commits)."""
     views = Views(store, DeviceRegistry(), clock)
     kw.setdefault("numerics_throttle_s", 0.01)
     kw.setdefault("heartbeat_s", 3600)
-    return Hub(store=store, views=views, clock=clock, **kw)
+    desk = AlertDesk(store)
+    hub = Hub(store=store, views=views, clock=clock, cut_lock=desk.lock, **kw)
+    desk.on_published(hub.publish_alert)
+    _DESKS[hub] = desk
+    return hub
+
+
+def desk_of(hub: Hub) -> AlertDesk:
+    return _DESKS[hub]
 
 
 @contextlib.asynccontextmanager
@@ -88,7 +102,7 @@ async def served(hub: Hub, last_seq: int = 0) -> AsyncIterator[tuple[FakeConn, C
 
 async def test_snapshot_then_live_alerts(store: Store, make_alert: Callable[..., Alert]) -> None:
     async with running(make_hub(store, RealClock())) as hub:
-        first = await hub.commit_alert(make_alert(1))
+        first = await desk_of(hub).commit(make_alert(1))
         async with served(hub) as (conn, _):
             snap = await conn.next()
             assert snap["type"] == "snapshot"
@@ -98,7 +112,7 @@ async def test_snapshot_then_live_alerts(store: Store, make_alert: Callable[...,
             assert [a["id"] for a in snap["alerts"]] == ["alert-1"]
             assert snap["alerts"][0]["onset"] == "2026-03-01T08:00:00Z"
 
-            await hub.commit_alert(make_alert(2))
+            await desk_of(hub).commit(make_alert(2))
             live = await conn.next()
             assert (live["type"], live["seq"], live["alert"]["id"]) == ("alert", 2, "alert-2")
             assert hub.client_count == 1
@@ -110,8 +124,8 @@ async def test_resume_sends_exactly_the_missed_transitions_then_the_snapshot(
 ) -> None:
     async with running(make_hub(store, RealClock())) as hub:
         for n in range(1, 6):
-            await hub.commit_alert(make_alert(n))
-        await hub.commit_alert(make_alert(2, phase=Phase.END))  # seq 6
+            await desk_of(hub).commit(make_alert(n))
+        await desk_of(hub).commit(make_alert(2, phase=Phase.END))  # seq 6
         async with served(hub, last_seq=3) as (conn, _):
             msgs = [await conn.next() for _ in range(4)]
         assert [(m["type"], m.get("seq")) for m in msgs] == [
@@ -132,7 +146,7 @@ async def test_alerts_committed_during_catch_up_are_neither_lost_nor_doubled(
     hub = make_hub(store, RealClock())
     async with running(hub):
         for n in range(1, 4):
-            await hub.commit_alert(make_alert(n))
+            await desk_of(hub).commit(make_alert(n))
 
         real_after = store.transitions_after
         real_station = store.station_alerts
@@ -143,13 +157,13 @@ async def test_alerts_committed_during_catch_up_are_neither_lost_nor_doubled(
         async def transitions_after(seq: int, limit: int = 10_000) -> list[Alert]:
             calls["after"] += 1
             if calls["after"] == 1:  # mid-backlog, outside the lock
-                await hub.commit_alert(make_alert(10))
+                await desk_of(hub).commit(make_alert(10))
             return await real_after(seq, limit)
 
         async def station_alerts() -> list[Alert]:
             calls["station"] += 1
             if calls["station"] == 1:  # under the lock: this commit must wait for the cut
-                late.append(asyncio.create_task(hub.commit_alert(make_alert(11))))
+                late.append(asyncio.create_task(desk_of(hub).commit(make_alert(11))))
                 bypass.append(await real_store_commit(make_alert(12)))
             return await real_station()
 
@@ -193,7 +207,7 @@ async def test_a_slow_client_is_resynced_and_delays_nobody(
         slow.gate.clear()  # the slow client stops reading
         committed = []
         for n in range(1, 13):  # an alert storm: more than its queue holds
-            committed.append((await hub.commit_alert(make_alert(n))).seq)
+            committed.append((await desk_of(hub).commit(make_alert(n))).seq)
             for i in range(3):  # numerics replace each other in the queue
                 obs = Observation(t=clock.now(), bed="ICU-1", code=SPO2, value=90 + i, unit="%")
                 await hub.publish_numerics("ICU-1", {SPO2: obs})
@@ -313,7 +327,7 @@ async def test_heartbeat_carries_the_published_seq(
     hub = make_hub(store, vclock, heartbeat_s=10)
     async with running(hub), served(hub) as (conn, _):
         assert (await conn.next())["type"] == "snapshot"
-        await hub.commit_alert(make_alert(1))
+        await desk_of(hub).commit(make_alert(1))
         await vclock.advance(10)
         assert (await conn.next())["type"] == "alert"
         beat = await conn.next()

@@ -68,7 +68,7 @@ async def test_snapshot_live_messages_ack_and_ping(
     server: Server, make_alert: Callable[..., Alert]
 ) -> None:
     hub = server.ctx.hub
-    await hub.commit_alert(make_alert(1))
+    await server.ctx.alerts.commit(make_alert(1))
     async with client(server.url(token=server.token())) as ws:
         snap = await recv(ws)
         assert snap["type"] == "snapshot"
@@ -76,7 +76,7 @@ async def test_snapshot_live_messages_ack_and_ping(
         assert [b["bed"] for b in snap["beds"]] == ["ICU-1", "ICU-2"]
         assert [a["id"] for a in snap["alerts"]] == ["alert-1"]
 
-        await hub.commit_alert(make_alert(2, bed="ICU-2"))
+        await server.ctx.alerts.commit(make_alert(2, bed="ICU-2"))
         live = await recv(ws)
         assert (live["type"], live["seq"], live["alert"]["bed"]) == ("alert", 2, "ICU-2")
 
@@ -111,7 +111,7 @@ async def test_resume_without_loss_across_a_forced_disconnect(
     async with client(server.url(token=server.token())) as ws:
         assert (await recv(ws))["seq"] == 0
         for n in (1, 2, 3):
-            await hub.commit_alert(make_alert(n))
+            await server.ctx.alerts.commit(make_alert(n))
         seen = [(await until(ws, "alert"))["seq"] for _ in range(3)]
         assert seen == [1, 2, 3]
         last_seq = seen[-1]
@@ -120,16 +120,16 @@ async def test_resume_without_loss_across_a_forced_disconnect(
 
     # while the client is away: new alerts, an acknowledgement, an end
     for n in (4, 5, 6):
-        await hub.commit_alert(make_alert(n, bed="ICU-2"))
-    await hub.acknowledge("alert-1", by="nina", t=datetime.now(UTC))
-    await hub.commit_alert(make_alert(2, phase=Phase.END))
+        await server.ctx.alerts.commit(make_alert(n, bed="ICU-2"))
+    await server.ctx.alerts.acknowledge("alert-1", by="nina", t=datetime.now(UTC))
+    await server.ctx.alerts.commit(make_alert(2, phase=Phase.END))
     away = await hub._store.max_seq()
     assert away == 8
 
     # and more keep coming while it reconnects and catches up
     async def keep_committing() -> None:
         for n in range(7, 19):
-            await hub.commit_alert(make_alert(n))
+            await server.ctx.alerts.commit(make_alert(n))
             await asyncio.sleep(0.001)
 
     writer = asyncio.create_task(keep_committing())
@@ -207,7 +207,7 @@ async def test_slow_client_is_resynced(server: Server, make_alert: Callable[...,
             assert slow_client.queue.overflows == 0  # numerics replace each other
 
             # an alert storm: more than the slow client's queue holds
-            committed = [(await hub.commit_alert(make_alert(n))).seq for n in range(1, 41)]
+            committed = [(await server.ctx.alerts.commit(make_alert(n))).seq for n in range(1, 41)]
             assert slow_client.queue.overflows >= 1
             fast_msgs = await read_fast(until_seq=committed[-1])
             assert [m["seq"] for m in fast_msgs if m["type"] == "alert"] == committed

@@ -1,19 +1,22 @@
-"""The JSON shapes the REST API and the station websocket share: alert, bed, device dicts.
+"""The JSON shapes the REST API and the station websocket share: bed, device, infusion,
+patient and value dicts (an alert's is `core.records.alert_record`).
 
 One builder per shape, so a bed looks the same in `GET /api/beds`, in a snapshot and in a
-`bed` push. Times are ISO 8601 in UTC with a `Z`. `Views` also keeps the latest numerics per
-bed as the hub publishes them, so listing beds needs no query per parameter.
+`bed` push. Times are `core.records.format_time`'s: ISO 8601 in UTC with a `Z`. `Views` also
+keeps the latest numerics per bed as the hub publishes them, so listing beds needs no query
+per parameter.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from app.context import DeviceRegistry, StatusProvider
+from app.live.registry import DeviceRegistry, StatusProvider
 from core.clock import Clock
 from core.model import Alert, Observation
+from core.records import format_time_or_none as iso
 
 if TYPE_CHECKING:
     from app.store import BedRow, InfusionRow, PatientRow, Store
@@ -21,34 +24,6 @@ if TYPE_CHECKING:
 IAE_WINDOW = timedelta(hours=24)
 RATE_CODE = "MDC_FLOW_FLUID_PUMP"
 INFUSED_CODE = "MDC_VOL_FLUID_DELIV"
-
-
-def iso(t: datetime | None) -> str | None:
-    """ISO 8601 in UTC with a `Z` (None stays None)."""
-    if t is None:
-        return None
-    return t.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def alert_dict(a: Alert) -> dict[str, Any]:
-    return {
-        "id": a.id,
-        "seq": a.seq,
-        "bed": a.bed,
-        "category": a.category.value,
-        "iae": a.iae,
-        "rule": a.rule,
-        "priority": a.priority.value,
-        "phase": a.phase.value,
-        "state": a.state.value,
-        "onset": iso(a.onset),
-        "t": iso(a.t),
-        "message": a.message,
-        "evidence": a.evidence,
-        "acked_by": a.acked_by,
-        "acked_at": iso(a.acked_at),
-        "ended_at": iso(a.ended_at),
-    }
 
 
 def value_dict(o: Observation) -> dict[str, Any]:
