@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -63,7 +64,7 @@ def is_serial_url(url: str) -> bool:
 
 
 class Link:
-    """An open byte stream to one device."""
+    """An open byte stream to one device (any asyncio stream pair: TCP, serial, in memory)."""
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, name: str):
         self._reader = reader
@@ -111,3 +112,8 @@ async def open_link(url: str, serial_settings: SerialSettings | None = None) -> 
     except (OSError, serial.SerialException, ValueError, *_LINE_ERRORS) as exc:
         raise DeviceUnreachable(f"{url}: {exc}") from exc
     return Link(reader, writer, url)
+
+
+Opener = Callable[[str, SerialSettings | None], Awaitable[Link]]
+"""How a driver opens its address: `open_link`, or a test's in-memory link
+(`simulators.memlink.MemoryServer.open_link`), which returns the same `Link`."""

@@ -15,15 +15,18 @@ Faults (`simulators.faults.Faults`), read before every message:
 - corrupt_checksum: MLLP has no checksum, so the message goes out cut short inside its last
   segment (`drivers.hl7.pcd.corrupt`); a receiver answers AE.
 
-Only TCP is implemented: MLLP over a serial line is rare and our listener is a TCP server.
+It connects over TCP (`run`) or over any stream connection a callable makes (`run_over`, e.g.
+`simulators.memlink.MemoryServer.connect`); MLLP over a serial line is rare and not done.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections import Counter
+from collections.abc import Awaitable, Callable
 
 from core.clock import Clock
 from core.errors import DecodeError
@@ -36,6 +39,8 @@ from simulators.source import VitalsSource
 log = logging.getLogger(__name__)
 
 ALARMED_RHYTHMS = ("VT", "VF", "asystole")
+
+Connect = Callable[[], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
 
 
 class _NoAck(Exception):
@@ -137,15 +142,20 @@ class Hl7Sender:
 
     # -- the link ---------------------------------------------------------------------------
     async def run(self, host: str, port: int) -> None:
-        """Connect and send until cancelled, reconnecting whenever the link fails."""
+        """Connect to `host:port` over TCP and send until cancelled (see `run_over`)."""
+        await self.run_over(functools.partial(asyncio.open_connection, host, port))
+
+    async def run_over(self, connect: Connect) -> None:
+        """Send over connections made by `connect` (TCP, or an in-memory link's `connect`)
+        until cancelled, reconnecting whenever the link fails."""
         while True:
             if self.faults.drop:
                 await self.clock.sleep(self.interval)
                 continue
             try:
-                reader, writer = await asyncio.open_connection(host, port)
+                reader, writer = await connect()
             except OSError as exc:
-                log.debug("HL7 sender: cannot connect to %s:%d: %s", host, port, exc)
+                log.debug("HL7 sender: cannot connect: %s", exc)
                 await self.clock.sleep(self.reconnect_delay)
                 continue
             self.connections += 1

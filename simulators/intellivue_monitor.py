@@ -1,10 +1,11 @@
-"""A simulated Philips IntelliVue monitor speaking Data Export over TCP or a pty.
+"""A simulated Philips IntelliVue monitor speaking Data Export over TCP, a pty or a memory link.
 
 Built on the driver's codecs (`drivers.intellivue`). It answers an association request with
 an association response and an MDS Create event, answers extended polls for numerics and
 alerts from the `VitalsSource`, drops a second poll of one object type within a second (as the
 monitor does), aborts the association after `silence_timeout` (10 s) without a client message,
-and answers a release request. Faults (`simulators.faults.Faults`) are read before every
+and answers a release request. `serve_connection` serves any stream connection (TCP, or a
+`simulators.memlink.MemoryServer`'s). Faults (`simulators.faults.Faults`) are read before every
 answer: `drop` closes the TCP connection and refuses new ones (on a pty, where no connection
 exists, it acts like a pulled cable: nothing is answered and the association is lost),
 `stall` answers nothing, `corrupt_checksum` sends frames with a wrong FCS, `garbage` sends
@@ -178,7 +179,7 @@ class IntellivueSimulator:
     # -- serving ----------------------------------------------------------------------------
     async def serve_tcp(self, host: str = "127.0.0.1", port: int = 0) -> int:
         """Listen on `host:port` (0 picks a free port); returns the bound port (`self.port`)."""
-        self._server = await asyncio.start_server(self._on_tcp, host, port)
+        self._server = await asyncio.start_server(self.serve_connection, host, port)
         self.port = int(self._server.sockets[0].getsockname()[1])
         return self.port
 
@@ -226,7 +227,10 @@ class IntellivueSimulator:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _on_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def serve_connection(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        """Serve one stream connection (TCP, or `simulators.memlink.MemoryServer`'s)."""
         task = asyncio.current_task()
         if task is not None:
             self._tasks.add(task)

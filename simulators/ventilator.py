@@ -1,10 +1,13 @@
-"""A Dräger-style MEDIBUS ventilator, served over TCP or a pseudo-terminal.
+"""A Dräger-style MEDIBUS ventilator, served over TCP, a pseudo-terminal or a memory link.
 
 Built on the driver's own sans-IO modules (`drivers.medibus.codec`, `layouts`, `vocab`), so the
 bytes it speaks are the codec's. Behaviour, as the references describe a ventilator:
 
 - While it has no link it sends ICC itself every `icc_interval` seconds; a host's ICC (or the
   host's answer to its ICC) opens the link. Until then it ignores other commands.
+Any stream connection can be served with `serve_connection` (what `serve_tcp` accepts; a test
+gives it to `simulators.memlink.MemoryServer`).
+
 - Linked, it answers every command: measured data CP1/CP2, alarms CP1 (CP2/CP3 empty),
   settings, text messages, device identification, empty echoes for control and unknown
   commands, and the NAK response to a command with a bad checksum.
@@ -118,7 +121,7 @@ class VentilatorSimulator:
     # -- serving --------------------------------------------------------------------------
     async def serve_tcp(self, host: str = "127.0.0.1", port: int = 0) -> asyncio.Server:
         """Listen on `host:port` (0: any free port, then read `self.port`)."""
-        server = await asyncio.start_server(self._on_tcp, host, port)
+        server = await asyncio.start_server(self.serve_connection, host, port)
         self._servers.append(server)
         self.port = server.sockets[0].getsockname()[1]
         return server
@@ -152,7 +155,10 @@ class VentilatorSimulator:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _on_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def serve_connection(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        """Serve one stream connection (TCP, or `simulators.memlink.MemoryServer`'s)."""
         task = asyncio.current_task()
         if task is not None:
             self._tasks.add(task)

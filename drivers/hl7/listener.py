@@ -2,8 +2,10 @@
 
 Unlike the other drivers this one is a server: senders connect to it. The asyncio server
 starts with the first session (or `start()`) and keeps listening across sessions until
-`aclose()`; each connection has its own MLLP decoder, every message is answered (AA / AE /
-AR, see `drivers.hl7.receiver`) and accepted messages go to the session through a queue.
+`aclose()`; with `listen=None` there is no TCP server and connections come only through
+`serve_connection(reader, writer)` (a test's in-memory link). Each connection has its own MLLP
+decoder, every message is answered (AA / AE / AR, see `drivers.hl7.receiver`) and accepted
+messages go to the session through a queue.
 
 Session (one `_session()` of `Driver.stream()`):
 - starts with the first accepted message; `device_connected` carries the sending
@@ -68,7 +70,7 @@ class Hl7MllpDriver(Driver):
         *,
         bed_map: Mapping[str, str],
         clock: Clock,
-        listen: str,
+        listen: str | None,
         device_id: str = "hl7",
         stale_after: float = 60.0,
         backoff: Backoff | None = None,
@@ -84,7 +86,8 @@ class Hl7MllpDriver(Driver):
             backoff=backoff or Backoff(initial=0.1, factor=2.0, cap=1.0),
             stale_after=stale_after,
         )
-        self.host, self._requested_port = parse_listen(listen)
+        self.listen = listen
+        self.host, self._requested_port = parse_listen(listen) if listen is not None else ("", 0)
         self.receiver = Hl7Receiver(bed_map=bed_map, device_id=device_id, assume_tz=assume_tz)
         self.max_message = max_message
         self.rejected = 0  # messages answered AR (unknown sender, unsupported type)
@@ -108,11 +111,13 @@ class Hl7MllpDriver(Driver):
         return len(self._open)
 
     async def start(self) -> int:
-        """Bind and listen (idempotent); returns the bound port."""
+        """Bind and listen (idempotent); returns the bound port (0 when `listen` is None)."""
+        if self.listen is None:
+            return 0
         if self._server is None:
             try:
                 self._server = await asyncio.start_server(
-                    self._handle, self.host, self._requested_port
+                    self.serve_connection, self.host, self._requested_port
                 )
             except OSError as exc:
                 raise ConfigError(
@@ -145,7 +150,10 @@ class Hl7MllpDriver(Driver):
         await self.aclose()
 
     # -- one connection -------------------------------------------------------------------
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def serve_connection(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        """Serve one sender's stream connection until it closes (what the TCP server runs)."""
         task = asyncio.current_task()
         assert task is not None
         self._handlers.add(task)

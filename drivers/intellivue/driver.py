@@ -49,7 +49,7 @@ from drivers.intellivue.messages import (
 )
 from drivers.intellivue.tracking import AlarmTracker
 from drivers.intellivue.translate import readings
-from drivers.transport import Link, SerialSettings, open_link
+from drivers.transport import Link, Opener, SerialSettings, open_link
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,10 @@ class _Receiver:
 
 
 class IntellivueDriver(Driver):
-    """One IntelliVue monitor on a MIB/RS-232 link (or a TCP bridge to one)."""
+    """One IntelliVue monitor on a MIB/RS-232 link (or a TCP bridge to one).
+
+    `open_link` opens `url` (default: `drivers.transport.open_link`; a test passes an
+    in-memory link's opener)."""
 
     protocol = "intellivue"
 
@@ -111,6 +114,7 @@ class IntellivueDriver(Driver):
         stale_after: float = 10.0,
         backoff: Backoff | None = None,
         reply_timeout: float = 5.0,
+        open_link: Opener = open_link,
     ) -> None:
         super().__init__(
             bed=bed, device_id=device_id, clock=clock, backoff=backoff, stale_after=stale_after
@@ -122,6 +126,7 @@ class IntellivueDriver(Driver):
         self.serial_settings = serial_settings
         self.poll_interval = poll_interval
         self.reply_timeout = reply_timeout
+        self._open_link = open_link
         self.tracker = AlarmTracker()
         self._ids = itertools.count(1)
 
@@ -129,7 +134,7 @@ class IntellivueDriver(Driver):
         return next(self._ids) & 0xFFFF
 
     async def _session(self) -> AsyncIterator[DriverOutput]:
-        link = await open_link(self.url, self.serial_settings)
+        link = await self._open_link(self.url, self.serial_settings)
         rx = _Receiver(link, self)
         associated = False
         try:

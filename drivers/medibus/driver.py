@@ -65,7 +65,7 @@ from drivers.medibus.session import (
     State,
 )
 from drivers.medibus.vocab import readings
-from drivers.transport import Link, SerialSettings, open_link
+from drivers.transport import Link, Opener, SerialSettings, open_link
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,10 @@ _Inbox = Response | BadFrame | DeviceError
 
 
 class MedibusDriver(Driver):
-    """One MEDIBUS ventilator on a serial URL (or a TCP serial server)."""
+    """One MEDIBUS ventilator on a serial URL (or a TCP serial server).
+
+    `open_link` opens `url` (default: `drivers.transport.open_link`; a test passes an
+    in-memory link's opener)."""
 
     protocol = "medibus"
 
@@ -95,6 +98,7 @@ class MedibusDriver(Driver):
         reply_timeout: float = REPLY_TIMEOUT_S,
         keepalive: float = KEEPALIVE_S,
         identity: DeviceIdentity = HOST_IDENTITY,
+        open_link: Opener = open_link,
     ) -> None:
         super().__init__(
             bed=bed, device_id=device_id, clock=clock, backoff=backoff, stale_after=stale_after
@@ -109,6 +113,7 @@ class MedibusDriver(Driver):
         self.reply_timeout = reply_timeout
         self.keepalive = keepalive
         self.identity = identity
+        self._open_link = open_link
         self.device_identity: DeviceIdentity | None = None
         self.realtime_bytes = 0
         self._alarms: dict[tuple[int, int], Alarm] = {}
@@ -119,7 +124,7 @@ class MedibusDriver(Driver):
 
     # -- the session ----------------------------------------------------------------------
     async def _session(self) -> AsyncIterator[DriverOutput]:
-        link = await open_link(self.url, self.serial_settings)
+        link = await self._open_link(self.url, self.serial_settings)
         session = HostSession(self.identity)
         chan = _Channel(link, self, session)
         chan.start()

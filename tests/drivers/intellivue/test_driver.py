@@ -1,4 +1,8 @@
-"""IntellivueDriver against IntellivueSimulator over real TCP sockets and pseudo-terminals."""
+"""IntellivueDriver against IntellivueSimulator.
+
+Behaviour is tested over the in-memory link on the virtual clock; one test runs end to end over
+real TCP and one over a pseudo-terminal, on the real clock.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +12,16 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from core.clock import RealClock
+from core.clock import Clock, RealClock, VirtualClock
 from core.errors import NoReply, ProtocolError
 from core.model import DeviceEvent, Observation
 from drivers.base import Backoff, DriverOutput
 from drivers.intellivue.driver import IntellivueDriver
 from drivers.intellivue.values import AlarmEntry
+from drivers.transport import Opener, open_link
 from simulators.faults import Faults
 from simulators.intellivue_monitor import IntellivueSimulator
+from simulators.memlink import MemoryServer, run_for
 from simulators.source import DEFAULT_ADULT_ARDS, FixedVitals
 
 pytestmark = pytest.mark.timeout(30)
@@ -36,12 +42,8 @@ class Run:
             self._changed.set()
 
     async def until(self, pred: Callable[[list[DriverOutput]], bool], timeout: float = 8) -> None:
-        async with asyncio.timeout(timeout):
-            while not pred(self.items):
-                self._changed.clear()
-                # counters (bad frames, simulator stats) change without a yielded item
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), 0.05)
+        """Wait until `pred(items)`; `timeout` is virtual seconds on a virtual clock."""
+        await wait_until(self.driver.clock, lambda: pred(self.items), timeout)
 
     def events(self, name: str) -> list[DeviceEvent]:
         return [i for i in self.items if isinstance(i, DeviceEvent) and i.event == name]
@@ -51,8 +53,23 @@ class Run:
 
     async def stop(self) -> None:
         self._task.cancel()
+        # the driver sends a release on the clock before closing
+        await wait_until(self.driver.clock, self._task.done, 5)
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
+
+
+async def wait_until(clock: Clock, cond: Callable[[], bool], timeout: float) -> None:
+    if isinstance(clock, VirtualClock):
+        deadline = clock.monotonic() + timeout
+        while not cond():
+            if clock.monotonic() >= deadline:
+                raise TimeoutError(f"condition not met within {timeout:g} virtual s")
+            await run_for(clock, 0.01)
+        return
+    async with asyncio.timeout(timeout):
+        while not cond():
+            await asyncio.sleep(0.01)
 
 
 def count(name: str, n: int = 1) -> Callable[[list[DriverOutput]], bool]:
@@ -85,39 +102,66 @@ def faults() -> Faults:
 
 
 @pytest.fixture
-async def sim(vitals: FixedVitals, faults: Faults) -> AsyncIterator[IntellivueSimulator]:
-    async with IntellivueSimulator(vitals, RealClock(), faults, etco2_kpa=True) as s:
+def vclock() -> VirtualClock:
+    return VirtualClock()
+
+
+@pytest.fixture
+async def sim(
+    vitals: FixedVitals, faults: Faults, vclock: VirtualClock
+) -> AsyncIterator[IntellivueSimulator]:
+    async with IntellivueSimulator(vitals, vclock, faults, etco2_kpa=True) as s:
         yield s
 
 
-def make_driver(url: str, **kw: float) -> IntellivueDriver:
+@pytest.fixture
+async def link(sim: IntellivueSimulator, vclock: VirtualClock) -> AsyncIterator[MemoryServer]:
+    async with MemoryServer(sim.serve_connection, vclock, name="mp70") as server:
+        yield server
+
+
+def make_driver(
+    url: str, clock: Clock, opener: Opener = open_link, **kw: float
+) -> IntellivueDriver:
     return IntellivueDriver(
         bed="ICU-3",
         device_id="mp70",
         url=url,
-        clock=RealClock(),
+        clock=clock,
         backoff=Backoff(initial=0.05, cap=0.2),
         stale_after=kw.pop("stale_after", 3.0),
         reply_timeout=kw.pop("reply_timeout", 1.0),
+        open_link=opener,
     )
 
 
 @pytest.fixture
-async def tcp_run(sim: IntellivueSimulator) -> AsyncIterator[Run]:
-    port = await sim.serve_tcp("127.0.0.1", 0)
-    run = Run(make_driver(f"tcp://127.0.0.1:{port}"))
+async def mem_run(link: MemoryServer, vclock: VirtualClock) -> AsyncIterator[Run]:
+    run = Run(make_driver("mem://mp70", vclock, link.open_link))
     yield run
     await run.stop()
 
 
+async def session_error(driver: IntellivueDriver) -> BaseException | None:
+    """Run one `_session()` to its end (on the driver's clock); what it raised."""
+
+    async def session() -> None:
+        async for _ in driver._session():
+            pass
+
+    task = asyncio.ensure_future(session())
+    await wait_until(driver.clock, task.done, 10)
+    return task.exception()
+
+
 async def test_numerics_in_our_units_and_vt_once(
-    tcp_run: Run, sim: IntellivueSimulator, vitals: FixedVitals
+    mem_run: Run, sim: IntellivueSimulator, vitals: FixedVitals
 ) -> None:
-    await tcp_run.until(lambda items: len(tcp_run.observations("MDC_AWAY_CO2_ET")) >= 1)
-    connected = tcp_run.events("device_connected")[0]
+    await mem_run.until(lambda items: len(mem_run.observations("MDC_AWAY_CO2_ET")) >= 1)
+    connected = mem_run.events("device_connected")[0]
     assert connected.fields["model"] == "Philips MP70"
     assert connected.fields["mds"] == "00:09:fb:5a:1c:3e"
-    by_code = {o.code: o for o in tcp_run.observations()}
+    by_code = {o.code: o for o in mem_run.observations()}
     assert (
         by_code["MDC_PULS_OXIM_SAT_O2"].value == 93 and by_code["MDC_PULS_OXIM_SAT_O2"].unit == "%"
     )
@@ -127,24 +171,36 @@ async def test_numerics_in_our_units_and_vt_once(
     assert by_code["MDC_TEMP_BLD"].value == pytest.approx(37.2)
     assert by_code["MDC_AWAY_CO2_ET"].unit == "mm[Hg]"  # sent in kPa
     assert by_code["MDC_AWAY_CO2_ET"].value == pytest.approx(42.0, abs=0.1)
-    assert all(o.usable for o in tcp_run.observations())
+    assert all(o.usable for o in mem_run.observations())
     vitals.rhythms = ["VT"]
-    await tcp_run.until(count("arrhythmia"))
+    await mem_run.until(count("arrhythmia"))
     answered = sim.stats.polls_answered
-    await tcp_run.until(lambda _: sim.stats.polls_answered >= answered + 4)  # two more polls
-    arrhythmias = tcp_run.events("arrhythmia")
+    await mem_run.until(lambda _: sim.stats.polls_answered >= answered + 4)  # two more polls
+    arrhythmias = mem_run.events("arrhythmia")
     assert len(arrhythmias) == 1
     assert arrhythmias[0].fields["rhythm"] == "VT"
     assert arrhythmias[0].fields["priority"] == "high"
     assert sim.stats.polls_dropped == 0
-    assert tcp_run.driver.status.bad_frames == 0
+    assert mem_run.driver.status.bad_frames == 0
+
+
+async def test_tcp_end_to_end(vitals: FixedVitals, faults: Faults) -> None:
+    async with IntellivueSimulator(vitals, RealClock(), faults) as sim:
+        port = await sim.serve_tcp("127.0.0.1", 0)
+        run = Run(make_driver(f"tcp://127.0.0.1:{port}", RealClock()))
+        try:
+            await run.until(lambda _: len(run.observations("MDC_PULS_OXIM_SAT_O2")) >= 1)
+            assert run.events("device_connected")[0].fields["model"] == "Philips MP70"
+        finally:
+            await run.stop()
+        assert sim.stats.associations == 1 and run.driver.status.bad_frames == 0
 
 
 async def test_pty_link(vitals: FixedVitals, faults: Faults) -> None:
     vitals.rhythms = ["VF"]
     async with IntellivueSimulator(vitals, RealClock(), faults) as sim:
         path = await sim.serve_pty()
-        run = Run(make_driver(path))
+        run = Run(make_driver(path, RealClock()))
         try:
             await run.until(count("arrhythmia"))
             await run.until(lambda _: len(run.observations("MDC_PULS_OXIM_SAT_O2")) >= 1)
@@ -160,78 +216,78 @@ async def test_pty_link(vitals: FixedVitals, faults: Faults) -> None:
         assert sim.stats.associations >= 2
 
 
-async def test_drop_disconnects_then_reconnects(tcp_run: Run, faults: Faults) -> None:
-    await tcp_run.until(count("device_connected"))
+async def test_drop_disconnects_then_reconnects(mem_run: Run, faults: Faults) -> None:
+    await mem_run.until(count("device_connected"))
     faults.drop = True
-    await tcp_run.until(count("device_disconnected"))
+    await mem_run.until(count("device_disconnected"))
     faults.clear()
-    await tcp_run.until(obs_after("device_connected", 2))
-    assert tcp_run.driver.status.reconnects >= 1
+    await mem_run.until(obs_after("device_connected", 2))
+    assert mem_run.driver.status.reconnects >= 1
 
 
-async def test_stall_goes_stale_then_reconnects(tcp_run: Run, faults: Faults) -> None:
-    await tcp_run.until(lambda _: len(tcp_run.observations()) > 0)
+async def test_stall_goes_stale_then_reconnects(mem_run: Run, faults: Faults) -> None:
+    await mem_run.until(lambda _: len(mem_run.observations()) > 0)
     faults.stall = True
-    await tcp_run.until(count("device_disconnected"))
-    stale = tcp_run.events("device_stale")
+    await mem_run.until(count("device_disconnected"))
+    stale = mem_run.events("device_stale")
     assert stale and stale[0].fields["seconds"] >= 3.0
     faults.clear()
-    await tcp_run.until(obs_after("device_connected", 2))
+    await mem_run.until(obs_after("device_connected", 2))
 
 
-async def test_corrupt_fcs_is_counted_not_fatal(tcp_run: Run, faults: Faults) -> None:
-    await tcp_run.until(lambda _: len(tcp_run.observations()) > 0)
+async def test_corrupt_fcs_is_counted_not_fatal(mem_run: Run, faults: Faults) -> None:
+    await mem_run.until(lambda _: len(mem_run.observations()) > 0)
     faults.corrupt_checksum = True
-    await tcp_run.until(lambda _: tcp_run.driver.status.bad_frames >= 2)
+    await mem_run.until(lambda _: mem_run.driver.status.bad_frames >= 2)
     faults.clear()
-    n = len(tcp_run.observations())
-    await tcp_run.until(lambda _: len(tcp_run.observations()) > n)
-    assert not tcp_run.events("device_disconnected")
+    n = len(mem_run.observations())
+    await mem_run.until(lambda _: len(mem_run.observations()) > n)
+    assert not mem_run.events("device_disconnected")
 
 
-async def test_garbage_resyncs(tcp_run: Run, faults: Faults) -> None:
+async def test_garbage_resyncs(mem_run: Run, faults: Faults) -> None:
     faults.garbage = True
-    await tcp_run.until(lambda _: len(tcp_run.observations("MDC_ECG_HEART_RATE")) >= 2)
-    assert tcp_run.driver.status.bad_frames >= 1
-    assert tcp_run.events("device_connected")
+    await mem_run.until(lambda _: len(mem_run.observations("MDC_ECG_HEART_RATE")) >= 2)
+    assert mem_run.driver.status.bad_frames >= 1
+    assert mem_run.events("device_connected")
 
 
-async def test_slow_answers_within_timeout(tcp_run: Run, faults: Faults) -> None:
+async def test_slow_answers_within_timeout(mem_run: Run, faults: Faults) -> None:
     faults.slow_s = 0.3
-    await tcp_run.until(lambda _: len(tcp_run.observations("MDC_ECG_HEART_RATE")) >= 2)
-    assert not tcp_run.events("device_disconnected")
+    await mem_run.until(lambda _: len(mem_run.observations("MDC_ECG_HEART_RATE")) >= 2)
+    assert not mem_run.events("device_disconnected")
 
 
 async def test_watch_off_and_device_alarm(
-    tcp_run: Run, sim: IntellivueSimulator, vitals: FixedVitals
+    mem_run: Run, sim: IntellivueSimulator, vitals: FixedVitals
 ) -> None:
     del vitals.values["MDC_ECG_HEART_RATE"]  # no ECG: pulse is the heart-rate source
     sim.technical_alarms = [
         AlarmEntry(patient=False, source=0x4BB8, code=0x0CAE, type=0x0002, state=0, text="Desat")
     ]
-    await tcp_run.until(count("arrhythmia_watch_off"))
-    await tcp_run.until(count("device_alarm"))
-    assert tcp_run.events("arrhythmia_watch_off")[0].fields["reason"] == "hr_source_pulse"
-    alarm = tcp_run.events("device_alarm")[0]
+    await mem_run.until(count("arrhythmia_watch_off"))
+    await mem_run.until(count("device_alarm"))
+    assert mem_run.events("arrhythmia_watch_off")[0].fields["reason"] == "hr_source_pulse"
+    alarm = mem_run.events("device_alarm")[0]
     assert alarm.fields["phase"] == "start" and alarm.fields["text"] == "Desat"
 
 
-async def test_refused_association_raises(sim: IntellivueSimulator) -> None:
+async def test_refused_association_raises(
+    sim: IntellivueSimulator, link: MemoryServer, vclock: VirtualClock
+) -> None:
     sim.refuse = True
-    port = await sim.serve_tcp()
-    driver = make_driver(f"127.0.0.1:{port}")
-    with pytest.raises(ProtocolError, match="refused"):
-        async for _ in driver._session():
-            pass
+    error = await session_error(make_driver("mem://mp70", vclock, link.open_link))
+    assert isinstance(error, ProtocolError) and "refused" in str(error)
 
 
-async def test_missing_reply_raises_no_reply(sim: IntellivueSimulator, faults: Faults) -> None:
+async def test_missing_reply_raises_no_reply(
+    faults: Faults, link: MemoryServer, vclock: VirtualClock
+) -> None:
     faults.stall = True
-    port = await sim.serve_tcp()
-    driver = make_driver(f"127.0.0.1:{port}", reply_timeout=0.3)
-    with pytest.raises(NoReply):
-        async for _ in driver._session():
-            pass
+    driver = make_driver("mem://mp70", vclock, link.open_link, reply_timeout=0.3)
+    t0 = vclock.monotonic()
+    assert isinstance(await session_error(driver), NoReply)
+    assert vclock.monotonic() - t0 == pytest.approx(0.3, abs=0.02)
 
 
 def test_poll_interval_is_bounded() -> None:
