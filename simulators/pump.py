@@ -1,8 +1,10 @@
 """A Modbus infusion-pump gateway simulator: one unit id per pump, served by pymodbus.
 
-Registers are built on every read from the live `PumpState`s with the driver's own codec and
-the same profile, so the simulator never holds stale copies. The server is read-only, as a
-pump's monitoring gateway is. Faults (`simulators.faults.Faults`) act on the link:
+Each pump is a pymodbus `SimDevice` over the profile's block whose async `action` rebuilds the
+registers on every read from the live `PumpState` with the driver's own codec and the same
+profile, so the simulator never holds stale copies. The server is read-only, as a pump's
+monitoring gateway is; a unit id with no pump gets a gateway exception (0x0B).
+Faults (`simulators.faults.Faults`) act on the link:
 - drop: the server stops (connections closed, port refused) until the fault clears;
 - stall: requests are read but never answered;
 - slow_s: each answer waits that long on the simulator's clock;
