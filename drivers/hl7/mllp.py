@@ -10,7 +10,8 @@ decoder buffers across `feed()` calls; `next_frame()` answers `None` for "need m
 
 Resync rules:
 - bytes outside a block (before an SB) are garbage: they are dropped and reported once per
-  run as a `DecodeError` (`garbage_bytes` counts them); decoding resumes at the next SB;
+  run as a `DecodeError`, however many reads the run arrives in (`garbage_bytes` counts
+  them); decoding resumes at the next SB;
 - an SB inside a block means the block was cut short (the sender restarted): the partial
   block is dropped with a `DecodeError` and a new block starts at that SB;
 - a block longer than `max_size` is dropped with a `DecodeError`, and bytes are skipped until
@@ -52,6 +53,7 @@ class MllpDecoder:
         self._in_block = False  # _buf holds the body of an open block (after its SB)
         self._skipping = False  # an oversize block is being skipped until the next SB
         self._pending_eb = False  # the block ended with EB; a CR may still follow
+        self._garbage_reported = False  # a run of garbage, already reported, may go on
         self.garbage_bytes = 0
         self.frames = 0
 
@@ -89,11 +91,16 @@ class MllpDecoder:
             if not buf:
                 return None
             start = buf.find(SB)
-            if start != 0:
-                skipped = len(buf) if start < 0 else start
+            skipped = len(buf) if start < 0 else start
+            if skipped:
                 self.garbage_bytes += skipped
                 del buf[:skipped]
-                raise DecodeError(f"{skipped} byte(s) outside an MLLP block skipped")
+                reported, self._garbage_reported = self._garbage_reported, start < 0
+                if not reported:
+                    raise DecodeError(f"{skipped} byte(s) outside an MLLP block skipped")
+            if start < 0:
+                return None
+            self._garbage_reported = False
             del buf[0]
             self._in_block = True
         end = buf.find(EB)

@@ -1,4 +1,8 @@
-"""Hl7MllpDriver against the HL7 sender simulator over real TCP on 127.0.0.1, with faults."""
+"""Hl7MllpDriver against the HL7 sender simulator, with faults.
+
+Behaviour is tested over the in-memory link on the virtual clock; one test runs end to end over
+real TCP on 127.0.0.1, and binding a port in use is a real-socket test.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +13,16 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from core.clock import RealClock
+from core.clock import RealClock, VirtualClock
 from core.errors import ConfigError
 from core.model import DeviceEvent, Observation
 from drivers.base import ConnectionState, DriverOutput
 from drivers.hl7.listener import Hl7MllpDriver, parse_listen
 from drivers.hl7.mllp import frame
+from drivers.hl7.pcd import build_oru_r01
 from simulators.faults import Faults
 from simulators.hl7_sender import Hl7Sender
+from simulators.memlink import MemoryServer, run_for
 from simulators.source import FixedVitals
 
 BEDS = {"ICU^^3": "ICU-3", "ICU^^4": "ICU-4"}
@@ -26,6 +32,8 @@ CLOCK = RealClock()
 @dataclass
 class Rig:
     driver: Hl7MllpDriver
+    link: MemoryServer
+    clock: VirtualClock
     out: list[DriverOutput] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -34,14 +42,14 @@ class Rig:
     ) -> Hl7Sender:
         s = Hl7Sender(
             vitals or FixedVitals({"MDC_PULS_OXIM_SAT_O2": 95.0, "MDC_ECG_HEART_RATE": 88.0}),
-            CLOCK,
+            self.clock,
             location,
             faults=faults,
             interval=0.05,
             ack_timeout=1.0,
             reconnect_delay=0.05,
         )
-        self.tasks.append(asyncio.create_task(s.run("127.0.0.1", self.driver.port)))
+        self.tasks.append(asyncio.create_task(s.run_over(self.link.connect)))
         return s
 
     def events(self, name: str) -> list[DeviceEvent]:
@@ -53,16 +61,20 @@ class Rig:
         ]
 
     async def until(self, cond: Callable[[], bool], timeout: float = 5.0) -> None:
-        async with asyncio.timeout(timeout):
-            while not cond():
-                await asyncio.sleep(0.01)
+        """Wait until `cond()` holds, advancing virtual time; fails after `timeout` virtual s."""
+        deadline = self.clock.monotonic() + timeout
+        while not cond():
+            if self.clock.monotonic() >= deadline:
+                raise TimeoutError(f"condition not met within {timeout:g} virtual s")
+            await run_for(self.clock, 0.01)
 
 
 @pytest.fixture
 async def rig() -> AsyncIterator[Rig]:
-    driver = Hl7MllpDriver(bed_map=BEDS, clock=CLOCK, listen="127.0.0.1:0", stale_after=1.0)
-    await driver.start()
-    r = Rig(driver)
+    clock = VirtualClock()
+    driver = Hl7MllpDriver(bed_map=BEDS, clock=clock, listen=None, stale_after=1.0)
+    link = MemoryServer(driver.serve_connection, clock, name="hl7")
+    r = Rig(driver, link, clock)
 
     async def collect() -> None:
         async for item in driver.stream():
@@ -76,6 +88,7 @@ async def rig() -> AsyncIterator[Rig]:
         with contextlib.suppress(asyncio.CancelledError):
             await t
     await driver.aclose()
+    await link.close()
 
 
 async def test_values_arrive_at_the_right_bed(rig: Rig) -> None:
@@ -94,7 +107,7 @@ async def test_values_arrive_at_the_right_bed(rig: Rig) -> None:
     assert connected.bed == "*"
     assert connected.fields["protocol"] == "hl7-mllp"
     assert connected.fields["sending_application"] == "CENTRAL"
-    assert connected.fields["peer"].startswith("127.0.0.1:")
+    assert connected.fields["peer"].startswith("memory:")
     assert rig.driver.status.state is ConnectionState.CONNECTED
     assert rig.driver.status.bad_frames == 0
 
@@ -177,27 +190,29 @@ async def test_slow_sender_still_delivers(rig: Rig) -> None:
     assert rig.observations("ICU-4", "MDC_ECG_HEART_RATE")
 
 
-async def test_raw_socket_messages_split_and_batched(rig: Rig) -> None:
-    """Two messages in one write, then one message split across writes, plus junk."""
-    from drivers.hl7.pcd import build_oru_r01
-
-    now = CLOCK.now()
+@pytest.mark.parametrize("max_chunk", [0, 1, 7])
+async def test_raw_messages_split_and_batched(rig: Rig, max_chunk: int) -> None:
+    """Two messages in one write, then one message split across writes, plus junk; the link
+    may split every write further into chunks of 1..max_chunk bytes."""
+    now = rig.clock.now()
     msgs = [
         frame(build_oru_r01({"MDC_ECG_HEART_RATE": 60.0 + i}, now=now, control_id=f"R{i}",
                             location="ICU^^3"))
         for i in range(3)
     ]  # fmt: skip
-    reader, writer = await asyncio.open_connection("127.0.0.1", rig.driver.port)
+    rig.link.to_server.max_chunk = rig.link.to_client.max_chunk = max_chunk
+    reader, writer = await rig.link.connect()
     try:
         writer.write(b"junk" + msgs[0] + msgs[1] + msgs[2][:40])
-        await writer.drain()
-        await asyncio.sleep(0.05)
+        await run_for(rig.clock, 0.05)
         writer.write(msgs[2][40:])
-        await writer.drain()
         acks = b""
-        async with asyncio.timeout(3):
-            while acks.count(b"\x1c\r") < 3:
-                acks += await reader.read(4096)
+        reading = asyncio.ensure_future(reader.read(4096))
+        while acks.count(b"\x1c\r") < 3:
+            await rig.until(reading.done, timeout=3)
+            acks += reading.result()
+            reading = asyncio.ensure_future(reader.read(4096))
+        reading.cancel()
     finally:
         writer.close()
     assert [acks.count(f"MSA|AA|R{i}\r".encode()) for i in range(3)] == [1, 1, 1]
@@ -216,6 +231,27 @@ def test_listen_addresses() -> None:
             parse_listen(bad)
     with pytest.raises(ConfigError):
         Hl7MllpDriver(bed_map={}, clock=CLOCK, listen="127.0.0.1:0")
+
+
+async def test_tcp_end_to_end() -> None:
+    driver = Hl7MllpDriver(bed_map=BEDS, clock=CLOCK, listen="127.0.0.1:0", stale_after=5.0)
+    port = await driver.start()
+    sender = Hl7Sender(FixedVitals({"MDC_PULS_OXIM_SAT_O2": 97.0}), CLOCK, "ICU^^3", interval=0.05)
+    sending = asyncio.create_task(sender.run("127.0.0.1", port))
+    stream = driver.stream()
+    try:
+        async with asyncio.timeout(5):
+            connected = await anext(stream)
+            obs = await anext(stream)
+    finally:
+        sending.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sending
+        await stream.aclose()  # type: ignore[attr-defined]
+        await driver.aclose()
+    assert isinstance(connected, DeviceEvent) and connected.event == "device_connected"
+    assert connected.fields["peer"].startswith("127.0.0.1:")
+    assert isinstance(obs, Observation) and (obs.bed, obs.value) == ("ICU-3", 97.0)
 
 
 async def test_port_in_use_is_a_config_error() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 
 import pytest
@@ -81,6 +82,32 @@ def test_garbage_before_a_block_is_reported_once_then_skipped() -> None:
         dec.next_frame()
     assert dec.next_frame() == b"ok"
     assert dec.garbage_bytes == 6
+
+
+@given(st.lists(st.integers(1, 20), min_size=1, max_size=8))
+def test_garbage_in_many_reads_is_one_report(pieces: list[int]) -> None:
+    """A run of garbage is one bad frame however the link splits it."""
+    dec = MllpDecoder()
+    errors = 0
+    for n in pieces:
+        dec.feed(b"x" * n)
+        with contextlib.suppress(DecodeError):
+            assert dec.next_frame() is None
+            continue
+        errors += 1
+    dec.feed(frame(b"ok") + b"junk" + frame(b"again"))
+    got = []
+    while True:
+        try:
+            message = dec.next_frame()
+        except DecodeError:
+            errors += 1
+            continue
+        if message is None:
+            break
+        got.append(message)
+    assert got == [b"ok", b"again"]
+    assert errors == 2 and dec.garbage_bytes == sum(pieces) + 4
 
 
 def test_line_ends_between_blocks_are_not_garbage() -> None:
