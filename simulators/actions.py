@@ -18,12 +18,19 @@ from typing import Any, Literal
 from core.check import Checker, join
 from core.model import EventSource
 from core.params import PARAMETERS, VASOPRESSOR_CODES
-from core.vocabulary import EVENTS, EventSpec, event_field, event_spec, suggest
+from core.vocabulary import (
+    EVENTS,
+    PUMP_ALARM_KINDS,
+    EventSpec,
+    event_field,
+    event_spec,
+    suggest,
+)
 from core.yamlfile import Marked
 from simulators.faults import Faults
 from simulators.patient import PatientModel
 from simulators.physiology import RHYTHMS, rate_for_dose
-from simulators.pump_state import PUMP_ALARMS, PumpState
+from simulators.pump_state import PumpState
 from simulators.scenario_types import DEVICES, PumpSpec, Step, parse_offset
 
 Args = Mapping[str, Any]
@@ -295,7 +302,7 @@ _TABLE = (
            lambda s, a: s.model.pump_alarm(a["pump"], "air_in_line"),
            event="pump_alarm", pump="any"),
     Action("clear_alarm",
-           (Arg("kind", one_of(PUMP_ALARMS), default="occlusion"), _STUDY_PUMP,
+           (Arg("kind", one_of(PUMP_ALARM_KINDS), default="occlusion"), _STUDY_PUMP,
             Arg("resume", Checker.boolean, default=True)),
            lambda s, a: s.model.clear_pump_alarm(a["pump"], a["kind"], resume=a["resume"]),
            pump="any"),

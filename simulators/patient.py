@@ -105,10 +105,6 @@ class PatientModel:
     # ------------------------------------------------------------------ what is measured
 
     @property
-    def baseline(self) -> Mapping[str, float]:
-        return self.body.baseline
-
-    @property
     def rhythm(self) -> str:
         return self.body.rhythm
 

@@ -27,14 +27,15 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from core import vocabulary
 from core.params import PARAMETERS, VASOPRESSOR_CODES
 from simulators.pump_state import PumpState
 
 GRID_S = 5.0
 """Integration step of the slow states (drift, drug effect, washout, recruitment)."""
 
-RHYTHMS = ("sinus", "AF", "SVT", "VT", "VF", "asystole", "brady")
-"""Rhythms the model knows; all but sinus are rhythm alarms (DESIGN.md's `arrhythmia`)."""
+RHYTHMS = ("sinus", *vocabulary.RHYTHMS)
+"""Rhythms the model knows: sinus and the rhythms of the `arrhythmia` event (its alarms)."""
 
 PULSELESS = frozenset({"VF", "asystole"})
 

@@ -9,10 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-PumpRole = Literal["study", "vasopressor"]
+from core.vocabulary import PUMP_ALARM_KINDS
 
-PUMP_ALARMS = ("occlusion", "air_in_line", "door_open", "end_of_infusion", "low_battery")
-"""Alarm kinds of DESIGN.md's `pump_alarm` event, in the order of the profile's alarm bits."""
+PumpRole = Literal["study", "vasopressor"]
 
 
 @dataclass
@@ -40,7 +39,7 @@ class PumpState:
 
     def raise_alarm(self, kind: str) -> None:
         """An alarm stops the pump, as a real pump's occlusion or air-in-line alarm does."""
-        if kind not in PUMP_ALARMS:
+        if kind not in PUMP_ALARM_KINDS:
             raise ValueError(f"unknown pump alarm {kind!r}")
         self.alarms.add(kind)
         if kind in ("occlusion", "air_in_line", "door_open"):
