@@ -327,6 +327,7 @@ def test_pumps_advance_with_the_clock_and_end_exactly(vclock: VirtualClock) -> N
     assert names == ["infusion_start", "pump_alarm", "infusion_end"]
     end = m.events[-1]
     assert end.t == T0 + timedelta(minutes=50)
+    assert end.fields == {"volume_infused_ml": 100.0} and end.bed == "ICU-1"
     assert m.events[0].fields == {"weight_kg": 70.0, "volume_ml": 100.0, "planned_min": 50.0}
 
 
