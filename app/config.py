@@ -33,20 +33,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.errors import ConfigError
+from core.check import Checker, join
 from core.params import VASOPRESSOR_CODES
+from core.vocabulary import PROTOCOLS, suggest
 from core.yamlfile import Marked, read_marked
 from drivers.modbus.profile import PumpProfile, load_profile
 from drivers.transport import SerialSettings
 
-PROTOCOLS: dict[str, str] = {
-    "modbus-tcp": "pump",
-    "modbus-rtu": "pump",
-    "medibus": "ventilator",
-    "intellivue": "monitor",
-    "hl7-mllp": "monitor",
-}
-SERIAL_PROTOCOLS = {"modbus-rtu", "medibus", "intellivue"}
+SERIAL_PROTOCOLS = frozenset(name for name, p in PROTOCOLS.items() if p.serial)
 _SERIAL_DEFAULTS: dict[str, SerialSettings] = {
     "modbus-rtu": SerialSettings(baudrate=19200, parity="E"),
     "medibus": SerialSettings(baudrate=19200, parity="E"),  # Evita 4 (PROTOCOLS.md §1)
@@ -54,15 +48,17 @@ _SERIAL_DEFAULTS: dict[str, SerialSettings] = {
 }
 # IntelliVue answers one poll per object type per second and aborts after 10 s of silence
 # (IVH); MEDIBUS links die after 3 s without traffic, so a keep-alive runs between polls (XEN).
-_POLL_LIMITS: dict[str, tuple[float, float]] = {"intellivue": (1.0, 5.0), "medibus": (0.2, 60.0)}
-_POLL_WHY = {
-    "intellivue": "the monitor answers one poll a second and drops the link after 10 s",
-    "medibus": "a keep-alive holds the link between polls",
+_POLL_LIMITS: dict[str, tuple[float, float, str]] = {
+    "intellivue": (1.0, 5.0, "the monitor answers one poll a second and drops the link after 10 s"),
+    "medibus": (0.2, 60.0, "a keep-alive holds the link between polls"),
 }
+_POLL_DEFAULT_LIMITS = (0.05, 3600.0, "from 50 ms to an hour")
 # A central station may send only every few seconds to a minute: stale is judged on that scale.
 _STALE_DEFAULT: dict[str, float] = {"hl7-mllp": 60.0}
+_STALE_MAX_S = 86400.0
 _HOST_PORT = re.compile(r"^(?:tcp://)?(\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$")
 _SERIAL_URL = re.compile(r"^(/dev/\S+|socket://\S+:\d+|rfc2217://\S+:\d+|loop://\S*|COM\d+)$")
+_BED_NAME = re.compile(r"[A-Za-z0-9_.-]{1,32}")
 _DEVICE_KEYS = {
     "id",
     "kind",
@@ -78,6 +74,8 @@ _DEVICE_KEYS = {
     "stale_after",
     "sender",
 }
+_SENDER_KEYS = ("application", "facility", "location", "eui64")
+_SERIAL_KEYS = ("baud", "parity", "stop_bits", "data_bits")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -121,47 +119,31 @@ def load_config(path: str | Path) -> IcuConfig:
     return parse_config(read_marked(p), file=str(p), base_dir=p.parent)
 
 
-class _Errors:
-    def __init__(self, file: str) -> None:
-        self.file = file
-
-    def at(self, where: Marked, key: str, field_path: str, msg: str) -> ConfigError:
-        return ConfigError(msg, file=self.file, line=where.line_of(key), field=field_path)
-
-
 def parse_config(data: Any, *, file: str, base_dir: Path) -> IcuConfig:
-    e = _Errors(file)
+    c = Checker(file)
     if not isinstance(data, Marked):
-        raise ConfigError("the file must be a mapping with 'beds'", file=file, line=1)
-    for key in data:
-        if key != "beds":
-            raise e.at(data, key, key, "unknown key (expected 'beds')")
-    beds_raw = data.get("beds")
-    if not isinstance(beds_raw, list) or not beds_raw:
-        raise ConfigError(
-            "'beds' must be a non-empty list", file=file, line=data.line_of("beds"), field="beds"
-        )
+        c.fail("the file must be a mapping with 'beds'", 1)
+    c.keys(data, "", {"beds"}, {"beds"})
+    beds_raw = c.seq(data["beds"], data.line_of("beds"), "beds")
+    if not beds_raw:
+        c.fail("must be a non-empty list", data.line_of("beds"), "beds")
     beds: list[BedConfig] = []
     seen_beds: set[str] = set()
     serial_ports: dict[str, str] = {}
     senders: dict[tuple[str, str], str] = {}
-    for i, bed_raw in enumerate(beds_raw):
-        path = f"beds[{i}]"
-        if not isinstance(bed_raw, Marked):
-            raise ConfigError(
-                "a bed must be a mapping", file=file, line=data.line_of("beds"), field=path
-            )
-        bed = _bed(bed_raw, path, e, base_dir, serial_ports)
+    for _i, bed_raw, line, path in c.items(beds_raw, "beds"):
+        raw = c.mapping(bed_raw, line, path)
+        bed = _bed(raw, path, c, base_dir, serial_ports)
         if bed.bed in seen_beds:
-            raise e.at(bed_raw, "bed", f"{path}.bed", f"bed {bed.bed!r} is declared twice")
+            c.fail(f"bed {bed.bed!r} is declared twice", raw.line_of("bed"), join(path, "bed"))
         seen_beds.add(bed.bed)
-        _check_senders(bed, bed_raw, path, e, senders)
+        _check_senders(bed, raw, path, c, senders)
         beds.append(bed)
     return IcuConfig(beds=tuple(beds), source=file)
 
 
 def _check_senders(
-    bed: BedConfig, raw: Marked, path: str, e: _Errors, senders: dict[tuple[str, str], str]
+    bed: BedConfig, raw: Marked, path: str, c: Checker, senders: dict[tuple[str, str], str]
 ) -> None:
     """One HL7 sender identifier maps to one bed per listener, or messages go astray."""
     devices_raw = raw["devices"]
@@ -169,220 +151,201 @@ def _check_senders(
         for value in d.sender.values():
             other = senders.get((d.address, value))
             if other is not None and other != bed.bed:
-                raise e.at(
-                    devices_raw[j],
-                    "sender",
-                    f"{path}.devices[{j}].sender",
+                c.fail(
                     f"sender identifier {value!r} on {d.address} already maps to {other}",
+                    devices_raw[j].line_of("sender"),
+                    f"{path}.devices[{j}].sender",
                 )
             senders[(d.address, value)] = bed.bed
 
 
 def _bed(
-    raw: Marked, path: str, e: _Errors, base_dir: Path, serial_ports: dict[str, str]
+    raw: Marked, path: str, c: Checker, base_dir: Path, serial_ports: dict[str, str]
 ) -> BedConfig:
-    for key in raw:
-        if key not in ("bed", "label", "devices"):
-            raise e.at(raw, key, f"{path}.{key}", "unknown key (expected bed, label, devices)")
-    name = raw.get("bed")
-    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.-]{1,32}", name):
-        raise e.at(
-            raw,
-            "bed",
-            f"{path}.bed",
+    c.keys(raw, path, {"bed", "label", "devices"}, {"bed", "devices"})
+    name = raw["bed"]
+    if not isinstance(name, str) or not _BED_NAME.fullmatch(name):
+        c.fail(
             "must be a bed name of letters, digits, '-', '_' or '.' (at most 32)",
+            raw.line_of("bed"),
+            join(path, "bed"),
         )
-    devices_raw = raw.get("devices")
-    if not isinstance(devices_raw, list) or not devices_raw:
-        raise e.at(raw, "devices", f"{path}.devices", f"bed {name} has no devices")
+    label = c.get(raw, "label", path, c.text) or name
+    devices_raw = c.seq(raw["devices"], raw.line_of("devices"), join(path, "devices"))
+    if not devices_raw:
+        c.fail(f"bed {name} has no devices", raw.line_of("devices"), join(path, "devices"))
     devices: list[DeviceConfig] = []
     ids: set[str] = set()
-    for j, dev_raw in enumerate(devices_raw):
-        dpath = f"{path}.devices[{j}]"
-        if not isinstance(dev_raw, Marked):
-            raise e.at(raw, "devices", dpath, "a device must be a mapping")
-        dev = _device(name, dev_raw, dpath, e, base_dir)
+    for _j, dev_raw, line, dpath in c.items(devices_raw, join(path, "devices")):
+        dev_map = c.mapping(dev_raw, line, dpath)
+        dev = _device(name, dev_map, dpath, c, base_dir)
         if dev.id in ids:
-            raise e.at(dev_raw, "id", f"{dpath}.id", f"device id {dev.id!r} used twice at {name}")
+            c.fail(
+                f"device id {dev.id!r} used twice at {name}", dev_map.line_of("id"), dpath + ".id"
+            )
         ids.add(dev.id)
         if dev.protocol in SERIAL_PROTOCOLS and not dev.address.startswith("socket://"):
             other = serial_ports.get(dev.address)
             if other is not None:
-                raise e.at(
-                    dev_raw,
-                    "address",
-                    f"{dpath}.address",
+                c.fail(
                     f"serial port {dev.address} is already used by {other}",
+                    dev_map.line_of("address"),
+                    dpath + ".address",
                 )
             serial_ports[dev.address] = f"{name}/{dev.id}"
         devices.append(dev)
     if not any(d.kind == "monitor" for d in devices):
-        raise e.at(
-            raw,
-            "devices",
-            f"{path}.devices",
+        c.fail(
             f"bed {name} has no monitor: SpO2, heart rate and arrhythmia alarms are needed",
+            raw.line_of("devices"),
+            join(path, "devices"),
         )
-    return BedConfig(bed=name, label=str(raw.get("label", name)), devices=tuple(devices))
+    return BedConfig(bed=name, label=str(label), devices=tuple(devices))
 
 
-def _device(bed: str, raw: Marked, path: str, e: _Errors, base_dir: Path) -> DeviceConfig:
-    for key in raw:
-        if key not in _DEVICE_KEYS:
-            raise e.at(
-                raw, key, f"{path}.{key}", f"unknown key (known: {', '.join(sorted(_DEVICE_KEYS))})"
-            )
-    for key in ("id", "kind", "protocol", "address"):
-        if not isinstance(raw.get(key), str) or not raw[key]:
-            raise e.at(raw, key, f"{path}.{key}", "is required (a non-empty string)")
-    protocol, kind, address = raw["protocol"], raw["kind"], raw["address"]
-    if protocol not in PROTOCOLS:
-        raise e.at(
-            raw,
-            "protocol",
-            f"{path}.protocol",
-            f"unknown protocol {protocol!r} (known: {', '.join(PROTOCOLS)})",
+def _device(bed: str, raw: Marked, path: str, c: Checker, base_dir: Path) -> DeviceConfig:
+    c.keys(raw, path, _DEVICE_KEYS, {"id", "kind", "protocol", "address"})
+    dev_id, kind, protocol, address = (
+        c.text(raw[k], raw.line_of(k), join(path, k)) for k in ("id", "kind", "protocol", "address")
+    )
+    spec = PROTOCOLS.get(protocol)
+    if spec is None:
+        c.fail(
+            f"unknown protocol {protocol!r}{suggest(protocol, PROTOCOLS)} "
+            f"(known: {', '.join(PROTOCOLS)})",
+            raw.line_of("protocol"),
+            join(path, "protocol"),
         )
-    if kind != PROTOCOLS[protocol]:
-        raise e.at(
-            raw,
-            "kind",
-            f"{path}.kind",
-            f"protocol {protocol} is for a {PROTOCOLS[protocol]}, not a {kind}",
+    if kind != spec.kind:
+        c.fail(
+            f"protocol {protocol} is for a {spec.kind}, not a {kind}",
+            raw.line_of("kind"),
+            join(path, "kind"),
         )
-    if protocol in SERIAL_PROTOCOLS:
+    if spec.serial:
         if not _SERIAL_URL.match(address):
-            raise e.at(
-                raw,
-                "address",
-                f"{path}.address",
+            c.fail(
                 f"{address!r} is not a serial URL (/dev/ttyUSB0, socket://host:port, "
                 "rfc2217://host:port)",
+                raw.line_of("address"),
+                join(path, "address"),
             )
     elif not _valid_host_port(address):
-        raise e.at(raw, "address", f"{path}.address", f"{address!r} is not a host:port address")
-    kw: dict[str, Any] = {}
-    kw["poll_interval"] = _positive(raw, "poll_interval", path, e, 1.0)
-    low, high = _POLL_LIMITS.get(protocol, (0.05, 3600.0))
-    if not low <= kw["poll_interval"] <= high:
-        raise e.at(
-            raw,
-            "poll_interval",
-            f"{path}.poll_interval",
-            f"{protocol} polls every {low:g}-{high:g} s ({_POLL_WHY[protocol]})",
+        c.fail(
+            f"{address!r} is not a host:port address", raw.line_of("address"), join(path, "address")
         )
-    kw["stale_after"] = _positive(raw, "stale_after", path, e, _STALE_DEFAULT.get(protocol, 10.0))
-    if protocol in SERIAL_PROTOCOLS:
-        kw["serial"] = _serial(raw, path, e, _SERIAL_DEFAULTS[protocol])
+    kw: dict[str, Any] = {}
+    low, high, why = _POLL_LIMITS.get(protocol, _POLL_DEFAULT_LIMITS)
+    poll = c.get(raw, "poll_interval", path, c.positive, 1.0) or 1.0
+    if not low <= poll <= high:
+        c.fail(
+            f"{protocol} polls every {low:g}-{high:g} s ({why})",
+            raw.line_of("poll_interval"),
+            join(path, "poll_interval"),
+        )
+    kw["poll_interval"] = poll
+    stale_default = _STALE_DEFAULT.get(protocol, 10.0)
+    stale = c.get(raw, "stale_after", path, c.positive, stale_default) or stale_default
+    if stale > _STALE_MAX_S:
+        c.fail(
+            f"must be at most {_STALE_MAX_S:g} s: a silent device must become stale",
+            raw.line_of("stale_after"),
+            join(path, "stale_after"),
+        )
+    kw["stale_after"] = stale
+    if spec.serial:
+        kw["serial"] = _serial(raw, path, c, _SERIAL_DEFAULTS[protocol])
     elif "serial" in raw:
-        raise e.at(raw, "serial", f"{path}.serial", f"{protocol} is not a serial protocol")
+        c.fail(f"{protocol} is not a serial protocol", raw.line_of("serial"), join(path, "serial"))
     if kind == "pump":
-        kw.update(_pump(raw, path, e, base_dir))
+        kw.update(_pump(raw, path, c, base_dir))
     else:
         for key in ("unit", "profile", "role", "drug", "concentration_ug_ml"):
             if key in raw:
-                raise e.at(raw, key, f"{path}.{key}", f"only pumps have {key}")
+                c.fail(f"only pumps have {key}", raw.line_of(key), join(path, key))
     if protocol == "hl7-mllp":
-        sender = raw.get("sender")
-        if not isinstance(sender, Marked) or not sender:
-            raise e.at(
-                raw,
-                "sender" if "sender" in raw else "protocol",
-                f"{path}.sender",
-                "hl7-mllp needs the sender's identifiers (application, facility, "
-                "location or eui64) to map messages to this bed",
-            )
-        for key, value in sender.items():
-            if key not in ("application", "facility", "location", "eui64"):
-                raise e.at(
-                    sender,
-                    key,
-                    f"{path}.sender.{key}",
-                    "unknown key (application, facility, location, eui64)",
-                )
-            if not isinstance(value, str | int) or not str(value):
-                raise e.at(sender, key, f"{path}.sender.{key}", "must be a non-empty string")
-        kw["sender"] = {k: str(v) for k, v in sender.items()}
+        kw["sender"] = _sender(raw, path, c)
     elif "sender" in raw:
-        raise e.at(raw, "sender", f"{path}.sender", "only hl7-mllp devices have a sender")
+        c.fail("only hl7-mllp devices have a sender", raw.line_of("sender"), join(path, "sender"))
     return DeviceConfig(
-        bed=bed, id=raw["id"], kind=kind, protocol=protocol, address=address, line=raw.line, **kw
+        bed=bed, id=dev_id, kind=kind, protocol=protocol, address=address, line=raw.line, **kw
     )
 
 
-def _pump(raw: Marked, path: str, e: _Errors, base_dir: Path) -> dict[str, Any]:
+def _sender(raw: Marked, path: str, c: Checker) -> dict[str, str]:
+    sender = raw.get("sender")
+    if not isinstance(sender, Marked) or not sender:
+        c.fail(
+            "hl7-mllp needs the sender's identifiers (application, facility, "
+            "location or eui64) to map messages to this bed",
+            raw.line_of("sender" if "sender" in raw else "protocol"),
+            join(path, "sender"),
+        )
+    spath = join(path, "sender")
+    c.keys(sender, spath, _SENDER_KEYS)
+    out: dict[str, str] = {}
+    for key, value in sender.items():
+        if isinstance(value, bool) or not isinstance(value, str | int) or not str(value):
+            c.fail("must be a non-empty string", sender.line_of(key), join(spath, key))
+        out[key] = str(value)
+    return out
+
+
+def _pump(raw: Marked, path: str, c: Checker, base_dir: Path) -> dict[str, Any]:
     out: dict[str, Any] = {}
     unit = raw.get("unit", 1)
     if isinstance(unit, bool) or not isinstance(unit, int) or not 1 <= unit <= 247:
-        raise e.at(raw, "unit", f"{path}.unit", "must be a Modbus unit id 1-247")
+        c.fail("must be a Modbus unit id 1-247", raw.line_of("unit"), join(path, "unit"))
     out["unit"] = unit
     profile_ref = raw.get("profile", "default")
     if not isinstance(profile_ref, str):
-        raise e.at(raw, "profile", f"{path}.profile", "must be 'default' or a file path")
+        c.fail("must be 'default' or a file path", raw.line_of("profile"), join(path, "profile"))
     if profile_ref == "default":
         out["profile"] = load_profile()
     else:
         ppath = Path(profile_ref)
         ppath = ppath if ppath.is_absolute() else base_dir / ppath
         if not ppath.is_file():
-            raise e.at(raw, "profile", f"{path}.profile", f"profile file {ppath} not found")
+            c.fail(f"profile file {ppath} not found", raw.line_of("profile"), join(path, "profile"))
         out["profile"] = load_profile(ppath)  # its own errors name the profile file
     role = raw.get("role", "study")
-    if role not in ("study", "vasopressor"):
-        raise e.at(raw, "role", f"{path}.role", "must be 'study' or 'vasopressor'")
-    out["role"] = role
+    out["role"] = c.choice(role, raw.line_of("role"), join(path, "role"), ("study", "vasopressor"))
     drug = raw.get("drug")
     if role == "vasopressor":
         if not isinstance(drug, str) or drug.lower() not in VASOPRESSOR_CODES:
-            raise e.at(
-                raw,
-                "drug" if "drug" in raw else "role",
-                f"{path}.drug",
+            c.fail(
                 f"a vasopressor pump needs a drug: one of {', '.join(VASOPRESSOR_CODES)}",
+                raw.line_of("drug" if "drug" in raw else "role"),
+                join(path, "drug"),
             )
         out["drug"] = drug.lower()
     elif drug is not None:
-        raise e.at(raw, "drug", f"{path}.drug", "only vasopressor pumps carry a drug")
-    conc = raw.get("concentration_ug_ml")
+        c.fail("only vasopressor pumps carry a drug", raw.line_of("drug"), join(path, "drug"))
+    conc = c.get(raw, "concentration_ug_ml", path, c.positive)
     if conc is not None:
-        if isinstance(conc, bool) or not isinstance(conc, int | float) or conc <= 0:
-            raise e.at(
-                raw,
-                "concentration_ug_ml",
-                f"{path}.concentration_ug_ml",
-                "must be a positive number (ug/mL)",
-            )
-        out["concentration_ug_ml"] = float(conc)
+        out["concentration_ug_ml"] = conc
     return out
 
 
-def _serial(raw: Marked, path: str, e: _Errors, default: SerialSettings) -> SerialSettings:
-    s = raw.get("serial")
-    if s is None:
+def _serial(raw: Marked, path: str, c: Checker, default: SerialSettings) -> SerialSettings:
+    if "serial" not in raw:
         return default
-    if not isinstance(s, Marked):
-        raise e.at(raw, "serial", f"{path}.serial", "must be {baud, parity, stop_bits, data_bits}")
-    for key in s:
-        if key not in ("baud", "parity", "stop_bits", "data_bits"):
-            raise e.at(
-                s, key, f"{path}.serial.{key}", "unknown key (baud, parity, stop_bits, data_bits)"
-            )
+    spath = join(path, "serial")
+    s = c.mapping(raw["serial"], raw.line_of("serial"), spath)
+    c.keys(s, spath, _SERIAL_KEYS)
+    baud = c.get(s, "baud", spath, c.integer, default.baudrate)
+    bits = c.get(s, "data_bits", spath, c.integer, default.bytesize)
+    stop = c.get(s, "stop_bits", spath, c.number, default.stopbits)
+    parity = str(s.get("parity", default.parity)).upper()[:1]
     try:
         return SerialSettings(
-            baudrate=int(s.get("baud", default.baudrate)),
-            parity=str(s.get("parity", default.parity)).upper()[:1],  # type: ignore[arg-type]
-            stopbits=float(s.get("stop_bits", default.stopbits)),
-            bytesize=int(s.get("data_bits", default.bytesize)),
+            baudrate=baud or default.baudrate,
+            parity=parity,  # type: ignore[arg-type]
+            stopbits=stop if stop is not None else default.stopbits,
+            bytesize=bits or default.bytesize,
         )
-    except (ValueError, TypeError) as exc:
-        raise e.at(s, next(iter(s)), f"{path}.serial", str(exc)) from None
-
-
-def _positive(raw: Marked, key: str, path: str, e: _Errors, default: float) -> float:
-    v = raw.get(key, default)
-    if isinstance(v, bool) or not isinstance(v, int | float) or v <= 0:
-        raise e.at(raw, key, f"{path}.{key}", "must be a positive number of seconds")
-    return float(v)
+    except ValueError as exc:
+        c.fail(str(exc), s.line, spath)
 
 
 def _valid_host_port(address: str) -> bool:

@@ -51,6 +51,8 @@ class Pipeline:
         self._sub = ctx.bus.subscribe()
         self._tasks: list[asyncio.Task[None]] = []
         self._engine_lock = asyncio.Lock()
+        self.handled = 0
+        """Messages taken off the bus and done with (committed, or failed and logged)."""
         ctx.alerts.on_acknowledged(self._acknowledged)
 
     async def start(self) -> None:
@@ -75,6 +77,7 @@ class Pipeline:
                 await self.handle(msg)
             except Exception:  # one bad message must never stop the spine
                 log.exception("pipeline: failed to handle %r", msg)
+            self.handled += 1
 
     async def handle(self, msg: Observation | DeviceEvent) -> None:
         self.writer.submit(msg)

@@ -17,12 +17,13 @@ from typing import Annotated
 
 import typer
 
-from app.config import PROTOCOLS, SERIAL_PROTOCOLS, DeviceConfig
+from app.config import SERIAL_PROTOCOLS, DeviceConfig
 from app.devices import Weights, build_driver
 from core.clock import RealClock
 from core.errors import ConfigError
 from core.model import DeviceEvent, Observation
 from core.records import dump_record
+from core.vocabulary import PROTOCOLS
 from drivers.base import Backoff, Driver
 from drivers.modbus.profile import load_profile
 from drivers.transport import SerialSettings
@@ -62,12 +63,12 @@ def _driver(
     d = DeviceConfig(
         bed=BED,
         id=f"probe-{protocol}",
-        kind=PROTOCOLS[protocol],
+        kind=PROTOCOLS[protocol].kind,
         protocol=protocol,
         address=url,
         line=0,
         unit=unit,
-        profile=load_profile(profile) if PROTOCOLS[protocol] == "pump" else None,
+        profile=load_profile(profile) if PROTOCOLS[protocol].kind == "pump" else None,
         role=role,
         drug=drug,
         serial=serial,

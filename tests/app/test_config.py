@@ -111,6 +111,24 @@ def test_good_file_parses_every_setting(tmp_path: Path) -> None:
             "beds[0].devices[2].serial.flow",
             "unknown key",
         ),
+        # numbers are finite: a NaN stale time would make a device unable to go stale
+        (
+            "        address: 10.0.0.5:502\n",
+            "        address: 10.0.0.5:502\n        stale_after: .nan\n",
+            13,
+            "beds[0].devices[1].stale_after",
+            "finite",
+        ),
+        # a Modbus poll interval out of range names its limits (no KeyError)
+        (
+            "        address: 10.0.0.5:502\n",
+            "        address: 10.0.0.5:502\n        poll_interval: 7200\n",
+            13,
+            "beds[0].devices[1].poll_interval",
+            "polls every",
+        ),
+        ("kind: ventilator", "kind: ventilatr", 17, "beds[0].devices[2].kind", "for a ventilator"),
+        ("protocol: medibus", "protocol: medibuss", 18, "beds[0].devices[2].protocol", "'medibus'"),
     ],
 )
 def test_errors_name_file_line_field(
