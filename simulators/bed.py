@@ -20,6 +20,7 @@ from typing import Any
 
 from core.clock import Clock, RealClock
 from core.model import DeviceEvent
+from simulators.actions import ACTIONS
 from simulators.faults import Faults
 from simulators.patient import PatientModel
 from simulators.pump_state import PumpState
@@ -107,7 +108,8 @@ class SimulatedBed:
         # Pumps that the timeline adds later exist from the start, idle, so the pump
         # gateway serves their unit id all along (real gateways list their channels).
         for step in self.spec.timeline:
-            if step.action == "add_vasopressor" and step.args["pump"] not in self.model.pumps:
+            new_pump = ACTIONS[step.action].pump == "new"
+            if new_pump and step.args["pump"] not in self.model.pumps:
                 self.model.pumps[step.args["pump"]] = PumpState(role="vasopressor")
         begin = scenario.start if start_at is None else start_at
         self.runner = ScenarioRunner(
