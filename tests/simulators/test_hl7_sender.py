@@ -1,9 +1,11 @@
-"""The HL7 sender simulator: what it sends when, and how it treats acknowledgements."""
+"""The HL7 sender simulator: what it sends when, and how it treats acknowledgements (over the
+in-memory link, on the virtual clock)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 
 from core.clock import VirtualClock
 from drivers.hl7.message import build_ack, parse_message
@@ -11,6 +13,7 @@ from drivers.hl7.mllp import MllpDecoder, frame
 from drivers.hl7.pcd import decode_report
 from simulators.faults import Faults
 from simulators.hl7_sender import Hl7Sender
+from simulators.memlink import MemoryServer, run_for
 from simulators.source import DEFAULT_ADULT_ARDS, FixedVitals
 
 
@@ -44,6 +47,13 @@ async def test_numerics_every_tick_and_alarm_phases(vclock: VirtualClock) -> Non
     assert len(set(ids)) == 2
 
 
+async def _until(clock: VirtualClock, cond: Callable[[], bool], timeout: float = 3.0) -> None:
+    deadline = clock.monotonic() + timeout
+    while not cond():
+        assert clock.monotonic() < deadline, f"condition not met within {timeout:g} virtual s"
+        await run_for(clock, 0.01)
+
+
 async def test_waits_for_its_own_ack_and_counts_codes(vclock: VirtualClock) -> None:
     """A tiny listener: first answers someone else's id, then AE for ours; then drops."""
     got: list[bytes] = []
@@ -62,45 +72,35 @@ async def test_waits_for_its_own_ack_and_counts_codes(vclock: VirtualClock) -> N
                 writer.close()
                 return
 
-    server = await asyncio.start_server(serve, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
     faults = Faults(garbage=True)
     s = Hl7Sender(FixedVitals({"MDC_ECG_HEART_RATE": 70.0}), vclock, "B", faults=faults)
-    task = asyncio.create_task(s.run("127.0.0.1", port))
-    try:
-        async with asyncio.timeout(3):
-            while s.acks["AE"] < 1:
-                await asyncio.sleep(0.01)
-        assert s.acks == {"AE": 1}
-        assert s.sent == 1 and s.connections == 1
-        assert len(got) == 1  # the garbage before the frame did not reach the listener's decoder
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        server.close()
-        await server.wait_closed()
+    async with MemoryServer(serve, vclock, name="listener") as link:
+        task = asyncio.create_task(s.run_over(link.connect))
+        try:
+            await _until(vclock, lambda: s.acks["AE"] >= 1)
+            assert s.acks == {"AE": 1}
+            assert s.sent == 1 and s.connections == 1
+            assert len(got) == 1  # the garbage before the frame did not reach the decoder
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 async def test_drop_fault_keeps_it_away(vclock: VirtualClock) -> None:
-    connects = 0
-
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        nonlocal connects
-        connects += 1
         writer.close()
 
-    server = await asyncio.start_server(serve, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    s = Hl7Sender(FixedVitals({"MDC_ECG_HEART_RATE": 70.0}), vclock, "B", faults=Faults(drop=True))
-    task = asyncio.create_task(s.run("127.0.0.1", port))
-    try:
-        for _ in range(5):
-            await vclock.advance(1.0)
-        assert connects == 0 and s.connections == 0
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        server.close()
-        await server.wait_closed()
+    faults = Faults(drop=True)
+    s = Hl7Sender(FixedVitals({"MDC_ECG_HEART_RATE": 70.0}), vclock, "B", faults=faults)
+    async with MemoryServer(serve, vclock, name="listener") as link:
+        task = asyncio.create_task(s.run_over(link.connect))
+        try:
+            await run_for(vclock, 5.0)
+            assert link.accepted == 0 and s.connections == 0
+            faults.drop = False  # it was waiting all along: it connects within one interval
+            await _until(vclock, lambda: link.accepted >= 1, timeout=s.interval + 0.05)
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

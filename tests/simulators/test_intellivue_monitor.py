@@ -1,4 +1,5 @@
-"""The IntelliVue simulator seen by a raw client over TCP: dialogue, rate limit, timeouts."""
+"""The IntelliVue simulator seen by a raw client over the in-memory link on the virtual clock:
+dialogue, rate limit, timeouts."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from core.clock import RealClock
+from core.clock import VirtualClock
 from drivers.intellivue import nomenclature as nom
 from drivers.intellivue.association import (
     Abort,
@@ -28,30 +29,50 @@ from drivers.intellivue.messages import (
     decode_message,
 )
 from simulators.intellivue_monitor import IntellivueSimulator
+from simulators.memlink import MemoryServer, run_for
 from simulators.source import DEFAULT_ADULT_ARDS, FixedVitals
 
 pytestmark = pytest.mark.timeout(20)
 
 
 class Client:
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
+    """A bare Data Export client; waits advance the virtual clock."""
+
+    def __init__(
+        self, streams: tuple[asyncio.StreamReader, asyncio.StreamWriter], clock: VirtualClock
+    ) -> None:
+        self.reader, self.writer = streams
+        self.clock = clock
         self.decoder = FrameDecoder()
         self.pending: list[Message] = []
+        self.closed = False
+        self._task = asyncio.ensure_future(self._read())
+
+    async def _read(self) -> None:
+        while data := await self.reader.read(4096):
+            for r in self.decoder.feed(data):
+                assert isinstance(r, Frame)
+                self.pending.append(decode_message(r.user_data))
+        self.closed = True
 
     async def send(self, user_data: bytes) -> None:
         self.writer.write(encode_frame(user_data))
         await self.writer.drain()
 
     async def recv(self, timeout: float = 2.0) -> Message:
-        async with asyncio.timeout(timeout):
-            while not self.pending:
-                data = await self.reader.read(4096)
-                assert data, "simulator closed the connection"
-                for r in self.decoder.feed(data):
-                    assert isinstance(r, Frame)
-                    self.pending.append(decode_message(r.user_data))
+        """The next message; TimeoutError after `timeout` virtual seconds."""
+        deadline = self.clock.monotonic() + timeout
+        while not self.pending:
+            assert not self.closed, "simulator closed the connection"
+            if self.clock.monotonic() >= deadline:
+                raise TimeoutError
+            await run_for(self.clock, 0.01)
         return self.pending.pop(0)
+
+    async def close(self) -> None:
+        self.writer.close()
+        await run_for(self.clock, 0.01)
+        await self._task
 
     async def associate(self) -> MdsCreateEvent:
         await self.send(build_association_request())
@@ -62,19 +83,18 @@ class Client:
 
 
 @pytest.fixture
-async def sim() -> AsyncIterator[IntellivueSimulator]:
+async def sim(vclock: VirtualClock) -> AsyncIterator[IntellivueSimulator]:
     vitals = FixedVitals(dict(DEFAULT_ADULT_ARDS), ["asystole"])
-    async with IntellivueSimulator(vitals, RealClock(), silence_timeout=0.4) as s:
+    async with IntellivueSimulator(vitals, vclock, silence_timeout=0.4) as s:
         yield s
 
 
 @pytest.fixture
-async def client(sim: IntellivueSimulator) -> AsyncIterator[Client]:
-    port = await sim.serve_tcp("127.0.0.1", 0)
-    assert sim.port == port
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    yield Client(reader, writer)
-    writer.close()
+async def client(sim: IntellivueSimulator, vclock: VirtualClock) -> AsyncIterator[Client]:
+    async with MemoryServer(sim.serve_connection, vclock, name="mp70") as link:
+        c = Client(await link.connect(), vclock)
+        yield c
+        await c.close()
 
 
 async def test_association_and_polls(client: Client) -> None:
@@ -112,7 +132,9 @@ async def test_release(client: Client) -> None:
 
 async def test_abort_after_client_silence(client: Client, sim: IntellivueSimulator) -> None:
     await client.associate()
+    t0 = client.clock.monotonic()
     assert isinstance(await client.recv(timeout=2.0), Abort)
+    assert client.clock.monotonic() - t0 == pytest.approx(0.4, abs=0.02)
     assert sim.stats.aborts_sent == 1
 
 

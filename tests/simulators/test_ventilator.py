@@ -1,4 +1,5 @@
-"""The MEDIBUS ventilator simulator, spoken to byte by byte over TCP and a pty."""
+"""The MEDIBUS ventilator simulator, spoken to byte by byte over the in-memory link on the
+virtual clock, and once over a pty."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from core.clock import RealClock
+from core.clock import RealClock, VirtualClock
 from drivers.medibus.codec import (
     BadFrame,
     Cmd,
@@ -21,35 +22,50 @@ from drivers.medibus.codec import (
 )
 from drivers.medibus.layouts import Alarm, parse_alarms, parse_device_id, parse_measured
 from simulators.faults import Faults
+from simulators.memlink import MemoryServer, run_for
 from simulators.source import DEFAULT_ADULT_ARDS, FixedVitals
 from simulators.ventilator import VentilatorSimulator
 
 
 class Client:
-    """A bare MEDIBUS host on a TCP connection."""
+    """A bare MEDIBUS host on one memory connection; waits advance the virtual clock."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
+    def __init__(
+        self, streams: tuple[asyncio.StreamReader, asyncio.StreamWriter], clock: VirtualClock
+    ) -> None:
+        self.reader, self.writer = streams
+        self.clock = clock
         self.decoder = FrameDecoder()
         self.pending: list[Event] = []
+        self.seen: list[Event] = []  # everything received, in order
+        self.closed = False
+        self._task = asyncio.ensure_future(self._read())
+
+    async def _read(self) -> None:
+        while data := await self.reader.read(4096):
+            events = self.decoder.feed(data)
+            self.pending += events
+            self.seen += events
+        self.closed = True
 
     async def send(self, data: bytes) -> None:
         self.writer.write(data)
         await self.writer.drain()
 
     async def expect(self, pred: Callable[[Event], bool], timeout: float = 1.5) -> Event:
-        async def find() -> Event:
-            while True:
-                while self.pending:
-                    event = self.pending.pop(0)
-                    if pred(event):
-                        return event
-                data = await self.reader.read(4096)
-                if not data:
-                    raise ConnectionError("closed")
-                self.pending += self.decoder.feed(data)
-
-        return await asyncio.wait_for(find(), timeout)
+        """The next event matching `pred`; TimeoutError after `timeout` virtual seconds,
+        ConnectionError when the simulator closes the link first."""
+        deadline = self.clock.monotonic() + timeout
+        while True:
+            while self.pending:
+                event = self.pending.pop(0)
+                if pred(event):
+                    return event
+            if self.closed:
+                raise ConnectionError("closed")
+            if self.clock.monotonic() >= deadline:
+                raise TimeoutError
+            await run_for(self.clock, 0.01)
 
     async def ask(self, code: int) -> Response:
         await self.send(encode_command(code))
@@ -59,7 +75,8 @@ class Client:
 
     async def close(self) -> None:
         self.writer.close()
-        await self.writer.wait_closed()
+        await run_for(self.clock, 0.01)
+        await self._task
 
 
 @pytest.fixture
@@ -68,17 +85,21 @@ def vitals() -> FixedVitals:
 
 
 @pytest.fixture
-async def sim(vitals: FixedVitals) -> AsyncIterator[VentilatorSimulator]:
-    s = VentilatorSimulator(vitals, RealClock(), Faults(), icc_interval=0.2, link_timeout=0.6)
-    await s.serve_tcp("127.0.0.1", 0)
+async def sim(vitals: FixedVitals, vclock: VirtualClock) -> AsyncIterator[VentilatorSimulator]:
+    s = VentilatorSimulator(vitals, vclock, Faults(), icc_interval=0.2, link_timeout=0.6)
     yield s
     await s.close()
 
 
 @pytest.fixture
-async def client(sim: VentilatorSimulator) -> AsyncIterator[Client]:
-    assert sim.port is not None
-    c = Client(*await asyncio.open_connection("127.0.0.1", sim.port))
+async def link(sim: VentilatorSimulator, vclock: VirtualClock) -> AsyncIterator[MemoryServer]:
+    async with MemoryServer(sim.serve_connection, vclock, name="ventilator") as server:
+        yield server
+
+
+@pytest.fixture
+async def client(link: MemoryServer, vclock: VirtualClock) -> AsyncIterator[Client]:
+    c = Client(await link.connect(), vclock)
     yield c
     await c.close()
 
@@ -90,8 +111,10 @@ def _is_command(code: int) -> Callable[[Event], bool]:
 async def test_sends_icc_until_linked_and_ignores_other_commands(client: Client) -> None:
     await client.expect(_is_command(Cmd.ICC))
     await client.send(encode_command(Cmd.DATA_CP1))
+    beacons = client.seen.count(Command(Cmd.ICC))
     with pytest.raises(TimeoutError):
-        await client.expect(lambda e: isinstance(e, Response), timeout=0.4)
+        await client.expect(lambda e: isinstance(e, Response), timeout=0.5)
+    assert client.seen.count(Command(Cmd.ICC)) >= beacons + 2  # it kept beaconing meanwhile
     assert await client.ask(Cmd.ICC) == Response(Cmd.ICC)
     assert (await client.ask(Cmd.DATA_CP1)).data
 
@@ -144,8 +167,8 @@ async def test_drops_the_link_after_quiet(client: Client) -> None:
 
 async def test_nop_keeps_the_link(client: Client) -> None:
     await client.ask(Cmd.ICC)
-    for _ in range(5):
-        await asyncio.sleep(0.3)
+    for _ in range(5):  # 1.5 s in all, with a 0.6 s link timeout
+        await run_for(client.clock, 0.3)
         await client.ask(Cmd.NOP)
     assert (await client.ask(Cmd.DATA_CP1)).data
 
@@ -170,29 +193,30 @@ async def test_fault_garbage_precedes_a_good_answer(
 async def test_fault_slow_and_stall(sim: VentilatorSimulator, client: Client) -> None:
     await client.ask(Cmd.ICC)
     sim.faults.slow_s = 0.3
-    loop = asyncio.get_running_loop()
-    t0 = loop.time()
+    t0 = client.clock.monotonic()
     await client.ask(Cmd.NOP)
-    assert loop.time() - t0 >= 0.3
+    assert client.clock.monotonic() - t0 >= 0.3
     sim.faults.slow_s = 0.0
     sim.faults.stall = True
     await client.send(encode_command(Cmd.NOP))
     with pytest.raises(TimeoutError):
-        await client.expect(lambda e: isinstance(e, Response), timeout=0.8)  # nor does it drop
+        await client.expect(lambda e: isinstance(e, Response), timeout=0.8)
+    assert not client.closed  # past the 0.6 s link timeout, a stalled device does not drop
 
 
-async def test_fault_drop_closes_and_refuses(sim: VentilatorSimulator, client: Client) -> None:
+async def test_fault_drop_closes_and_refuses(
+    sim: VentilatorSimulator, client: Client, link: MemoryServer, vclock: VirtualClock
+) -> None:
     await client.ask(Cmd.ICC)
     sim.faults.drop = True
     with pytest.raises(ConnectionError):
         await client.expect(lambda e: False, timeout=1.0)
-    assert sim.port is not None
-    again = Client(*await asyncio.open_connection("127.0.0.1", sim.port))
+    again = Client(await link.connect(), vclock)
     with pytest.raises(ConnectionError):
         await again.expect(lambda e: False, timeout=1.0)
     await again.close()
     sim.faults.drop = False
-    third = Client(*await asyncio.open_connection("127.0.0.1", sim.port))
+    third = Client(await link.connect(), vclock)
     assert await third.ask(Cmd.ICC) == Response(Cmd.ICC)
     await third.close()
 
