@@ -52,18 +52,20 @@ class DeviceStatus:
 
 @dataclass(slots=True)
 class Backoff:
-    """Capped exponential backoff with jitter: initial, ×factor each failure, at most `cap`."""
+    """Capped exponential backoff with jitter: initial, ×factor each failure, at most `cap`,
+    each delay scaled by a random factor within ±`jitter` (from `rng`; seed it to repeat)."""
 
     initial: float = 1.0
     factor: float = 2.0
     cap: float = 30.0
     jitter: float = 0.1
+    rng: random.Random = field(default_factory=random.Random, repr=False, compare=False)
     _attempt: int = 0
 
     def next_delay(self) -> float:
         delay = min(self.cap, self.initial * self.factor**self._attempt)
         self._attempt += 1
-        return delay * (1 + random.uniform(-self.jitter, self.jitter))
+        return delay * (1 + self.rng.uniform(-self.jitter, self.jitter))
 
     def reset(self) -> None:
         self._attempt = 0

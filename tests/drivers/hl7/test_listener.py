@@ -16,7 +16,7 @@ import pytest
 from core.clock import RealClock, VirtualClock
 from core.errors import ConfigError
 from core.model import DeviceEvent, Observation
-from drivers.base import ConnectionState, DriverOutput
+from drivers.base import Backoff, ConnectionState, DriverOutput
 from drivers.hl7.listener import Hl7MllpDriver, parse_listen
 from drivers.hl7.mllp import frame
 from drivers.hl7.pcd import build_oru_r01
@@ -72,7 +72,13 @@ class Rig:
 @pytest.fixture
 async def rig() -> AsyncIterator[Rig]:
     clock = VirtualClock()
-    driver = Hl7MllpDriver(bed_map=BEDS, clock=clock, listen=None, stale_after=1.0)
+    driver = Hl7MllpDriver(
+        bed_map=BEDS,
+        clock=clock,
+        listen=None,
+        stale_after=1.0,
+        backoff=Backoff(initial=0.1, cap=1.0, jitter=0.0),
+    )
     link = MemoryServer(driver.serve_connection, clock, name="hl7")
     r = Rig(driver, link, clock)
 

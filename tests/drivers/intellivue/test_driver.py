@@ -128,7 +128,7 @@ def make_driver(
         device_id="mp70",
         url=url,
         clock=clock,
-        backoff=Backoff(initial=0.05, cap=0.2),
+        backoff=Backoff(initial=0.05, cap=0.2, jitter=0.0),
         stale_after=kw.pop("stale_after", 3.0),
         reply_timeout=kw.pop("reply_timeout", 1.0),
         open_link=opener,
