@@ -4,6 +4,7 @@ from a template built once), the real app served by uvicorn on 127.0.0.1, port 0
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -103,8 +104,9 @@ def settings(db_url: str) -> Settings:
     )
 
 
-@pytest.fixture
-async def server(settings: Settings) -> AsyncIterator[Server]:
+@contextlib.asynccontextmanager
+async def running_server(settings: Settings) -> AsyncIterator[Server]:
+    """The real app for `settings`, served by uvicorn on 127.0.0.1 (port 0)."""
     app = create_app(settings)
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
     srv = uvicorn.Server(config)
@@ -114,6 +116,20 @@ async def server(settings: Settings) -> AsyncIterator[Server]:
             task.result()
         await asyncio.sleep(0.01)
     port = srv.servers[0].sockets[0].getsockname()[1]
-    yield Server(app, port)
-    srv.should_exit = True
-    await asyncio.wait_for(task, 10)
+    try:
+        yield Server(app, port)
+    finally:
+        srv.should_exit = True
+        await asyncio.wait_for(task, 10)
+
+
+@pytest.fixture
+async def server(settings: Settings) -> AsyncIterator[Server]:
+    async with running_server(settings) as srv:
+        yield srv
+
+
+@pytest.fixture
+def serve_with() -> Callable[[Settings], contextlib.AbstractAsyncContextManager[Server]]:
+    """Serve the app with other settings than the `server` fixture's."""
+    return running_server

@@ -5,6 +5,7 @@ disconnect without loss or duplicates, and a slow client's resync."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 from collections.abc import Callable
@@ -15,6 +16,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from app.settings import Settings
 from core.model import Alert, Observation, Phase
 
 Server = Any  # tests/app/ws/conftest.py's Server (conftest modules are not importable)
@@ -159,69 +161,78 @@ async def test_resume_without_loss_across_a_forced_disconnect(
     assert all(s > cut for s in alerts[len(before) :])
 
 
-async def test_slow_client_is_resynced(server: Server, make_alert: Callable[..., Alert]) -> None:
-    hub = server.ctx.hub
-    # a client that stops reading: tiny receive buffer, one queued frame at most, and no
-    # compression (repeated numerics would deflate to almost nothing)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.setblocking(False)
-    await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", server.port))
-    slow_ws = client(server.url(token=server.token()), sock=sock, max_queue=1, compression=None)
-    async with slow_ws as slow:
-        assert (await recv(slow))["type"] == "snapshot"
-        slow_client = max(hub._clients, key=lambda c: c.id)
-        async with client(server.url(token=server.token())) as fast:
+async def test_slow_client_is_resynced(
+    settings: Settings, serve_with: Callable[..., Any], make_alert: Callable[..., Alert]
+) -> None:
+    """A station that stops reading (over a real socket) loses its queue and is resynced,
+    while the others go on. Every step waits on a condition, never on a read timing: the
+    fast client reads in a task of its own, and the slow one is given a send timeout longer
+    than the test (the 2 s of the other tests dropped it under load)."""
+    patient = settings.model_copy(update={"ws_send_timeout_s": 120.0})
+    async with serve_with(patient) as server:
+        hub = server.ctx.hub
+        # a client that stops reading: tiny receive buffer, one queued frame at most, and no
+        # compression (repeated numerics would deflate to almost nothing)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", server.port))
+        slow_ws = client(server.url(token=server.token()), sock=sock, max_queue=1, compression=None)
+        async with slow_ws as slow, client(server.url(token=server.token())) as fast:
+            assert (await recv(slow))["type"] == "snapshot"
             assert (await recv(fast))["type"] == "snapshot"
-            fast_client = max(hub._clients, key=lambda c: c.id)
-            fast_numerics = 0
+            await wait_for(lambda: hub.client_count == 2)
+            slow_client, fast_client = sorted(hub._clients, key=lambda c: c.id)
+            fast_msgs: list[dict[str, Any]] = []
 
-            async def read_fast(until_seq: int | None = None) -> list[dict[str, Any]]:
-                nonlocal fast_numerics
-                out = []
+            async def read_fast() -> None:
                 while True:
-                    try:
-                        msg = await recv(fast, timeout=0.5 if until_seq else 0.001)
-                    except TimeoutError:
-                        return out
-                    fast_numerics += msg["type"] == "numerics"
-                    out.append(msg)
-                    if until_seq is not None and msg.get("seq") == until_seq:
-                        return out
+                    fast_msgs.append(await recv(fast, timeout=60))
 
-            # numerics of 40 beds until the slow client's socket takes no more
-            codes = [f"IAEW_TEST_{i:02d}" for i in range(20)]
-            t = datetime.now(UTC)
-            for round_ in range(2000):
-                for b in range(40):
-                    bed = f"X-{b:03d}"
-                    values = {
-                        c: Observation(t=t, bed=bed, code=c, value=round_, unit="1") for c in codes
-                    }
-                    await hub.publish_numerics(bed, values)
-                hub.flush_numerics()
-                await read_fast()
-                if len(slow_client.queue) >= 40:
-                    break
-            assert len(slow_client.queue) >= 40, "the slow client's socket never filled"
-            assert slow_client.queue.overflows == 0  # numerics replace each other
+            reader = asyncio.create_task(read_fast())
+            try:
+                # numerics of 40 beds until the slow client's queue backs up
+                codes = [f"IAEW_TEST_{i:02d}" for i in range(20)]
+                t = datetime.now(UTC)
+                loop = asyncio.get_running_loop()
+                deadline = loop.time() + 60
+                round_ = 0
+                while len(slow_client.queue) < 40:
+                    assert loop.time() < deadline, "the slow client's socket never filled"
+                    for b in range(40):
+                        bed = f"X-{b:03d}"
+                        obs = {
+                            c: Observation(t=t, bed=bed, code=c, value=round_, unit="1")
+                            for c in codes
+                        }
+                        await hub.publish_numerics(bed, obs)
+                    hub.flush_numerics()
+                    round_ += 1
+                    await asyncio.sleep(0)  # let the senders run
+                assert slow_client.queue.overflows == 0  # numerics replace each other
 
-            # an alert storm: more than the slow client's queue holds
-            committed = [(await server.ctx.alerts.commit(make_alert(n))).seq for n in range(1, 41)]
-            assert slow_client.queue.overflows >= 1
-            fast_msgs = await read_fast(until_seq=committed[-1])
-            assert [m["seq"] for m in fast_msgs if m["type"] == "alert"] == committed
-            assert not {"resync", "snapshot"} & {m["type"] for m in fast_msgs}
-            assert fast_client.queue.overflows == 0 and fast_numerics > 40
+                # an alert storm: more than the slow client's queue holds
+                storm = [make_alert(n) for n in range(1, 41)]
+                committed = [(await server.ctx.alerts.commit(a)).seq for a in storm]
+                assert slow_client.queue.overflows >= 1
+                await wait_for(lambda: any(m.get("seq") == committed[-1] for m in fast_msgs), 30)
+                assert [m["seq"] for m in fast_msgs if m["type"] == "alert"] == committed
+                assert not {"resync", "snapshot"} & {m["type"] for m in fast_msgs}
+                assert fast_client.queue.overflows == 0
+                assert sum(m["type"] == "numerics" for m in fast_msgs) > 40
+            finally:
+                reader.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reader
 
-        # the slow client reads again: resync, the missed alerts by seq, then a snapshot
-        seen: list[dict[str, Any]] = []
-        while not (
-            seen and seen[-1]["type"] == "snapshot" and any(m["type"] == "resync" for m in seen)
-        ):
-            seen.append(await recv(slow, timeout=10))
-        kinds = [m["type"] for m in seen]
-        assert seen[kinds.index("resync")]["reason"] == "slow client"
-        alerts = [m["seq"] for m in seen if m["type"] == "alert"]
-        assert alerts == committed  # every alert once, in order
-        assert seen[-1]["seq"] == committed[-1]
+            # the slow client reads again: resync, the missed alerts by seq, then a snapshot
+            seen: list[dict[str, Any]] = []
+            while not (
+                seen and seen[-1]["type"] == "snapshot" and any(m["type"] == "resync" for m in seen)
+            ):
+                seen.append(await recv(slow, timeout=10))
+            kinds = [m["type"] for m in seen]
+            assert seen[kinds.index("resync")]["reason"] == "slow client"
+            alerts = [m["seq"] for m in seen if m["type"] == "alert"]
+            assert alerts == committed  # every alert once, in order
+            assert seen[-1]["seq"] == committed[-1]
