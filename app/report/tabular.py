@@ -10,25 +10,22 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from app.report.data import Report
 from core.params import PARAMETERS
+from core.records import format_time
 from monitors.indices import INDEX_BY_CODE
 
 SCHEMA = "iaewatch.report/1"
 CSV_COLUMNS = ("study_id", "section", "item", "t", "value", "unit", "detail")
 
 
-def _iso(t: datetime) -> str:
-    return t.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
 def plain(value: Any) -> Any:
     """Datetimes as ISO strings, recursively; everything else as JSON has it."""
     if isinstance(value, datetime):
-        return _iso(value)
+        return format_time(value)
     if isinstance(value, dict):
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -103,18 +100,24 @@ def to_csv(r: Report) -> str:
                 sid,
                 section,
                 item,
-                _iso(t) if isinstance(t, datetime) else (t or ""),
+                format_time(t) if isinstance(t, datetime) else (t or ""),
                 "" if value is None else plain(value),
                 unit,
                 detail,
             ]
         )
 
-    row("window", "since", r.since, _iso(r.since))
-    row("window", "until", r.until, _iso(r.until), detail="complete" if r.complete else "interim")
+    row("window", "since", r.since, format_time(r.since))
+    row(
+        "window",
+        "until",
+        r.until,
+        format_time(r.until),
+        detail="complete" if r.complete else "interim",
+    )
     for k, v in r.patient.items():
         if k != "study_id":
-            row("patient", k, None, _iso(v) if isinstance(v, datetime) else v)
+            row("patient", k, None, format_time(v) if isinstance(v, datetime) else v)
     for k, v in r.order.items():
         row("order", k, None, json.dumps(v) if isinstance(v, list) else v)
     inf = r.infusion
@@ -126,7 +129,7 @@ def to_csv(r: Report) -> str:
                         "infusion_check", c["item"], None, "ok" if c["ok"] else "off", "", c["text"]
                     )
             else:
-                row("infusion", k, None, _iso(v) if isinstance(v, datetime) else v)
+                row("infusion", k, None, format_time(v) if isinstance(v, datetime) else v)
     if r.eligibility is not None:
         for i in r.eligibility.items:
             row(
