@@ -12,6 +12,8 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core.clock import RealClock, VirtualClock
 from core.errors import ConfigError
@@ -69,8 +71,9 @@ class Rig:
             await run_for(self.clock, 0.01)
 
 
-@pytest.fixture
-async def rig() -> AsyncIterator[Rig]:
+@contextlib.asynccontextmanager
+async def running_rig(seed: int = 0) -> AsyncIterator[Rig]:
+    """A listener on a memory link, its stream collected; senders are added by the test."""
     clock = VirtualClock()
     driver = Hl7MllpDriver(
         bed_map=BEDS,
@@ -79,7 +82,7 @@ async def rig() -> AsyncIterator[Rig]:
         stale_after=1.0,
         backoff=Backoff(initial=0.1, cap=1.0, jitter=0.0),
     )
-    link = MemoryServer(driver.serve_connection, clock, name="hl7")
+    link = MemoryServer(driver.serve_connection, clock, seed=seed, name="hl7")
     r = Rig(driver, link, clock)
 
     async def collect() -> None:
@@ -95,6 +98,12 @@ async def rig() -> AsyncIterator[Rig]:
             await t
     await driver.aclose()
     await link.close()
+
+
+@pytest.fixture
+async def rig() -> AsyncIterator[Rig]:
+    async with running_rig() as r:
+        yield r
 
 
 async def test_values_arrive_at_the_right_bed(rig: Rig) -> None:
@@ -226,6 +235,34 @@ async def test_raw_messages_split_and_batched(rig: Rig, max_chunk: int) -> None:
     assert [o.value for o in rig.observations("ICU-3", "MDC_ECG_HEART_RATE")] == [60, 61, 62]
     assert rig.driver.status.bad_frames == 1  # the junk
     await rig.until(lambda: bool(rig.events("device_disconnected")))
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    to_listener=st.sampled_from([0.1, 0.5, 1.0]),
+    to_sender=st.sampled_from([0.0, 0.3, 1.0]),
+    max_chunk=st.integers(0, 50),
+)
+async def test_corrupted_bytes_never_crash_the_listener(
+    seed: int, to_listener: float, to_sender: float, max_chunk: int
+) -> None:
+    """MLLP carries no checksum, so a flipped bit may go unnoticed; but the stream never
+    raises, and once the faults clear messages are acknowledged and observations flow."""
+    async with running_rig(seed) as rig:
+        faults = rig.link.to_server
+        faults.flip_rate, rig.link.to_client.flip_rate = to_listener, to_sender
+        faults.max_chunk = rig.link.to_client.max_chunk = max_chunk
+        sender = rig.sender("ICU^^3")
+        await run_for(rig.clock, 3.0)
+        assert not rig.tasks[0].done()  # the driver's stream
+        faults.clear()
+        rig.link.to_client.clear()
+        answered = sum(sender.acks.values())
+        await rig.until(lambda: sender.acks["AA"] >= 1 and sum(sender.acks.values()) > answered)
+        seen = len(rig.observations("ICU-3", "MDC_PULS_OXIM_SAT_O2"))
+        await rig.until(lambda: len(rig.observations("ICU-3", "MDC_PULS_OXIM_SAT_O2")) > seen)
+        assert rig.driver.status.state is ConnectionState.CONNECTED
 
 
 def test_listen_addresses() -> None:

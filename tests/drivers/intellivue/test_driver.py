@@ -11,6 +11,8 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core.clock import Clock, RealClock, VirtualClock
 from core.errors import NoReply, ProtocolError
@@ -44,6 +46,10 @@ class Run:
     async def until(self, pred: Callable[[list[DriverOutput]], bool], timeout: float = 8) -> None:
         """Wait until `pred(items)`; `timeout` is virtual seconds on a virtual clock."""
         await wait_until(self.driver.clock, lambda: pred(self.items), timeout)
+
+    @property
+    def alive(self) -> bool:
+        return not self._task.done()
 
     def events(self, name: str) -> list[DeviceEvent]:
         return [i for i in self.items if isinstance(i, DeviceEvent) and i.event == name]
@@ -288,6 +294,41 @@ async def test_missing_reply_raises_no_reply(
     t0 = vclock.monotonic()
     assert isinstance(await session_error(driver), NoReply)
     assert vclock.monotonic() - t0 == pytest.approx(0.3, abs=0.02)
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    to_host=st.sampled_from([0.0, 0.1, 0.5, 1.0]),
+    to_monitor=st.sampled_from([0.0, 0.1, 0.5]),
+    max_chunk=st.integers(0, 40),
+)
+async def test_corrupted_bytes_are_counted_and_never_crash_the_driver(
+    seed: int, to_host: float, to_monitor: float, max_chunk: int
+) -> None:
+    """Flipped bits either way: the stream never raises; every corrupted frame from the monitor
+    shows in the status (a bad frame, or the missing reply that ended a session); then it
+    recovers."""
+    clock = VirtualClock()
+    sim = IntellivueSimulator(FixedVitals(dict(DEFAULT_ADULT_ARDS)), clock)
+    async with sim, MemoryServer(sim.serve_connection, clock, seed=seed) as link:
+        link.to_client.flip_rate, link.to_server.flip_rate = to_host, to_monitor
+        link.to_client.max_chunk = link.to_server.max_chunk = max_chunk
+        run = Run(make_driver("mem://mp70", clock, link.open_link))
+        try:
+            await run_for(clock, 6.0)
+            assert run.alive  # stream() never raises
+            link.to_client.clear()
+            link.to_server.clear()
+            seen = len(run.items)
+            await run.until(lambda items: any(isinstance(i, Observation) for i in items[seen:]))
+        finally:
+            await run.stop()
+    status = run.driver.status
+    if sum(c.server.stats.flipped for c in link.connections):
+        assert status.bad_frames > 0 or status.last_error is not None
+    if not to_host and not to_monitor:
+        assert status.bad_frames == 0 and status.last_error is None
 
 
 def test_poll_interval_is_bounded() -> None:
