@@ -205,6 +205,7 @@ async def test_slow_answers_within_timeout_still_work(tcp_bed: Any) -> None:
     for _ in range(3):
         mark = col.items.index(await col.wait_for(is_obs("MDC_FLOW_FLUID_PUMP"), after=mark)) + 1
     assert not any(is_event("device_disconnected")(i) for i in col.items)
+    assert col.driver.status.bad_frames == 0  # late but whole: not a bad frame
 
 
 async def bad_answers_are_counted_and_survived(
