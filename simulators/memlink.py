@@ -17,8 +17,9 @@ Either end closing ends the connection, like pulling a cable: bytes already writ
 closing end are delivered first, then both ends read EOF.
 
 Time: bytes move only when the event loop turns, so a test on a `VirtualClock` moves time with
-`run_for(clock, seconds)`, which lets every exchange in flight finish (`settle`) before each
-small step of the clock, rather than `VirtualClock.advance` alone.
+`run_for(clock, seconds)` or `run_until(clock, condition, timeout)`, which let every exchange in
+flight finish (`settle`) before each small step of the clock, rather than
+`VirtualClock.advance` alone.
 """
 
 from __future__ import annotations
@@ -202,15 +203,15 @@ class MemoryConnection:
     def __init__(
         self,
         clock: Clock,
-        rng: random.Random,
-        number: int,
+        rng: random.Random | None = None,
+        number: int = 1,
         *,
         to_server: LinkFaults | None = None,
         to_client: LinkFaults | None = None,
         name: str = "mem",
     ) -> None:
         self.clock = clock
-        self.rng = rng
+        self.rng = rng or random.Random(0)
         self.number = number
         self.client = MemoryTransport(self, to_server or LinkFaults(), f"{name}#{number} client")
         self.server = MemoryTransport(self, to_client or LinkFaults(), f"{name}#{number} server")
@@ -246,18 +247,6 @@ def _attach(transport: MemoryTransport) -> Streams:
     transport.protocol = protocol
     protocol.connection_made(transport)
     return reader, asyncio.StreamWriter(transport, protocol, reader, loop)
-
-
-def memory_pair(
-    clock: Clock,
-    seed: int = 0,
-    *,
-    to_server: LinkFaults | None = None,
-    to_client: LinkFaults | None = None,
-) -> tuple[Streams, Streams]:
-    """One connection: (client reader, writer), (server reader, writer)."""
-    conn = MemoryConnection(clock, random.Random(seed), 1, to_server=to_server, to_client=to_client)
-    return conn.streams()
 
 
 class MemoryServer:
@@ -356,3 +345,16 @@ async def run_for(clock: VirtualClock, seconds: float, step: float = STEP_S) -> 
         await settle()
         await clock.advance(min(step, left))
     await settle()
+
+
+async def run_until(
+    clock: VirtualClock, cond: Callable[[], bool], timeout: float, step: float = STEP_S
+) -> None:
+    """Move `clock` on in steps until `cond()` holds; TimeoutError once `timeout` virtual
+    seconds have passed without it."""
+    deadline = clock.monotonic() + timeout
+    await settle()
+    while not cond():
+        if clock.monotonic() >= deadline:
+            raise TimeoutError(f"condition not met within {timeout:g} virtual s")
+        await run_for(clock, step, step)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
 
 from core.clock import VirtualClock
 from drivers.hl7.message import build_ack, parse_message
@@ -13,7 +12,7 @@ from drivers.hl7.mllp import MllpDecoder, frame
 from drivers.hl7.pcd import decode_report
 from simulators.faults import Faults
 from simulators.hl7_sender import Hl7Sender
-from simulators.memlink import MemoryServer, run_for
+from simulators.memlink import MemoryServer, run_for, run_until
 from simulators.source import DEFAULT_ADULT_ARDS, FixedVitals
 
 
@@ -47,13 +46,6 @@ async def test_numerics_every_tick_and_alarm_phases(vclock: VirtualClock) -> Non
     assert len(set(ids)) == 2
 
 
-async def _until(clock: VirtualClock, cond: Callable[[], bool], timeout: float = 3.0) -> None:
-    deadline = clock.monotonic() + timeout
-    while not cond():
-        assert clock.monotonic() < deadline, f"condition not met within {timeout:g} virtual s"
-        await run_for(clock, 0.01)
-
-
 async def test_waits_for_its_own_ack_and_counts_codes(vclock: VirtualClock) -> None:
     """A tiny listener: first answers someone else's id, then AE for ours; then drops."""
     got: list[bytes] = []
@@ -77,7 +69,7 @@ async def test_waits_for_its_own_ack_and_counts_codes(vclock: VirtualClock) -> N
     async with MemoryServer(serve, vclock, name="listener") as link:
         task = asyncio.create_task(s.run_over(link.connect))
         try:
-            await _until(vclock, lambda: s.acks["AE"] >= 1)
+            await run_until(vclock, lambda: s.acks["AE"] >= 1, timeout=3.0)
             assert s.acks == {"AE": 1}
             assert s.sent == 1 and s.connections == 1
             assert len(got) == 1  # the garbage before the frame did not reach the decoder
@@ -99,7 +91,7 @@ async def test_drop_fault_keeps_it_away(vclock: VirtualClock) -> None:
             await run_for(vclock, 5.0)
             assert link.accepted == 0 and s.connections == 0
             faults.drop = False  # it was waiting all along: it connects within one interval
-            await _until(vclock, lambda: link.accepted >= 1, timeout=s.interval + 0.05)
+            await run_until(vclock, lambda: link.accepted >= 1, timeout=s.interval + 0.05)
         finally:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

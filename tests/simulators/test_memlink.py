@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -10,7 +11,7 @@ from hypothesis import strategies as st
 
 from core.clock import VirtualClock
 from core.errors import ConnectionLost, DeviceUnreachable
-from simulators.memlink import LinkFaults, MemoryServer, memory_pair
+from simulators.memlink import LinkFaults, MemoryConnection, MemoryServer
 
 _FAST = settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -36,7 +37,8 @@ async def test_any_split_and_delay_arrives_intact_and_in_order(
 ) -> None:
     clock = VirtualClock()
     faults = LinkFaults(max_chunk=max_chunk, delay_s=delay)
-    (_, client_w), (server_r, server_w) = memory_pair(clock, seed, to_server=faults)
+    conn = MemoryConnection(clock, random.Random(seed), to_server=faults)
+    (_, client_w), (server_r, server_w) = conn.streams()
     reading = asyncio.ensure_future(_reads_until_eof(server_r))  # always waiting for bytes
     for data in writes:
         client_w.write(data)
@@ -46,8 +48,7 @@ async def test_any_split_and_delay_arrives_intact_and_in_order(
     reads = await reading
     got = b"".join(reads)
     assert got == b"".join(writes)
-    transport = client_w.transport
-    stats = transport.stats  # type: ignore[attr-defined]
+    stats = conn.client.stats
     assert stats.bytes == len(got) and stats.writes == len(writes) and stats.flipped == 0
     if max_chunk:  # the reader sees every chunk on its own
         assert stats.chunks == len(reads) >= len(writes)
@@ -57,7 +58,7 @@ async def test_any_split_and_delay_arrives_intact_and_in_order(
 
 
 async def test_delay_is_on_the_virtual_clock(vclock: VirtualClock) -> None:
-    (_, w), (r, _) = memory_pair(vclock, to_server=LinkFaults(delay_s=2.0))
+    (_, w), (r, _) = MemoryConnection(vclock, to_server=LinkFaults(delay_s=2.0)).streams()
     w.write(b"hello")
     read = asyncio.ensure_future(r.read(100))
     await vclock.advance(1.99)
@@ -72,7 +73,8 @@ async def test_delay_is_on_the_virtual_clock(vclock: VirtualClock) -> None:
 @given(seed=st.integers(0, 2**16), n=st.integers(1, 30))
 async def test_flips_change_exactly_one_bit_of_a_write(seed: int, n: int) -> None:
     clock = VirtualClock()
-    (_, w), (r, _) = memory_pair(clock, seed, to_server=LinkFaults(flip_rate=1.0))
+    faults = LinkFaults(flip_rate=1.0)
+    (_, w), (r, _) = MemoryConnection(clock, random.Random(seed), to_server=faults).streams()
     data = bytes(range(n))
     w.write(data)
     await clock.advance(0.01)
@@ -85,7 +87,8 @@ async def test_flips_change_exactly_one_bit_of_a_write(seed: int, n: int) -> Non
 
 async def test_same_seed_same_faults(vclock: VirtualClock) -> None:
     async def run(seed: int) -> bytes:
-        (_, w), (r, _) = memory_pair(vclock, seed, to_server=LinkFaults(flip_rate=0.5))
+        faults = LinkFaults(flip_rate=0.5)
+        (_, w), (r, _) = MemoryConnection(vclock, random.Random(seed), to_server=faults).streams()
         for i in range(20):
             w.write(bytes([i]) * 8)
         w.close()
@@ -97,7 +100,8 @@ async def test_same_seed_same_faults(vclock: VirtualClock) -> None:
 
 
 async def test_closing_delivers_what_was_written_then_eof(vclock: VirtualClock) -> None:
-    (client_r, w), (r, server_w) = memory_pair(vclock, to_server=LinkFaults(delay_s=1.0))
+    conn = MemoryConnection(vclock, to_server=LinkFaults(delay_s=1.0))
+    (client_r, w), (r, server_w) = conn.streams()
     w.write(b"last words")
     w.close()
     await vclock.advance(1.0)

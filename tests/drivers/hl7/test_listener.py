@@ -24,7 +24,7 @@ from drivers.hl7.mllp import frame
 from drivers.hl7.pcd import build_oru_r01
 from simulators.faults import Faults
 from simulators.hl7_sender import Hl7Sender
-from simulators.memlink import MemoryServer, run_for
+from simulators.memlink import MemoryServer, run_for, run_until
 from simulators.source import FixedVitals
 
 BEDS = {"ICU^^3": "ICU-3", "ICU^^4": "ICU-4"}
@@ -64,11 +64,7 @@ class Rig:
 
     async def until(self, cond: Callable[[], bool], timeout: float = 5.0) -> None:
         """Wait until `cond()` holds, advancing virtual time; fails after `timeout` virtual s."""
-        deadline = self.clock.monotonic() + timeout
-        while not cond():
-            if self.clock.monotonic() >= deadline:
-                raise TimeoutError(f"condition not met within {timeout:g} virtual s")
-            await run_for(self.clock, 0.01)
+        await run_until(self.clock, cond, timeout)
 
 
 @contextlib.asynccontextmanager

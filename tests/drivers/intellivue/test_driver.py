@@ -23,7 +23,7 @@ from drivers.intellivue.values import AlarmEntry
 from drivers.transport import Opener, open_link
 from simulators.faults import Faults
 from simulators.intellivue_monitor import IntellivueSimulator
-from simulators.memlink import MemoryServer, run_for
+from simulators.memlink import MemoryServer, run_for, run_until
 from simulators.source import DEFAULT_ADULT_ARDS, FixedVitals
 
 pytestmark = pytest.mark.timeout(30)
@@ -67,11 +67,7 @@ class Run:
 
 async def wait_until(clock: Clock, cond: Callable[[], bool], timeout: float) -> None:
     if isinstance(clock, VirtualClock):
-        deadline = clock.monotonic() + timeout
-        while not cond():
-            if clock.monotonic() >= deadline:
-                raise TimeoutError(f"condition not met within {timeout:g} virtual s")
-            await run_for(clock, 0.01)
+        await run_until(clock, cond, timeout)
         return
     async with asyncio.timeout(timeout):
         while not cond():
@@ -206,7 +202,7 @@ async def test_pty_link(vitals: FixedVitals, faults: Faults) -> None:
     vitals.rhythms = ["VF"]
     async with IntellivueSimulator(vitals, RealClock(), faults) as sim:
         path = await sim.serve_pty()
-        run = Run(make_driver(path, RealClock()))
+        run = Run(make_driver(path, RealClock(), stale_after=2.0))
         try:
             await run.until(count("arrhythmia"))
             await run.until(lambda _: len(run.observations("MDC_PULS_OXIM_SAT_O2")) >= 1)

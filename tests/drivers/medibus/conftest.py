@@ -20,7 +20,7 @@ from drivers.base import Backoff, DriverOutput
 from drivers.medibus.driver import MedibusDriver
 from drivers.transport import Link, Opener, SerialSettings, open_link
 from simulators.faults import Faults
-from simulators.memlink import MemoryServer, run_for
+from simulators.memlink import MemoryServer, run_for, run_until
 from simulators.source import DEFAULT_ADULT_ARDS, FixedVitals
 from simulators.ventilator import VentilatorSimulator
 
@@ -69,11 +69,7 @@ class Harness:
         """Wait until `cond()` holds; fails the test after `timeout` s (virtual on a memory
         link, real otherwise)."""
         if isinstance(self.clock, VirtualClock):
-            deadline = self.clock.monotonic() + timeout
-            while not cond():
-                if self.clock.monotonic() >= deadline:
-                    raise TimeoutError(f"condition not met within {timeout:g} virtual s")
-                await run_for(self.clock, 0.01)
+            await run_until(self.clock, cond, timeout)
             return
 
         async def poll() -> None:
