@@ -39,9 +39,9 @@ from app.store.rows import Role
 from core.model import DeviceEvent, EventSource
 from core.records import format_time_or_none as iso
 from monitors import RuleSet, default_ruleset
-from monitors.eligibility import EXCLUSION_IDS, EXCLUSIONS, Checklist
-from monitors.indices import INDICES
-from monitors.order_check import StudyOrder
+from monitors.trial.eligibility import EXCLUSION_IDS, EXCLUSIONS, Checklist
+from monitors.trial.indices import INDICES
+from monitors.trial.order_check import StudyOrder
 
 router = APIRouter(prefix="/api", tags=["trial"])
 

@@ -21,10 +21,10 @@ from app.report.gather import checklist, gases, index_trends
 from app.store import InfusionRow, PatientRow, Store
 from core.model import Alert
 from core.params import PARAMETERS, VASOPRESSOR_CODES
-from monitors.eligibility import Checklist
-from monitors.indices import INDEX_BY_CODE
-from monitors.order_check import StudyOrder
-from monitors.ruleset import RuleSet
+from monitors.rules.ruleset import RuleSet
+from monitors.trial.eligibility import Checklist
+from monitors.trial.indices import INDEX_BY_CODE
+from monitors.trial.order_check import StudyOrder
 
 WINDOW = timedelta(hours=24)
 RATE, DELIVERED, VTBI = "MDC_FLOW_FLUID_PUMP", "MDC_VOL_FLUID_DELIV", "MDC_VOL_FLUID_TBI"

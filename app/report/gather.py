@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 
 from app.store import PatientRow, Store
 from core.records import format_time_or_none as iso
-from monitors.eligibility import Answer, Checklist, Criteria, Facts, GasFacts, evaluate
-from monitors.indices import (
+from monitors.trial.eligibility import Answer, Checklist, Criteria, Facts, GasFacts, evaluate
+from monitors.trial.indices import (
     CSTAT,
     DP,
     FIO2,

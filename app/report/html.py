@@ -62,8 +62,8 @@ def unit(u: str) -> str:
 
 def _labels() -> dict[str, str]:
     from core.params import PARAMETERS
-    from monitors.derived import DERIVED
-    from monitors.indices import INDICES
+    from monitors.rules.derived import DERIVED
+    from monitors.trial.indices import INDICES
 
     out = {c: p.label for c, p in PARAMETERS.items()}
     out |= {c: d.param.label for c, d in DERIVED.items()}

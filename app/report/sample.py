@@ -19,8 +19,8 @@ from app.report.scenario import replay_scenario
 from app.store import Store, upgrade
 from core.clock import VirtualClock
 from monitors import build_engine
-from monitors.eligibility import EXCLUSIONS
-from monitors.ruleset import RuleSet
+from monitors.rules.ruleset import RuleSet
+from monitors.trial.eligibility import EXCLUSIONS
 from simulators.recording import DEFAULT_INFUSION_AT
 from simulators.scenario import Scenario, load_scenario, resolve_scenario
 

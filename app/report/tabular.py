@@ -16,7 +16,7 @@ from typing import Any
 from app.report.data import Report
 from core.params import PARAMETERS
 from core.records import format_time
-from monitors.indices import INDEX_BY_CODE
+from monitors.trial.indices import INDEX_BY_CODE
 
 SCHEMA = "iaewatch.report/1"
 CSV_COLUMNS = ("study_id", "section", "item", "t", "value", "unit", "detail")

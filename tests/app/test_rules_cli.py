@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 import monitors
 from app.cli import _register_commands, cli
 
-SHIPPED = Path(monitors.__file__).parent / "rulesets" / "ucmsc_ards.yaml"
+SHIPPED = Path(monitors.__file__).parent / "rules" / "rulesets" / "ucmsc_ards.yaml"
 
 
 def test_check_shipped_set() -> None:

@@ -17,7 +17,7 @@ from app.context import AppContext
 from app.store.rows import Role
 from core.clock import VirtualClock
 from core.model import DeviceEvent, Observation
-from monitors.eligibility import EXCLUSIONS
+from monitors.trial.eligibility import EXCLUSIONS
 
 from .conftest import BED, SID, T0, headers, ventilate
 

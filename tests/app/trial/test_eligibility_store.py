@@ -8,7 +8,7 @@ from datetime import timedelta
 from app.report.gather import checklist, gases
 from app.store import Store
 from core.model import DeviceEvent, EventSource
-from monitors.eligibility import EXCLUSIONS, Status, Verdict
+from monitors.trial.eligibility import EXCLUSIONS, Status, Verdict
 
 from .conftest import BED, SID, T0, ventilate
 

@@ -12,7 +12,7 @@ from drivers.base import DriverOutput
 from drivers.modbus.driver import ModbusPumpDriver
 from drivers.modbus.profile import load_profile
 from monitors import default_ruleset
-from monitors.order_check import PAUSE_RULE, PROGRAMME_RULE, OrderCheck, TrialEngine
+from monitors.trial.order_check import PAUSE_RULE, PROGRAMME_RULE, OrderCheck, TrialEngine
 from simulators.pump import PumpSimulator
 from simulators.pump_state import PumpState
 

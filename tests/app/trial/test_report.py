@@ -18,7 +18,7 @@ from app.report import ReportFormat, build_report, render
 from app.report.scenario import replay_scenario
 from app.store import Store, upgrade
 from monitors import default_ruleset
-from monitors.order_check import TrialEngine
+from monitors.trial.order_check import TrialEngine
 from simulators.recording import DEFAULT_INFUSION_AT as T0
 from simulators.scenario import load_scenario, resolve_scenario
 

@@ -19,16 +19,21 @@ priority episode still unacknowledged after the engine's escalation time is esca
     ACTIVE         overdue       ACTIVE         escalate        active
     LATCHED        overdue       LATCHED        escalate        resolved
     (*) when the rule set turns latching off. Window end counts as `clear`.
+
+The rules engine and the study order check both keep their episodes in an `EpisodeBook` and
+build their alerts with `alert()`: one episode type, one way to open, acknowledge and end one.
+Alert ids are uuid5(book namespace, bed, rule, onset), so a replay gives the same ids.
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
-from core.model import AlertState, Phase
+from core.model import Alert, AlertState, Category, Phase, Priority
 
 
 class EpState(Enum):
@@ -97,3 +102,83 @@ class Episode:
     @property
     def open(self) -> bool:
         return self.state in (EpState.ACTIVE, EpState.ACKNOWLEDGED)
+
+
+class EpisodeBook:
+    """The episodes of one alert source still to be acknowledged or ended, by alert id."""
+
+    def __init__(self, namespace: uuid.UUID, *, latching: bool = True) -> None:
+        self.namespace = namespace
+        self.latching = latching
+        self.by_id: dict[str, Episode] = {}
+
+    def open(
+        self, *, bed: str, rule_id: str, onset: datetime, started: float, iae: bool
+    ) -> Episode:
+        """A new ACTIVE episode, its id uuid5(namespace, bed, rule, onset)."""
+        stamp = onset.astimezone(UTC).isoformat()
+        aid = str(uuid.uuid5(self.namespace, f"{bed}\x1f{rule_id}\x1f{stamp}"))
+        ep = Episode(id=aid, bed=bed, rule_id=rule_id, onset=onset, started=started, iae=iae)
+        self.by_id[aid] = ep
+        return ep
+
+    def acknowledge(self, alert_id: str, by: str, at: datetime) -> Episode | None:
+        """Record the acknowledgement; the episode, or None when the id is unknown here or
+        the episode's state takes no acknowledgement."""
+        ep = self.by_id.get(alert_id)
+        if ep is None:
+            return None
+        nxt = step(ep.state, Trigger.ACK)
+        if nxt is None:
+            return None
+        ep.state = nxt[0]
+        ep.acked_by, ep.acked_at = by, at
+        if ep.state is EpState.CLOSED:
+            del self.by_id[alert_id]
+        return ep
+
+    def end(self, ep: Episode, at: datetime) -> bool:
+        """The condition is over (latched until acknowledged, unless latching is off);
+        False when the episode's state takes no end."""
+        nxt = step(ep.state, Trigger.CLEAR if self.latching else Trigger.CLEAR_UNLATCHED)
+        if nxt is None:
+            return False
+        ep.state = nxt[0]
+        ep.ended_at = at
+        if ep.state is EpState.CLOSED:
+            self.by_id.pop(ep.id, None)
+        return True
+
+    def active(self, bed: str) -> int:
+        """Episodes at `bed` not yet forgotten (open, or latched unacknowledged)."""
+        return sum(1 for ep in self.by_id.values() if ep.bed == bed)
+
+
+def alert(
+    ep: Episode,
+    *,
+    category: Category,
+    priority: Priority,
+    phase: Phase,
+    t: datetime,
+    message: str,
+    evidence: dict[str, Any],
+) -> Alert:
+    """The alert transition `phase` of episode `ep` at `t`."""
+    return Alert(
+        id=ep.id,
+        bed=ep.bed,
+        category=category,
+        rule=ep.rule_id,
+        priority=priority,
+        phase=phase,
+        state=ALERT_STATE[ep.state] if phase is not Phase.END else AlertState.RESOLVED,
+        onset=ep.onset,
+        t=t,
+        message=message,
+        evidence=evidence,
+        iae=ep.iae,
+        acked_by=ep.acked_by,
+        acked_at=ep.acked_at,
+        ended_at=ep.ended_at,
+    )

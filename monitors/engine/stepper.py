@@ -5,7 +5,7 @@ causes. Whoever drives it must tick as time passes. `Stepper` is that driver: ti
 to each message's time, and the engine is ticked at every whole `tick_s` (aligned on the UTC
 epoch) on the way, stamped with that instant. The service (`app.pipeline`) feeds messages as
 they come off the bus and calls `advance(clock.now())` once a tick; a replay feeds a file's
-records and calls `finish(last_t)` at the end. The same messages therefore give the same
+records and calls `advance(last_t)` at the end. The same messages therefore give the same
 transitions on both paths, whatever the wall clock did.
 """
 
@@ -35,7 +35,6 @@ class Stepper:
         self.engine = engine
         self.tick_s = tick_s
         self._next: float | None = None  # POSIX seconds of the next tick
-        self.last_tick: datetime | None = None
 
     def feed(self, msg: Observation | DeviceEvent) -> list[Alert]:
         """The ticks due up to `msg.t`, then what `msg` causes."""
@@ -53,15 +52,5 @@ class Stepper:
         while self._next <= ts:
             at = datetime.fromtimestamp(self._next, UTC)
             out += self.engine.tick(at)
-            self.last_tick = at
             self._next += self.tick_s
-        return out
-
-    def finish(self, now: datetime) -> list[Alert]:
-        """`advance(now)`, then one more tick at `now` itself unless one just ran there
-        (the end of a recording: what its last instant makes due)."""
-        out = self.advance(now)
-        if self.last_tick is None or abs(self.last_tick.timestamp() - now.timestamp()) > 1e-6:
-            out += self.engine.tick(now)
-            self.last_tick = now
         return out

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitors.eligibility import (
+from monitors.trial.eligibility import (
     EXCLUSIONS,
     Answer,
     Criteria,

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from monitors.loader import default_ruleset, load_ruleset
-from monitors.order_check import OrderCheck, TrialEngine
-from monitors.ruleset import RuleSet
+from monitors.rules.loader import default_ruleset, load_ruleset
+from monitors.rules.ruleset import RuleSet
+from monitors.trial.order_check import OrderCheck, TrialEngine
 
 
 def build_engine(

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from core.model import DeviceEvent
 
 if TYPE_CHECKING:
-    from monitors.lifecycle import Episode
+    from monitors.engine.lifecycle import Episode
 
 NEVER = float("-inf")
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from core.model import Category, Priority
-from monitors.conditions import Cond, EventMatch, ParamRef
+from monitors.rules.conditions import Cond, EventMatch, ParamRef
 
 RuleKind = Literal["state", "event", "stale"]
 

@@ -9,7 +9,7 @@ import pytest
 
 from core.model import AlertState, Category, DeviceEvent, EventSource, Observation, Phase
 from monitors import default_ruleset
-from monitors.order_check import (
+from monitors.trial.order_check import (
     PAUSE_RULE,
     PROGRAMME_RULE,
     OrderCheck,

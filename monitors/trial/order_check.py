@@ -22,30 +22,24 @@ from the study pump's `pump_program` events {state, rate_ml_h, vtbi_ml, volume_i
 After an infusion has ended at a bed, programme changes there are not judged (the pump is
 cleared or reused) until `reset_bed(bed)` or the next `infusion_start`.
 
-`TrialEngine` is the rules engine with this check folded in (feed, tick, acknowledge).
+Episodes follow the engine's lifecycle (`monitors.engine.lifecycle`: latching, acknowledgement)
+in their own id namespace. `TrialEngine` is the rules engine with this check folded in (feed,
+tick, acknowledge, beds, warnings).
 """
 
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from core.model import (
-    Alert,
-    AlertState,
-    Category,
-    DeviceEvent,
-    EventSource,
-    Observation,
-    Phase,
-    Priority,
-)
+from core.model import Alert, Category, DeviceEvent, EventSource, Observation, Phase, Priority
 from core.records import format_time
-from monitors.engine import Engine
-from monitors.lifecycle import ALERT_STATE, EpState, Trigger, step
-from monitors.ruleset import RuleSet
+from monitors.engine.facade import BedSummary, Engine
+from monitors.engine.lifecycle import Episode, EpisodeBook, Trigger, alert, step
+from monitors.rules.ruleset import RuleSet
 
 _NS = uuid.UUID("0b0e9b8e-6a43-4d53-9b1e-5a3c2f6f7d21")  # namespace of order-check alert ids
 
@@ -104,19 +98,6 @@ class StudyOrder:
         }
 
 
-@dataclass(slots=True, kw_only=True)
-class _Episode:
-    id: str
-    rule: str
-    onset: datetime
-    state: EpState = EpState.ACTIVE
-    problems: tuple[str, ...] = ()
-    evidence: dict[str, Any] = field(default_factory=dict)
-    acked_by: str | None = None
-    acked_at: datetime | None = None
-    ended_at: datetime | None = None
-
-
 @dataclass(slots=True)
 class _Bed:
     running: bool = False  # between infusion_start and its end
@@ -126,13 +107,18 @@ class _Bed:
     device: str | None = None
     paused_since: datetime | None = None
     paused_state: str | None = None
-    open: dict[str, _Episode] = field(default_factory=dict)
+    open: dict[str, Episode] = field(default_factory=dict)  # by rule
 
 
 def _setting(evidence: dict[str, Any]) -> tuple[Any, Any]:
     """The programmed rate and VTBI an episode's evidence shows (not the pump's state)."""
     p = evidence.get("programme") or {}
     return p.get("rate_ml_h"), p.get("vtbi_ml")
+
+
+def _kinds(problems: list[str]) -> tuple[str, ...]:
+    """What is off ("rate", "vtbi") in an episode's list of problems."""
+    return tuple(sorted({p.split(" ", 1)[0].lower() for p in problems}))
 
 
 def _num(x: Any) -> float | None:
@@ -151,9 +137,8 @@ class OrderCheck:
             raise ValueError("pause_s must be positive")
         self.order = order or StudyOrder()
         self.pause_s = pause_s
-        self.latching = latching
         self._beds: dict[str, _Bed] = {}
-        self._by_id: dict[str, tuple[str, _Episode]] = {}
+        self._book = EpisodeBook(_NS, latching=latching)
 
     # -- public ------------------------------------------------------------------------------
     def feed(self, msg: Observation | DeviceEvent) -> list[Alert]:
@@ -189,17 +174,7 @@ class OrderCheck:
 
     def acknowledge(self, alert_id: str, by: str, at: datetime) -> None:
         """`by` acknowledged `alert_id` (unknown ids are ignored: they are the engine's)."""
-        entry = self._by_id.get(alert_id)
-        if entry is None:
-            return
-        _bed, ep = entry
-        nxt = step(ep.state, Trigger.ACK)
-        if nxt is None:
-            return
-        ep.state = nxt[0]
-        ep.acked_by, ep.acked_at = by, at
-        if ep.state is EpState.CLOSED:
-            del self._by_id[alert_id]
+        self._book.acknowledge(alert_id, by, at)
 
     def reset_bed(self, bed: str) -> None:
         """A new patient at `bed`: judge the next programme again (open episodes stay)."""
@@ -244,25 +219,28 @@ class OrderCheck:
         o = self.order
         if vtbi is not None and vtbi > 0 and not o.vtbi_ok(vtbi):
             problems.append(f"VTBI {vtbi:g} mL, ordered {o.volume_ml:g} ± {o.vtbi_tolerance_ml:g}")
-        rate_judged = not running or (open_ep is not None and "rate" in open_ep.problems)
+        rate_judged = not running or (
+            open_ep is not None and "rate" in _kinds(open_ep.evidence["problems"])
+        )
         if rate_judged and rate is not None and rate > 0 and not o.rate_ok(rate):
             problems.append(f"rate {rate:g} mL/h, allowed {o.rate_min_ml_h:g}–{o.rate_max_ml_h:g}")
         if not problems:
             if open_ep is not None and (vtbi is not None or rate is not None):
                 self._end(name, bed, PROGRAMME_RULE, t, out, "programme matches the order")
             return
-        kinds = tuple(sorted({p.split(" ", 1)[0].lower() for p in problems}))
         evidence = self._programme_evidence(bed, problems)
         if open_ep is None:
             ep = self._open(name, bed, PROGRAMME_RULE, t)
-            ep.problems, ep.evidence = kinds, evidence
-            out.append(self._alert(name, ep, Phase.START, t))
-        elif kinds != open_ep.problems or _setting(evidence) != _setting(open_ep.evidence):
+            ep.evidence = evidence
+            out.append(self._alert(ep, Phase.START, t))
+        elif _kinds(problems) != _kinds(open_ep.evidence["problems"]) or _setting(
+            evidence
+        ) != _setting(open_ep.evidence):
             nxt = step(open_ep.state, Trigger.WORSE)
             if nxt is None:
                 return
-            open_ep.problems, open_ep.evidence = kinds, evidence
-            out.append(self._alert(name, open_ep, Phase.UPDATE, t))
+            open_ep.evidence = evidence
+            out.append(self._alert(open_ep, Phase.UPDATE, t))
 
     def _programme_evidence(self, bed: _Bed, problems: list[str]) -> dict[str, Any]:
         o = self.order
@@ -303,7 +281,7 @@ class OrderCheck:
             "device": bed.device,
             "infusion_start": None if bed.started_at is None else format_time(bed.started_at),
         }
-        out.append(self._alert(name, ep, Phase.START, now))
+        out.append(self._alert(ep, Phase.START, now))
 
     # -- episodes ----------------------------------------------------------------------------
     def _finish(self, name: str, bed: _Bed, t: datetime, out: list[Alert], reason: str) -> None:
@@ -314,44 +292,32 @@ class OrderCheck:
         for rule in (PAUSE_RULE, PROGRAMME_RULE):
             self._end(name, bed, rule, t, out, reason)
 
-    def _open(self, name: str, bed: _Bed, rule: str, onset: datetime) -> _Episode:
-        stamp = onset.astimezone(UTC).isoformat()
-        aid = str(uuid.uuid5(_NS, f"{name}\x1f{rule}\x1f{stamp}"))
-        ep = _Episode(id=aid, rule=rule, onset=onset)
+    def _open(self, name: str, bed: _Bed, rule: str, onset: datetime) -> Episode:
+        ep = self._book.open(
+            bed=name, rule_id=rule, onset=onset, started=onset.timestamp(), iae=False
+        )
         bed.open[rule] = ep
-        self._by_id[aid] = (name, ep)
         return ep
 
     def _end(
         self, name: str, bed: _Bed, rule: str, t: datetime, out: list[Alert], reason: str
     ) -> None:
         ep = bed.open.pop(rule, None)
-        if ep is None:
+        if ep is None or not self._book.end(ep, t):
             return
-        nxt = step(ep.state, Trigger.CLEAR if self.latching else Trigger.CLEAR_UNLATCHED)
-        if nxt is None:
-            return
-        ep.state = nxt[0]
-        ep.ended_at = t
         ev = dict(ep.evidence)
         ev["ended_by"] = reason
         ev["duration_s"] = round((t - ep.onset).total_seconds(), 1)
         ep.evidence = ev
-        out.append(self._alert(name, ep, Phase.END, t))
-        if ep.state is EpState.CLOSED:
-            self._by_id.pop(ep.id, None)
+        out.append(self._alert(ep, Phase.END, t))
 
-    def _alert(self, bed: str, ep: _Episode, phase: Phase, t: datetime) -> Alert:
-        paused = ep.rule == PAUSE_RULE
-        return Alert(
-            id=ep.id,
-            bed=bed,
+    def _alert(self, ep: Episode, phase: Phase, t: datetime) -> Alert:
+        paused = ep.rule_id == PAUSE_RULE
+        return alert(
+            ep,
             category=Category.INFUSION_PROBLEM,
-            rule=ep.rule,
             priority=Priority.MEDIUM if paused else Priority.LOW,
             phase=phase,
-            state=AlertState.RESOLVED if phase is Phase.END else ALERT_STATE[ep.state],
-            onset=ep.onset,
             t=max(t, ep.onset),
             message=(
                 f"Study infusion paused for more than {self.pause_s / 60:g} min"
@@ -359,14 +325,10 @@ class OrderCheck:
                 else "Study pump programme does not match the order"
             ),
             evidence=dict(ep.evidence),
-            iae=False,
-            acked_by=ep.acked_by,
-            acked_at=ep.acked_at,
-            ended_at=ep.ended_at,
         )
 
 
-class TrialEngine(Engine):
+class TrialEngine:
     """The rules engine with the study order check (`OrderCheck`) folded in."""
 
     def __init__(
@@ -376,18 +338,34 @@ class TrialEngine(Engine):
         escalate_after_s: float | None = None,
         order_check: OrderCheck | None = None,
     ) -> None:
-        super().__init__(ruleset, escalate_after_s=escalate_after_s)
+        self.engine = Engine(ruleset, escalate_after_s=escalate_after_s)
         self.order_check = order_check or OrderCheck(latching=ruleset.latching)
 
+    @property
+    def ruleset(self) -> RuleSet:
+        return self.engine.ruleset
+
+    @property
+    def warnings(self) -> Counter[str]:
+        """Data the engine could not use, counted per kind."""
+        return self.engine.warnings
+
     def feed(self, msg: Observation | DeviceEvent) -> list[Alert]:
-        out = super().feed(msg)
+        """The transitions `msg` causes: the rules', then the order check's."""
+        out = self.engine.feed(msg)
         if isinstance(msg, DeviceEvent):
             out += self.order_check.feed(msg)
         return out
 
     def tick(self, now: datetime) -> list[Alert]:
-        return super().tick(now) + self.order_check.tick(now)
+        """The transitions due by `now`: the rules', then the order check's."""
+        return self.engine.tick(now) + self.order_check.tick(now)
 
     def acknowledge(self, alert_id: str, by: str, at: datetime) -> None:
-        super().acknowledge(alert_id, by, at)
+        """Acknowledge `alert_id`, whichever of the two raised it."""
+        self.engine.acknowledge(alert_id, by, at)
         self.order_check.acknowledge(alert_id, by, at)
+
+    def beds(self) -> tuple[BedSummary, ...]:
+        """The engine's per-bed state (`Engine.beds`)."""
+        return self.engine.beds()

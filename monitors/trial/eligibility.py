@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from monitors.indices import pf_ratio
+from monitors.trial.indices import pf_ratio
 
 
 class Status(StrEnum):

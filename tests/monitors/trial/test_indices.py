@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitors.indices import (
+from monitors.trial.indices import (
     CSTAT,
     DP,
     FIO2,

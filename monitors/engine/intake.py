@@ -1,0 +1,198 @@
+"""Observations into a bed's series: unit conversion, plausibility, derived parameters.
+
+A value is converted to its parameter's canonical unit (per-kg doses with the weight from
+`infusion_start`; such a dose seen before the weight is kept for `infusion_start`). An
+unconvertible unit, an implausible value or a questionable one is stored as "no usable
+value": a rule never reads it. Each stored sample feeds the sliding means and extremes the
+rules read, the baseline history until infusion start, the derived parameters it is an input
+of, and then re-evaluates the state rules it can change.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from datetime import datetime
+
+from core.errors import UnitError
+from core.model import Alert, Observation, ValueStatus
+from core.params import VASOPRESSOR_CODES
+from core.units import normalise_unit, to_canonical
+from monitors.engine.plan import Plan
+from monitors.engine.state import BedState, Extreme, Series, SlidingMean
+from monitors.engine.warnings import Warnings
+from monitors.rules.derived import DERIVED, Derived
+from monitors.rules.ruleset import Rule
+
+Evaluate = Callable[[BedState, Rule, float, datetime, list[Alert]], None]
+
+_DOSE_UNITS = frozenset({"ug/kg/min", "ug/min", "ug/kg/h", "ug/h", "mg/min", "mg/h"})
+_STUDY_PUMP_CODES = frozenset({"MDC_FLOW_FLUID_PUMP", "MDC_VOL_FLUID_DELIV", "MDC_VOL_FLUID_TBI"})
+_AGENT_SET = frozenset(VASOPRESSOR_CODES.values())
+_VALID = ValueStatus.VALID
+
+
+class Intake:
+    """Stores observations in the beds' series and re-evaluates the rules they trigger."""
+
+    def __init__(self, plan: Plan, warn: Warnings, evaluate: Evaluate) -> None:
+        self._warn = warn
+        self._evaluate = evaluate
+        self._extremes = plan.extremes
+        self._baseline_codes = plan.baseline_codes
+        self._units = plan.units
+        self._params = plan.params
+        self._keep = plan.keep
+        self._fresh = plan.fresh
+        self._shadow = plan.shadow
+        self._by_trigger = plan.by_trigger
+        self._derived_by_trigger = plan.derived_by_trigger
+        self._conv: dict[tuple[str, str], Callable[[float], float] | None] = {}
+
+    def series(self, bed: BedState, code: str) -> Series:
+        """The bed's series of `code`, made with the sliding windows the rules read."""
+        s = bed.series.get(code)
+        if s is None:
+            s = bed.series[code] = Series()
+            for span, is_max, smooth in self._extremes.get(code, ()):
+                s.extremes[(span, is_max, smooth)] = Extreme(span, is_max)
+                if smooth and smooth not in s.smooth:
+                    s.smooth[smooth] = SlidingMean(smooth)
+            if bed.collecting_baseline and code in self._baseline_codes:
+                s.hist = deque()
+        return s
+
+    def observe(self, bed: BedState, msg: Observation, out: list[Alert]) -> None:
+        """One observation of a watched code at `bed`."""
+        code = msg.code
+        ts = msg.t.timestamp()
+        value = msg.value
+        usable = value is not None and msg.status is _VALID
+        if usable and msg.unit != self._units[code]:
+            assert value is not None
+            value = self._convert(bed, msg, ts, value)
+            if value is None:
+                return
+        if (
+            code in _STUDY_PUMP_CODES
+            and bed.study_pump
+            and msg.device
+            not in (
+                None,
+                bed.study_pump,
+            )
+        ):
+            return  # another pump's rate is not the study infusion's
+        if bed.last_t < ts:
+            bed.last_t = ts
+            bed.last_dt = msg.t
+        self.store(bed, code, ts, value if usable else None, msg.device, msg.t, out)
+
+    def store(
+        self,
+        bed: BedState,
+        code: str,
+        ts: float,
+        value: float | None,
+        device: str | None,
+        dt: datetime,
+        out: list[Alert],
+    ) -> None:
+        """A sample in canonical units (None: not usable), then what it triggers."""
+        s = bed.series.get(code)
+        if s is None:
+            s = self.series(bed, code)
+        elif ts < s.t:
+            self._warn(f"out_of_order:{code}", f"{bed.name}: {code} sample older than the last")
+            return
+        if value is not None:
+            p = self._params[code]
+            if value < p.low or value > p.high:
+                self._warn(
+                    f"implausible:{code}",
+                    f"{bed.name}: {code} = {value:g} outside {p.low:g}..{p.high:g}, not used",
+                )
+                value = None
+        s.t = ts
+        s.value = value
+        s.device = device
+        if value is not None:
+            if s.hist is not None:
+                hist = s.hist
+                hist.append((ts, value))
+                lo = ts - self._keep[code]
+                while hist[0][0] < lo:
+                    hist.popleft()
+            if s.smooth:
+                for sm in s.smooth.values():
+                    sm.push(ts, value)
+            if s.extremes:
+                smooth = s.smooth
+                for key, ext in s.extremes.items():
+                    ext.push(ts, smooth[key[2]].mean if key[2] else value)
+            if code in _AGENT_SET:
+                bed.agent_on[code] = value > 0.0
+        derived = self._derived_by_trigger.get(code)
+        if derived:
+            for d in derived:
+                self._derive(bed, d, ts, dt, out)
+        rules = self._by_trigger.get(code)
+        if rules and code in self._shadow and self._shadowed(bed, code, ts):
+            return
+        if rules:
+            bed.trigger = code
+            evaluate = self._evaluate
+            for rule in rules:
+                evaluate(bed, rule, ts, dt, out)
+            bed.trigger = None
+
+    def _shadowed(self, bed: BedState, code: str, ts: float) -> bool:
+        for pref in self._shadow[code]:
+            ps = bed.series.get(pref)
+            if ps is not None and ts - ps.t <= self._fresh[pref]:
+                return True
+        return False
+
+    def _derive(self, bed: BedState, d: Derived, ts: float, dt: datetime, out: list[Alert]) -> None:
+        a, b = bed.series.get(d.a), bed.series.get(d.b)
+        if a is None or b is None:
+            return
+        if ts - a.t > self._fresh[d.a] or ts - b.t > self._fresh[d.b]:
+            return
+        value = None
+        if a.value is not None and b.value is not None:
+            value = d.compute(a.value, b.value)
+        self.store(bed, d.code, ts, value, None, dt, out)
+
+    def _convert(self, bed: BedState, msg: Observation, ts: float, value: float) -> float | None:
+        code, unit = msg.code, msg.unit
+        key = (code, unit)
+        if key in self._conv:
+            cached = self._conv[key]
+            if cached is not None:
+                return cached(value)
+        norm = normalise_unit(unit)
+        try:
+            if norm in _DOSE_UNITS:
+                return to_canonical(code, value, unit, weight_kg=bed.weight_kg)
+            if code in DERIVED:
+                raise UnitError(f"derived {code} is not accepted from outside")
+            to_canonical(code, 1.0, unit)  # raises when impossible
+        except UnitError as exc:
+            if norm in _DOSE_UNITS and bed.weight_kg is None:
+                # per-kg dose before the weight is known: keep it for infusion_start
+                bed.pending_raw[code] = (ts, value, unit, msg.device)
+                self._warn(
+                    f"needs_weight:{code}",
+                    f"{bed.name}: {code} in {unit} waits for the weight from infusion_start",
+                )
+                return None
+            self._conv[key] = None
+            self._warn(f"unit:{code}:{unit}", f"{bed.name}: {code}: {exc}; sample ignored")
+            return None
+
+        def conv(v: float, _c: str = code, _u: str = unit) -> float:
+            return to_canonical(_c, v, _u)
+
+        self._conv[key] = conv
+        return conv(value)

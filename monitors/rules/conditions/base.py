@@ -1,0 +1,126 @@
+"""What every condition is: `Cond`, the parameter reference `ParamRef`, evidence helpers.
+
+`test(bed, now, active)` answers True, False, or None ("cannot tell": no fresh usable value,
+no baseline). `active` is True while the rule's episode is open, which widens the condition
+by its hysteresis so that a value hovering at the limit does not flap the alert.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from monitors.engine.state import BedState
+
+_uids = itertools.count(1)
+Evidence = dict[str, Any]
+
+
+def r3(v: float) -> float:
+    """A value as evidence shows it (3 decimals)."""
+    return round(v, 3)
+
+
+@dataclass(frozen=True, slots=True)
+class ParamRef:
+    """A parameter as a rule names it: one code, or an ordered group (first fresh code wins).
+
+    A group such as `[MDC_PRESS_BLD_ART_SYS, MDC_PRESS_BLD_NONINV_SYS]` prefers the arterial
+    line while it reports and falls back to the cuff; a preferred code whose latest sample is
+    fresh but unusable makes the group unknown rather than falling back.
+    """
+
+    name: str
+    codes: tuple[str, ...]
+    fresh: tuple[float, ...]  # seconds a sample stands for the present value, per code
+
+    def current(self, bed: BedState, now: float) -> tuple[str | None, float | None]:
+        series = bed.series
+        if len(self.codes) == 1:
+            code = self.codes[0]
+            s = series.get(code)
+            if s is not None and now - s.t <= self.fresh[0]:
+                return code, s.value
+            return None, None
+        for code, fresh in zip(self.codes, self.fresh, strict=True):
+            s = series.get(code)
+            if s is not None and now - s.t <= fresh:
+                return code, s.value
+        return None, None
+
+    def baseline(self, bed: BedState, code: str) -> tuple[str | None, float | None]:
+        b = bed.baseline.get(code)
+        if b is not None:
+            return code, b
+        for other in self.codes:
+            b = bed.baseline.get(other)
+            if b is not None:
+                return other, b
+        return None, None
+
+
+class Cond:
+    """Base of every condition."""
+
+    momentary = False  # true only at the instant of an event
+    timed = False  # truth can change with time alone (evaluated on ticks too)
+
+    def __init__(self) -> None:
+        self.uid = next(_uids)
+
+    def test(self, bed: BedState, now: float, active: bool) -> bool | None:
+        raise NotImplementedError
+
+    def triggers(self) -> set[str]:
+        """Codes (and `@event` names) whose arrival may change the answer."""
+        return set()
+
+    def refs(self) -> Iterable[ParamRef]:
+        return ()
+
+    def baseline_refs(self) -> Iterable[ParamRef]:
+        """Parameters this condition compares with the baseline."""
+        return ()
+
+    def extremes(self) -> Iterable[tuple[str, float, bool, float]]:
+        """(code, span, is_max, smoothing span) sliding extremes this condition reads."""
+        return ()
+
+    def children(self) -> tuple[Cond, ...]:
+        return ()
+
+    def collect(self, bed: BedState, now: float, ev: Evidence) -> None:
+        """Add the values (and baselines) behind the answer to `ev`."""
+
+    def severity(self, bed: BedState, now: float, out: dict[str, float]) -> None:
+        """How far past the limit, per leaf (bigger is worse), for 'worse values' updates."""
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+
+def put_value(ev: Evidence, code: str, v: float | None) -> None:
+    ev.setdefault("values", {})[code] = None if v is None else r3(v)
+
+
+def put_baseline(ev: Evidence, code: str, v: float) -> None:
+    ev.setdefault("baseline", {})[code] = r3(v)
+
+
+def note(ev: Evidence, text: str) -> None:
+    notes = ev.setdefault("notes", [])
+    if text not in notes:
+        notes.append(text)
+
+
+OPS = {"below": "<", "at_most": "≤", "above": ">", "at_least": "≥"}
+"""How each comparison reads in a description."""
+
+
+def walk(c: Cond) -> Iterable[Cond]:
+    yield c
+    for k in c.children():
+        yield from walk(k)

@@ -1,0 +1,217 @@
+"""Conditions on one parameter's value: absolute, change from baseline, change over time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from monitors.rules.conditions.base import (
+    OPS,
+    Cond,
+    Evidence,
+    ParamRef,
+    note,
+    put_baseline,
+    put_value,
+    r3,
+)
+
+if TYPE_CHECKING:
+    from monitors.engine.state import BedState
+
+
+class _Leaf(Cond):
+    def __init__(self, ref: ParamRef, step: float) -> None:
+        super().__init__()
+        self.ref = ref
+        self.step = step
+        self.key = str(self.uid)
+        self._triggers = set(ref.codes)
+
+    def triggers(self) -> set[str]:
+        return self._triggers
+
+    def refs(self) -> Iterable[ParamRef]:
+        return (self.ref,)
+
+
+class Threshold(_Leaf):
+    """value below / at_most / above / at_least a limit."""
+
+    def __init__(self, ref: ParamRef, op: str, limit: float, hysteresis: float, step: float):
+        super().__init__(ref, step)
+        self.op = op
+        self.limit = limit
+        self.hyst = hysteresis
+        self.below = op in ("below", "at_most")
+        self.strict = op in ("below", "above")
+
+    def test(self, bed: BedState, now: float, active: bool) -> bool | None:
+        v = self.ref.current(bed, now)[1]
+        if v is None:
+            return None
+        lim = self.limit
+        if self.below:
+            if active:
+                lim += self.hyst
+            return v < lim if self.strict else v <= lim
+        if active:
+            lim -= self.hyst
+        return v > lim if self.strict else v >= lim
+
+    def collect(self, bed: BedState, now: float, ev: Evidence) -> None:
+        code, v = self.ref.current(bed, now)
+        if code is not None:
+            put_value(ev, code, v)
+
+    def severity(self, bed: BedState, now: float, out: dict[str, float]) -> None:
+        v = self.ref.current(bed, now)[1]
+        if v is not None:
+            out[self.key] = ((self.limit - v) if self.below else (v - self.limit)) / self.step
+
+    def describe(self) -> str:
+        return f"{self.ref.name} {OPS[self.op]} {self.limit:g}"
+
+
+class BaselineChange(_Leaf):
+    """value risen / fallen from the baseline by at least an amount (absolute or %)."""
+
+    def __init__(
+        self,
+        ref: ParamRef,
+        rise: bool,
+        amount: float,
+        relative: bool,
+        hysteresis: float,
+        step: float,
+    ) -> None:
+        super().__init__(ref, step)
+        self.rise = rise
+        self.amount = amount
+        self.relative = relative
+        self.hyst = hysteresis
+
+    def _change(self, bed: BedState, now: float) -> float | None:
+        code, v = self.ref.current(bed, now)
+        if v is None or code is None:
+            return None
+        base = self.ref.baseline(bed, code)[1]
+        if base is None:
+            return None
+        delta = v - base if self.rise else base - v
+        if self.relative:
+            if base == 0:
+                return None
+            delta = delta / abs(base) * 100.0
+        return delta
+
+    def test(self, bed: BedState, now: float, active: bool) -> bool | None:
+        delta = self._change(bed, now)
+        if delta is None:
+            return None
+        return delta >= (self.amount - self.hyst if active else self.amount)
+
+    def baseline_refs(self) -> Iterable[ParamRef]:
+        return (self.ref,)
+
+    def collect(self, bed: BedState, now: float, ev: Evidence) -> None:
+        code, v = self.ref.current(bed, now)
+        if code is None:
+            return
+        put_value(ev, code, v)
+        bcode, base = self.ref.baseline(bed, code)
+        if bcode is None or base is None:
+            note(ev, f"no baseline for {self.ref.name}: change not assessed")
+            return
+        put_baseline(ev, bcode, base)
+        if bcode != code:
+            note(ev, f"{code} compared with the baseline of {bcode}")
+        if v is not None:
+            key = "change_pct" if self.relative else "change"
+            diff = (v - base) / abs(base) * 100.0 if self.relative and base else v - base
+            ev.setdefault(key, {})[code] = r3(diff)
+
+    def severity(self, bed: BedState, now: float, out: dict[str, float]) -> None:
+        delta = self._change(bed, now)
+        if delta is not None:
+            out[self.key] = (delta - self.amount) / self.step
+
+    def describe(self) -> str:
+        sign = "+" if self.rise else "−"
+        unit = " %" if self.relative else ""
+        return f"{self.ref.name} {sign}{self.amount:g}{unit} from baseline"
+
+
+class Rate(_Leaf):
+    """value risen / fallen by at least an amount (absolute or %) within the last `span` s.
+
+    Measured on the `smooth_s` sliding mean (0 = raw samples): the fall is the window's
+    maximum of that mean minus its present value, so one noisy sample cannot make a trend.
+    """
+
+    def __init__(
+        self,
+        ref: ParamRef,
+        rise: bool,
+        amount: float,
+        relative: bool,
+        span: float,
+        step: float,
+        smooth_s: float = 0.0,
+    ) -> None:
+        super().__init__(ref, step)
+        self.rise = rise
+        self.amount = amount
+        self.relative = relative
+        self.span = span
+        self.smooth_s = smooth_s
+        self.ext_key = (span, not rise, smooth_s)  # a fall is measured from the maximum
+
+    def _change(self, bed: BedState, now: float) -> tuple[float | None, float | None]:
+        code, v = self.ref.current(bed, now)
+        if v is None or code is None:
+            return None, None
+        s = bed.series[code]
+        if self.smooth_s:
+            v = s.smooth[self.smooth_s].mean
+        ext = s.extremes[self.ext_key].value(now)
+        if ext is None:
+            return None, None
+        delta = v - ext if self.rise else ext - v
+        if self.relative:
+            if ext == 0:
+                return None, ext
+            delta = delta / abs(ext) * 100.0
+        return delta, ext
+
+    def test(self, bed: BedState, now: float, active: bool) -> bool | None:
+        delta = self._change(bed, now)[0]
+        return None if delta is None else delta >= self.amount
+
+    def extremes(self) -> Iterable[tuple[str, float, bool, float]]:
+        return ((code, self.span, not self.rise, self.smooth_s) for code in self.ref.codes)
+
+    def collect(self, bed: BedState, now: float, ev: Evidence) -> None:
+        code, v = self.ref.current(bed, now)
+        if code is None:
+            return
+        put_value(ev, code, v)
+        ext = self._change(bed, now)[1]
+        if ext is not None:
+            key = "max" if not self.rise else "min"
+            ev.setdefault(f"window_{key}", {})[code] = r3(ext)
+            if self.smooth_s and v is not None:
+                ev.setdefault("smoothed", {})[code] = r3(
+                    bed.series[code].smooth[self.smooth_s].mean
+                )
+
+    def severity(self, bed: BedState, now: float, out: dict[str, float]) -> None:
+        delta = self._change(bed, now)[0]
+        if delta is not None:
+            out[self.key] = (delta - self.amount) / self.step
+
+    def describe(self) -> str:
+        word = "rise" if self.rise else "fall"
+        unit = " %" if self.relative else ""
+        smooth = f" ({self.smooth_s:g} s mean)" if self.smooth_s else ""
+        return f"{self.ref.name}{smooth} {word} ≥ {self.amount:g}{unit} within {self.span:g} s"
