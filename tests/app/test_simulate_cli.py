@@ -66,7 +66,7 @@ def test_record_reports_a_bad_scenario_with_file_and_line(
     )
     assert result.exit_code != 0
     assert isinstance(result.exception, ConfigError)
-    assert str(result.exception) == f"{bad}:3: timeline[0].to: 50 is outside 30–43"
+    assert str(result.exception) == f"{bad}:3: timeline[0].to: must be ≤ 43, got 50"
     assert not (tmp_path / "o.jsonl").exists()
 
 
