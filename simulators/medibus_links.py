@@ -1,6 +1,6 @@
-"""Byte links the ventilator simulator serves on: a TCP connection or a pseudo-terminal.
+"""Byte links the ventilator simulator serves on: a stream connection or a pseudo-terminal.
 
-Both give the simulator's `handle` the same small interface (`ByteLink`). A TCP link can be
+Both give the simulator's `handle` the same small interface (`ByteLink`). A stream link can be
 closed (dropping it ends the connection); a pty is a serial line that stays: "dropping" it
 can only mean going silent, as an unplugged cable does.
 """
@@ -31,7 +31,8 @@ class ByteLink(Protocol):
 
 
 class StreamLink:
-    """A TCP connection accepted by `asyncio.start_server`."""
+    """A stream connection: TCP accepted by `asyncio.start_server`, or an in-memory one
+    (`simulators.memlink`)."""
 
     can_close = True
 
@@ -39,7 +40,7 @@ class StreamLink:
         self._reader = reader
         self._writer = writer
         peer = writer.get_extra_info("peername")
-        self.name = f"tcp {peer[0]}:{peer[1]}" if isinstance(peer, tuple) else "tcp"
+        self.name = f"link {peer[0]}:{peer[1]}" if isinstance(peer, tuple) else "link"
 
     async def read(self) -> bytes:
         try:
