@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 import random
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -36,6 +37,8 @@ from typing import Any
 from core.clock import Clock, VirtualClock
 from core.errors import DeviceUnreachable
 from drivers.transport import Link, SerialSettings
+
+log = logging.getLogger(__name__)
 
 STEP_S = 0.01  # virtual seconds per step of `run_for`
 _MAX_ROUNDS = 1000  # loop turns `settle` allows before it gives up waiting for quiet
@@ -293,6 +296,8 @@ class MemoryServer:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             await self.handler(reader, writer)
+        except Exception:
+            log.exception("%s: connection handler failed", self.name)
         finally:
             writer.close()
 
