@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+from collections.abc import AsyncGenerator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -70,6 +71,7 @@ async def _read_dose(port: int, unit: int) -> Observation:
         poll_interval=0.1,
     )
     stream = driver.stream()
+    assert isinstance(stream, AsyncGenerator)  # so it can be closed
     try:
         async with asyncio.timeout(5):
             async for item in stream:

@@ -17,7 +17,7 @@ import pytest
 from app.commands.replay import replay
 from core.model import Alert, Phase
 from core.records import dump_record
-from monitors import Engine, default_ruleset
+from monitors import build_engine
 from simulators.recording import DEFAULT_INFUSION_AT, records
 from simulators.scenario import load_scenario, shipped_scenarios
 
@@ -43,7 +43,7 @@ def test_scenario_produces_what_it_promises(path: Path) -> None:
     )
     alerts: list[Alert] = []
     lines = (dump_record(r).encode() for r in records(s, period=10.0, until_s=last + 600))
-    replay(lines, Engine(default_ruleset()), alerts.append)
+    replay(lines, build_engine(), alerts.append)
     started = [
         ((a.onset - DEFAULT_INFUSION_AT).total_seconds(), a.category.value, bool(a.iae), a.rule)
         for a in alerts
