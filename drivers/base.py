@@ -22,7 +22,7 @@ from typing import Any, cast
 
 from core.clock import Clock
 from core.errors import DeviceError, ProtocolError
-from core.model import DeviceEvent, EventSource, Observation
+from core.model import DeviceEvent, EventSource, Observation, ValueStatus
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +124,15 @@ class Driver(ABC):
             source=source,
         )
 
-    def observation(self, code: str, value: float | None, unit: str, **kw: Any) -> Observation:
+    def observation(
+        self,
+        code: str,
+        value: float | None,
+        unit: str,
+        status: ValueStatus = ValueStatus.VALID,
+    ) -> Observation:
+        """An observation of this device, now (the status typed, so a plain string cannot
+        slip through to the serialisers)."""
         return Observation(
             t=self.clock.now(),
             bed=self.bed,
@@ -132,7 +140,7 @@ class Driver(ABC):
             value=value,
             unit=unit,
             device=self.device_id,
-            **kw,
+            status=status,
         )
 
     # -- the loop ---------------------------------------------------------------------------
