@@ -163,13 +163,13 @@ def _forward(ctx: AppContext, bed: str) -> Callable[[DeviceEvent], None]:
     API would deliver them; device events arrive through the device protocols themselves.
     Entries dated before the launch were already fed with the history."""
     launched = ctx.clock.now()
+    sending: set[asyncio.Task[None]] = set()  # held until done: the loop keeps weak refs
 
     def forward(ev: DeviceEvent) -> None:
         if ev.source is EventSource.CLINICIAN and ev.t >= launched:
-            event = DeviceEvent(
-                t=ev.t, bed=bed, event=ev.event, fields=dict(ev.fields), source=ev.source
-            )
-            asyncio.get_running_loop().create_task(ctx.bus.publish(event))
+            task = asyncio.get_running_loop().create_task(ctx.bus.publish(replace(ev, bed=bed)))
+            sending.add(task)
+            task.add_done_callback(sending.discard)
 
     return forward
 
