@@ -28,7 +28,6 @@ from monitors.engine.warnings import Warnings
 from monitors.rules.ruleset import RuleSet
 
 _AGENT_BY_DRUG = {k.lower(): v for k, v in VASOPRESSOR_CODES.items()}
-_AGENT_SET = frozenset(VASOPRESSOR_CODES.values())
 _PAO2 = "MDC_CONC_PO2_ART"
 
 
@@ -155,7 +154,7 @@ class Engine:
             bed.disconnected.discard(device_key(msg))
         elif name == "vasopressor_added":
             code = _AGENT_BY_DRUG.get(str(f.get("drug", "")).lower()) or f.get("code")
-            if code in _AGENT_SET:
+            if code in self._plan.agents:
                 s = bed.series.get(code)
                 if s is None or s.value is None or s.value > 0:
                     bed.agent_on[code] = True

@@ -107,11 +107,8 @@ def _window(
     outside: Literal["ignore", "warn"] = "ignore"
     if "outside_window" in m:
         line, field = m.line_of("outside_window"), join(path, "outside_window")
-        outside = (
-            "warn"
-            if c.choice(m["outside_window"], line, field, ("ignore", "warn")) == "warn"
-            else "ignore"
-        )
+        if c.choice(m["outside_window"], line, field, ("ignore", "warn")) == "warn":
+            outside = "warn"
         if outside == "warn" and not window_only:
             c.fail("only a window_only rule can warn outside its window", line, field)
     return window_h, bool(window_only), outside
