@@ -68,7 +68,7 @@ class Episodes:
             if res:
                 if rr.pending_since is None:
                     rr.pending_since, rr.pending_dt = ts, dt
-                    bed.timed.add(rule.id)
+                    bed.timed[rule.id] = None
                 if ts - rr.pending_since >= rule.persist_s:
                     self.start(bed, rule, rr, ts, dt, out, iae)
             elif rr.pending_since is not None:
@@ -79,7 +79,7 @@ class Episodes:
         elif res is False:
             if rr.clear_since is None:
                 rr.clear_since = ts
-                bed.timed.add(rule.id)
+                bed.timed[rule.id] = None
             if ts - rr.clear_since >= (rule.clear_s or 0.0):
                 self.end(bed, rule, rr, ts, dt, out, "condition cleared")
         else:
@@ -127,7 +127,7 @@ class Episodes:
             ev = self.evidence(bed, rule, ts, ep)
             ep.evidence = ev
             out.append(self.alert(ep, rule, Phase.UPDATE, msg.t, ev))
-        bed.timed.add(rule.id)
+        bed.timed[rule.id] = None
 
     # -- episodes ----------------------------------------------------------------------------
     def start(
@@ -164,7 +164,7 @@ class Episodes:
         rr.clear_since = None
         if self.escalate_after_s is not None and rule.priority is Priority.HIGH:
             self.escalating[ep.id] = (bed, ep, rule)
-        bed.timed.add(rule.id)
+        bed.timed[rule.id] = None
         return ep
 
     def maybe_update(
@@ -237,7 +237,7 @@ class Episodes:
             ep = rr.episode
             if rule.kind == "event":
                 if ep is None:
-                    bed.timed.discard(rid)
+                    bed.timed.pop(rid, None)
                 elif (
                     rule.clear_s is not None
                     and not ep.keys
@@ -258,7 +258,7 @@ class Episodes:
             ):
                 self.end(bed, rule, rr, ts, now, out, "condition cleared")
             if rr.episode is None and rr.pending_since is None:
-                bed.timed.discard(rid)
+                bed.timed.pop(rid, None)
 
     def escalate(self, ts: float, now: datetime, out: list[Alert]) -> None:
         """Escalate, once, high-priority episodes unacknowledged for `escalate_after_s`."""

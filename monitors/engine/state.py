@@ -139,7 +139,10 @@ class BedState:
         self.trigger: str | None = None  # the code being processed (None on ticks)
         self.disconnected: set[str] = set()
         self.runs: dict[str, RuleRun] = {}
-        self.timed: set[str] = set()  # rule ids with a pending onset, a clear timer or an episode
+        # rule ids with a pending onset, a clear timer or an episode; a dict, not a set, so
+        # ticks visit them in a fixed order and same-instant alerts come out in the same order
+        # in every run (a set's order follows the process's hash seed)
+        self.timed: dict[str, None] = {}
         self.stale_due: dict[str, float] = {}
 
     def run(self, rule_id: str) -> RuleRun:

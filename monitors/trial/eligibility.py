@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from core.records import format_time, format_time_or_none
 from monitors.trial.indices import pf_ratio
 
 
@@ -175,10 +176,6 @@ class Checklist:
         return [i for i in self.items if i.status is not Status.MET]
 
 
-def _iso(t: datetime | None) -> str | None:
-    return None if t is None else t.isoformat().replace("+00:00", "Z")
-
-
 def _r(x: float | None, nd: int = 1) -> float | None:
     return None if x is None else round(x, nd)
 
@@ -225,7 +222,7 @@ def _ventilation(f: Facts, c: Criteria) -> Item:
     label = "Invasive mechanical ventilation"
     last = f.ventilator_last_t
     if last is None or (f.now - last).total_seconds() > c.ventilator_recent_s:
-        seen = "never" if last is None else f"last at {_iso(last)}"
+        seen = "never" if last is None else f"last at {format_time_or_none(last)}"
         return _unknown(
             "invasive_ventilation",
             label,
@@ -241,12 +238,12 @@ def _ventilation(f: Facts, c: Criteria) -> Item:
         kind="computed",
         status=Status.MET,
         value=True,
-        source=f"ventilator data at {_iso(last)}",
+        source=f"ventilator data at {format_time_or_none(last)}",
     )
 
 
 def _gas_source(g: GasFacts) -> str:
-    return f"blood gas {_iso(g.t)}; FiO2: {g.fio2_source}"
+    return f"blood gas {format_time_or_none(g.t)}; FiO2: {g.fio2_source}"
 
 
 def _pf(g: GasFacts | None, c: Criteria) -> Item:
@@ -284,7 +281,7 @@ def _peep(g: GasFacts | None, c: Criteria) -> Item:
         return _unknown(
             "peep_at_least_8",
             label,
-            "ventilator" if g is None else f"ventilator at {_iso(g.t)}",
+            "ventilator" if g is None else f"ventilator at {format_time_or_none(g.t)}",
             "no blood gas entered" if g is None else "no PEEP from the ventilator then",
         )
     ok = g.peep_cmh2o >= c.peep_min_cmh2o
@@ -294,7 +291,7 @@ def _peep(g: GasFacts | None, c: Criteria) -> Item:
         kind="computed",
         status=Status.MET if ok else Status.NOT_MET,
         value=_r(g.peep_cmh2o),
-        source=f"{g.peep_source} (blood gas {_iso(g.t)})",
+        source=f"{g.peep_source} (blood gas {format_time_or_none(g.t)})",
     )
 
 
@@ -313,7 +310,7 @@ def _onset(f: Facts, c: Criteria) -> Item:
             "onset_within_96h",
             label,
             "enrolment",
-            f"ARDS onset {_iso(f.ards_onset)} is in the future: check the entry",
+            f"ARDS onset {format_time_or_none(f.ards_onset)} is in the future: check the entry",
             value=_r(hours),
         )
     ok = hours <= c.max_h_from_onset and hours <= 7 * 24
@@ -323,7 +320,7 @@ def _onset(f: Facts, c: Criteria) -> Item:
         kind="computed",
         status=Status.MET if ok else Status.NOT_MET,
         value=_r(hours),
-        source=f"ARDS onset {_iso(f.ards_onset)} (enrolment)",
+        source=f"ARDS onset {format_time_or_none(f.ards_onset)} (enrolment)",
         detail=f"{hours:.1f} h since onset",
     )
 
@@ -352,12 +349,13 @@ def _persistent(gases: list[GasFacts], c: Criteria) -> Item:
     later = [g for g in gases if lo <= g.t <= hi]
     if not later:
         return unknown(
-            f"needs a second blood gas between {_iso(lo)} and {_iso(hi)} "
-            f"({c.second_gas_min_h:g}–{c.second_gas_max_h:g} h after the first at {_iso(first.t)})"
+            f"needs a second blood gas between {format_time(lo)} and {format_time(hi)} "
+            f"({c.second_gas_min_h:g}–{c.second_gas_max_h:g} h after the first at "
+            f"{format_time(first.t)})"
         )
     second = later[-1]
     pf2 = second.pf
-    source = f"blood gases {_iso(first.t)} and {_iso(second.t)}"
+    source = f"blood gases {format_time_or_none(first.t)} and {format_time_or_none(second.t)}"
     if pf2 is None:
         return unknown("the second blood gas has no P/F (PaO2 or FiO2 missing)", source)
     change = (pf2 - pf1) / pf1 * 100.0
@@ -389,6 +387,6 @@ def _exclusion(item_id: str, label: str, answer: Answer | None) -> Item:
         kind="confirmed",
         status=Status.NOT_MET if answer.present else Status.MET,
         value="present" if answer.present else "absent",
-        source=f"confirmed by {answer.by} at {_iso(answer.t)}",
+        source=f"confirmed by {answer.by} at {format_time_or_none(answer.t)}",
         detail=answer.note or "",
     )
