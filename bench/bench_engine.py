@@ -6,8 +6,10 @@ bed and a few excursions so rules fire, then measures in the same run:
 
   json.loads   plain JSON parse of every line                              (the yardstick)
   records      core.records.parse_record of every line
-  engine       Engine.feed of every parsed record + a tick at each second  (target ≥ 50 % of json)
-  replay       parse_record + feed + ticks, end to end
+  engine       the trial's engine (monitors.build_engine: rules + order check) driven by
+               monitors.Stepper, as serve and replay run it: feed + a tick at each second
+                                                                           (target ≥ 50 % of json)
+  replay       parse_record + the stepped engine, end to end
 
     .venv/bin/python bench/bench_engine.py [--hours 24] [--beds 10] [--keep FILE]
 """
@@ -25,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from core.records import parse_record
-from monitors import Engine, default_ruleset
+from monitors import Stepper, build_engine
 
 T0 = datetime(2026, 3, 1, 0, 0, tzinfo=UTC)
 CHUNK = 20_000
@@ -106,12 +108,11 @@ def generate(path: Path, hours: float, beds: int, seed: int = 7) -> int:
 def measure(path: Path) -> dict[str, float]:
     """One pass in chunks; each chunk is timed three ways back to back, so that the load of
     a busy machine weighs on the yardstick and on the engine alike."""
-    engine = Engine(default_ruleset())
-    feed, tick = engine.feed, engine.tick
+    engine = build_engine()
+    stepper = Stepper(engine)
+    feed = stepper.feed
     t_json = t_rec = t_eng = 0.0
     n = transitions = 0
-    next_tick: datetime | None = None
-    second = timedelta(seconds=1)
     last: datetime | None = None
     clock = time.perf_counter
     with path.open("r", encoding="utf-8") as f:
@@ -129,17 +130,11 @@ def measure(path: Path) -> dict[str, float]:
             t_rec += clock() - t
             t = clock()
             for m in msgs:
-                mt = m.t
-                if next_tick is None:
-                    next_tick = mt.replace(microsecond=0) + second
-                while next_tick <= mt:
-                    transitions += len(tick(next_tick))
-                    next_tick += second
                 transitions += len(feed(m))
-                last = mt
+                last = m.t
             t_eng += clock() - t
     if last is not None:
-        transitions += len(engine.tick(last))
+        transitions += len(stepper.advance(last))
     return {
         "lines": n,
         "json": n / t_json,

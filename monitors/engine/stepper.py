@@ -12,7 +12,7 @@ transitions on both paths, whatever the wall clock did.
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from core.model import Alert, DeviceEvent, Observation
@@ -34,23 +34,27 @@ class Stepper:
             raise ValueError("tick_s must be a positive number")
         self.engine = engine
         self.tick_s = tick_s
-        self._next: float | None = None  # POSIX seconds of the next tick
+        self._step = timedelta(seconds=tick_s)
+        self._next: datetime | None = None  # the next tick, in UTC
 
     def feed(self, msg: Observation | DeviceEvent) -> list[Alert]:
         """The ticks due up to `msg.t`, then what `msg` causes."""
+        nxt = self._next
+        if nxt is not None and msg.t < nxt:  # the common case: no tick due (one comparison)
+            return self.engine.feed(msg)
         out = self.advance(msg.t)
         out += self.engine.feed(msg)
         return out
 
     def advance(self, now: datetime) -> list[Alert]:
         """Tick the engine at every whole `tick_s` up to and including `now`."""
-        ts = now.timestamp()
         if self._next is None:
-            self._next = (math.floor(ts / self.tick_s) + 1) * self.tick_s
+            ts = now.timestamp()
+            first = (math.floor(ts / self.tick_s) + 1) * self.tick_s
+            self._next = datetime.fromtimestamp(first, UTC)
             return []
         out: list[Alert] = []
-        while self._next <= ts:
-            at = datetime.fromtimestamp(self._next, UTC)
-            out += self.engine.tick(at)
-            self._next += self.tick_s
+        while self._next <= now:
+            out += self.engine.tick(self._next)
+            self._next += self._step
         return out
