@@ -212,6 +212,7 @@ class FakeStation:
             "contract"  # or "series": {bed, since, until, series: {code: {unit, points}}}
         )
         self.heartbeat_s = heartbeat_s
+        self.heartbeats_sent = 0
         self.sockets: set[WebSocket] = set()
         self._ids = itertools.count(1)
         self._tokens = itertools.count(1)
@@ -582,6 +583,7 @@ class FakeStation:
                 await ws.send_json({"type": "heartbeat", "t": iso(now()), "seq": self.seq})
             except Exception:
                 return
+            self.heartbeats_sent += 1
 
 
 @contextlib.contextmanager

@@ -200,7 +200,8 @@ def test_resolved_unacknowledged_alert_latches_until_acknowledged(
     )
     expect(tile).to_have_attribute("data-alarm", "medium")
     expect(tile).to_have_class(re.compile(r"\bflashing\b"))
-    time.sleep(1.5)  # several heartbeats later it is still there
+    beats = fake.heartbeats_sent
+    wait_until(lambda: fake.heartbeats_sent >= beats + 2)  # heartbeats later it is still there
     expect(r).to_have_count(1)
 
     r.locator("button.ack").click()
