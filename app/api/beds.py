@@ -8,12 +8,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, HTTPException, Query, status
 
 from app.api.deps import Ctx
-from app.api.trial import bed_infusion_guard
+from app.api.trial import bed_infusion_guard, record_clinician_start
 from app.auth import ClinicalUser, CurrentUser, Principal
 from app.context import AppContext
-from app.infusions import InfusionRunning
 from app.infusions import end_infusion as end_infusion_record
-from app.infusions import start_infusion as start_infusion_record
 from app.live.views import infusion_dict
 from app.schemas import (
     BedOut,
@@ -129,16 +127,9 @@ async def start_infusion(
         if patient is None:
             raise _unprocessable("weight_kg is required: no patient is enrolled at this bed")
         weight = patient.weight_kg
-    fields = {"weight_kg": weight, "volume_ml": body.volume_ml, "planned_min": body.planned_min}
-    event = DeviceEvent(
-        t=t, bed=bed, event="infusion_start", fields=fields, source=EventSource.CLINICIAN
+    row, event = await record_clinician_start(
+        ctx, bed, t, weight_kg=weight, volume_ml=body.volume_ml, planned_min=body.planned_min
     )
-    try:
-        row = await start_infusion_record(ctx.store, event)
-    except InfusionRunning:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT, detail=f"an infusion is running at {bed}"
-        ) from None
     await _publish(ctx, user, event)
     await ctx.hub.refresh_bed(bed)
     return infusion_dict(row, await ctx.views.latest(bed), ctx.clock.now())

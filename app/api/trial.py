@@ -34,7 +34,7 @@ from app.live.views import infusion_dict
 from app.report import ReportFormat, build_report, render
 from app.report.gather import checklist, gases, index_trends
 from app.schemas import In, UtcTime
-from app.store import PatientRow
+from app.store import InfusionRow, PatientRow
 from app.store.rows import Role
 from core.model import DeviceEvent, EventSource
 from core.records import format_time_or_none as iso
@@ -262,6 +262,30 @@ async def bed_infusion_guard(bed: str, ctx: Ctx, user: ClinicalUser) -> None:
         )
 
 
+async def record_clinician_start(
+    ctx: AppContext,
+    bed: str,
+    t: datetime,
+    *,
+    weight_kg: float | None,
+    volume_ml: float | None,
+    planned_min: float | None,
+) -> tuple[InfusionRow, DeviceEvent]:
+    """A clinician's infusion start, recorded (`app.infusions`; 409 while one runs). The
+    caller puts the returned event on the bus once it has audited the start."""
+    fields = {"weight_kg": weight_kg, "volume_ml": volume_ml, "planned_min": planned_min}
+    event = DeviceEvent(
+        t=t, bed=bed, event="infusion_start", fields=fields, source=EventSource.CLINICIAN
+    )
+    try:
+        row = await start_infusion_record(ctx.store, event)
+    except InfusionRunning:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, detail=f"an infusion is running at {bed}"
+        ) from None
+    return row, event
+
+
 @router.post("/patients/{study_id}/infusion/start", status_code=201)
 async def start_infusion(
     study_id: str, body: TrialInfusionStartIn, ctx: Ctx, user: ClinicalUser
@@ -306,26 +330,15 @@ async def start_infusion(
             },
             t=now,
         )
-    fields = {
-        "weight_kg": p.weight_kg,
-        "volume_ml": body.volume_ml,
-        "planned_min": body.planned_min,
-    }
-    event = DeviceEvent(
-        t=t, bed=bed, event="infusion_start", fields=fields, source=EventSource.CLINICIAN
+    row, event = await record_clinician_start(
+        ctx, bed, t, weight_kg=p.weight_kg, volume_ml=body.volume_ml, planned_min=body.planned_min
     )
-    try:
-        row = await start_infusion_record(ctx.store, event)
-    except InfusionRunning:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT, detail=f"an infusion is running at {bed}"
-        ) from None
     await ctx.bus.publish(event)
     await ctx.store.audit(
         actor=user.username,
         action="trial.infusion_start",
         target=study_id,
-        details={"t": iso(t), "bed": bed, "verdict": check.verdict.value, **fields},
+        details={"t": iso(t), "bed": bed, "verdict": check.verdict.value, **event.fields},
         t=now,
     )
     await ctx.hub.refresh_bed(bed)

@@ -31,8 +31,7 @@ from importlib import resources
 from pathlib import Path
 
 from core.check import Checker, describe, join
-from core.errors import ConfigError
-from core.yamlfile import Marked, load_marked
+from core.yamlfile import Marked, load_marked, read_marked
 from monitors.rules.read_conditions import CondReader
 from monitors.rules.read_params import Params, count
 from monitors.rules.read_rule import read_rule
@@ -54,23 +53,19 @@ DEFAULT_RULESET = "ucmsc_ards.yaml"
 
 def parse_ruleset(text: str, *, file: str = "<input>") -> RuleSet:
     """A RuleSet from YAML text; raises ConfigError naming file, line and field."""
-    doc = load_marked(text, file=file)
-    c = Checker(file)
-    if not isinstance(doc, Marked):
-        c.fail(f"a rule set is a mapping at the top, got {describe(doc)}", 1, None)
-    return _read(c, doc)
+    return _from_doc(load_marked(text, file=file), file)
 
 
 def load_ruleset(path: str | Path) -> RuleSet:
     """Load and validate a rule set file; raises ConfigError naming file, line and field."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read: {exc.strerror or exc}", file=str(p)) from None
-    except UnicodeDecodeError:
-        raise ConfigError("not UTF-8 text", file=str(p)) from None
-    return parse_ruleset(text, file=str(p))
+    return _from_doc(read_marked(path), str(path))
+
+
+def _from_doc(doc: object, file: str) -> RuleSet:
+    c = Checker(file)
+    if not isinstance(doc, Marked):
+        c.fail(f"a rule set is a mapping at the top, got {describe(doc)}", 1, None)
+    return _read(c, doc)
 
 
 def default_ruleset() -> RuleSet:
