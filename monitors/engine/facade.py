@@ -23,6 +23,7 @@ from monitors.engine.episodes import Episodes, device_key
 from monitors.engine.infusion import Infusions
 from monitors.engine.intake import Intake
 from monitors.engine.plan import Plan
+from monitors.engine.restore import Restorer, Snapshot, Span
 from monitors.engine.state import BedState
 from monitors.engine.warnings import Warnings
 from monitors.rules.ruleset import RuleSet
@@ -62,6 +63,9 @@ class Engine:
         self._infusions = Infusions(ruleset, plan, self._warn, self._intake, self._episodes)
         self._watched = plan.watched
         self._observe = self._intake.observe
+        self._restorer = Restorer(
+            ruleset, plan, self._warn, self._intake, self._infusions, self._episodes
+        )
 
     # -- public interface ----------------------------------------------------------------
     def feed(self, msg: Observation | DeviceEvent) -> list[Alert]:
@@ -95,6 +99,39 @@ class Engine:
         """Record that `by` acknowledged the episode `alert_id`; stops its escalation and
         releases it once its condition is over (latching). Unknown or closed ids are ignored."""
         self._episodes.acknowledge(alert_id, by, at)
+
+    # -- restart ---------------------------------------------------------------------------
+    @property
+    def watched_codes(self) -> frozenset[str]:
+        """The parameter codes the engine reads (any other observation is dropped)."""
+        return self._watched
+
+    def restore_spans(self, infusion_start: datetime | None, at: datetime) -> tuple[Span, ...]:
+        """The stored observations `restore` needs for a bed with that infusion start, as
+        (since, until, codes) spans: the pre-infusion look-back, and a warm-up before `at`."""
+        return self._restorer.spans(infusion_start, at)
+
+    def restore(self, snapshot: Snapshot) -> list[Alert]:
+        """Put back the state a restart lost (`monitors.engine.restore`), emitting nothing for
+        it. Returns only what cannot be restored: `baseline_missing` for a baseline the stored
+        samples no longer give. Only a fresh engine takes a snapshot."""
+        if self._beds:
+            raise RuntimeError("restore() needs a fresh engine")
+        restorer = self._restorer
+        worst_at: dict[str, dict[str, float]] = {}
+        for oe in snapshot.episodes:
+            if restorer.episode(self._bed(oe.bed), oe):
+                worst_at.setdefault(oe.bed, {})[oe.rule] = oe.last_trigger.timestamp()
+            else:
+                self._warn(
+                    f"restore_unknown:{oe.rule}",
+                    f"{oe.bed}: episode {oe.id} of {oe.rule!r} not restored: no such rule here",
+                )
+        out: list[Alert] = []
+        for snap in snapshot.beds:
+            bed = self._bed(snap.bed)
+            restorer.bed(bed, snap, worst_at.get(snap.bed, {}), snapshot.at, out)
+        return out
 
     def beds(self) -> tuple[BedSummary, ...]:
         """Per-bed state: infusion, windows, baseline, open alerts."""

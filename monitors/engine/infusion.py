@@ -57,8 +57,17 @@ class Infusions:
         self._episodes = episodes
         episodes.register(BASELINE_MISSING, "baseline present for every baseline rule")
 
-    def start(self, bed: BedState, msg: DeviceEvent, ts: float, out: list[Alert]) -> bool:
-        """Take `infusion_start`; False when it is ignored (a repeat inside the window)."""
+    def start(
+        self,
+        bed: BedState,
+        msg: DeviceEvent,
+        ts: float,
+        out: list[Alert],
+        *,
+        raise_missing: bool = True,
+    ) -> bool:
+        """Take `infusion_start`; False when it is ignored (a repeat inside the window).
+        `raise_missing=False`: a missing baseline is left for the caller to raise."""
         if bed.infusion_start is not None:
             if bed.monitoring_end is not None and ts < bed.monitoring_end:
                 self._warn(
@@ -96,8 +105,8 @@ class Infusions:
             s = bed.series.get(code)
             bed.pre_dose[code] = s.value if s is not None else None
         bed.pre_agents = sum(1 for c in agents if bed.agent_on.get(c))
-        if bed.baseline_missing:
-            self._start_baseline_missing(bed, ts, msg.t, out)
+        if bed.baseline_missing and raise_missing:
+            self.raise_baseline_missing(bed, ts, msg.t, out)
         return True
 
     def end(self, bed: BedState, msg: DeviceEvent, ts: float) -> DeviceEvent | None:
@@ -176,12 +185,20 @@ class Infusions:
                 missing.append(name)
         bed.baseline_missing = tuple(sorted(set(missing)))
 
-    def _start_baseline_missing(
-        self, bed: BedState, ts: float, dt: datetime, out: list[Alert]
+    def raise_baseline_missing(
+        self,
+        bed: BedState,
+        ts: float,
+        dt: datetime,
+        out: list[Alert],
+        notes: tuple[str, ...] = (),
     ) -> None:
+        """Open `baseline_missing` at `dt` for the bed's missing baselines (its onset is the
+        infusion start, so its id is the same whenever it is raised), unless it is open."""
         rule = BASELINE_MISSING
         rr = bed.run(rule.id)
-        if rr.episode is not None:
+        start_dt = bed.infusion_start_dt
+        if rr.episode is not None or bed.infusion_start is None or start_dt is None:
             return
         missing: dict[str, Any] = {}
         rules: list[str] = []
@@ -192,13 +209,17 @@ class Infusions:
                     for c in codes
                 }
                 rules += [i for i in ids if i not in rules]
-        ep = self._episodes.open(bed, rule, rr, ts, dt, iae=False)
+        ep = self._episodes.open(bed, rule, rr, bed.infusion_start, start_dt, iae=False)
+        ep.started = ts
         ev = {
             "condition": "median of the pre-infusion samples, enough of them",
             "missing": missing,
             "rules_not_assessed": rules,
-            "infusion_start": format_time(dt),
-            "notes": ["watch these parameters clinically; iaewatch will not guess a baseline"],
+            "infusion_start": format_time(start_dt),
+            "notes": [
+                *notes,
+                "watch these parameters clinically; iaewatch will not guess a baseline",
+            ],
         }
         ep.evidence = ev
         out.append(self._episodes.alert(ep, rule, Phase.START, dt, ev))

@@ -11,7 +11,8 @@ of, and then re-evaluates the state rules it can change.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 from core.errors import UnitError
@@ -48,6 +49,17 @@ class Intake:
         self._by_trigger = plan.by_trigger
         self._derived_by_trigger = plan.derived_by_trigger
         self._conv: dict[tuple[str, str], Callable[[float], float] | None] = {}
+
+    @contextmanager
+    def quietly(self) -> Iterator[None]:
+        """Observations stored meanwhile fill the series (values, sliding windows, baseline
+        history) without evaluating any rule: a restored engine warming up on stored data."""
+        by_trigger = self._by_trigger
+        self._by_trigger = {}
+        try:
+            yield
+        finally:
+            self._by_trigger = by_trigger
 
     def series(self, bed: BedState, code: str) -> Series:
         """The bed's series of `code`, made with the sliding windows the rules read."""

@@ -122,6 +122,10 @@ class EpisodeBook:
         self.by_id[aid] = ep
         return ep
 
+    def put(self, ep: Episode) -> None:
+        """Keep an episode restored from the store (`monitors.engine.restore`), as it was."""
+        self.by_id[ep.id] = ep
+
     def acknowledge(self, alert_id: str, by: str, at: datetime) -> Episode | None:
         """Record the acknowledgement; the episode, or None when the id is unknown here or
         the episode's state takes no acknowledgement."""

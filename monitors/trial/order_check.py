@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -39,12 +39,14 @@ from core.model import Alert, Category, DeviceEvent, EventSource, Observation, P
 from core.records import format_time
 from monitors.engine.facade import BedSummary, Engine
 from monitors.engine.lifecycle import Episode, EpisodeBook, Trigger, alert, step
+from monitors.engine.restore import Snapshot, Span
 from monitors.rules.ruleset import RuleSet
 
 _NS = uuid.UUID("0b0e9b8e-6a43-4d53-9b1e-5a3c2f6f7d21")  # namespace of order-check alert ids
 
 PROGRAMME_RULE = "infusion_programme_off_order"
 PAUSE_RULE = "infusion_paused_long"
+RULES = frozenset({PROGRAMME_RULE, PAUSE_RULE})
 _NOT_RUNNING = frozenset({"paused", "stopped", "alarm"})
 
 
@@ -121,6 +123,10 @@ def _kinds(problems: list[str]) -> tuple[str, ...]:
     return tuple(sorted({p.split(" ", 1)[0].lower() for p in problems}))
 
 
+def _text(x: Any) -> str | None:
+    return x if isinstance(x, str) else None
+
+
 def _num(x: Any) -> float | None:
     if isinstance(x, bool) or not isinstance(x, int | float):
         return None
@@ -175,6 +181,29 @@ class OrderCheck:
     def acknowledge(self, alert_id: str, by: str, at: datetime) -> None:
         """`by` acknowledged `alert_id` (unknown ids are ignored: they are the engine's)."""
         self._book.acknowledge(alert_id, by, at)
+
+    def restore(self, snapshot: Snapshot) -> None:
+        """Put back the beds' infusions and this check's episodes after a restart, emitting
+        nothing (`monitors.engine.restore`). A pause not yet alerted is not restored: the
+        pump's next programme report starts it again."""
+        for snap in snapshot.beds:
+            anchor = snap.infusion
+            if anchor is not None:
+                bed = self._beds.setdefault(snap.bed, _Bed())
+                bed.running, bed.ended = anchor.end is None, anchor.end is not None
+                bed.started_at, bed.device = anchor.start, anchor.device
+        for oe in snapshot.episodes:
+            if oe.rule not in RULES:
+                continue
+            ep = oe.episode(oe.onset.timestamp())
+            self._book.put(ep)
+            if ep.open:
+                bed = self._beds.setdefault(oe.bed, _Bed())
+                bed.open[oe.rule] = ep
+                programme = ep.evidence.get("programme")
+                if oe.rule == PROGRAMME_RULE and isinstance(programme, dict):
+                    bed.programme = dict(programme)
+                bed.device = bed.device or _text(ep.evidence.get("device"))
 
     def reset_bed(self, bed: str) -> None:
         """A new patient at `bed`: judge the next programme again (open episodes stay)."""
@@ -365,6 +394,23 @@ class TrialEngine:
         """Acknowledge `alert_id`, whichever of the two raised it."""
         self.engine.acknowledge(alert_id, by, at)
         self.order_check.acknowledge(alert_id, by, at)
+
+    @property
+    def watched_codes(self) -> frozenset[str]:
+        """The parameter codes the rules read."""
+        return self.engine.watched_codes
+
+    def restore_spans(self, infusion_start: datetime | None, at: datetime) -> tuple[Span, ...]:
+        """The stored observations a bed's restore needs (`Engine.restore_spans`)."""
+        return self.engine.restore_spans(infusion_start, at)
+
+    def restore(self, snapshot: Snapshot) -> list[Alert]:
+        """Put back the state a restart lost, into the rules and the order check (each takes
+        its own episodes); only what cannot be restored comes back (`Engine.restore`)."""
+        ours = tuple(e for e in snapshot.episodes if e.rule not in RULES)
+        out = self.engine.restore(replace(snapshot, episodes=ours))
+        self.order_check.restore(snapshot)
+        return out
 
     def beds(self) -> tuple[BedSummary, ...]:
         """The engine's per-bed state (`Engine.beds`)."""
