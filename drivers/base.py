@@ -6,10 +6,17 @@ wraps it in the reconnect loop: a `device_connected` event when a session starts
 `device_disconnected` event (a technical alert downstream) when it ends, then a capped
 exponential backoff on the injected clock before the next try. `stream()` never raises for
 device trouble; cancel its task to stop it.
+
+A device that has delivered no valid data `stale_after` seconds after `stream()` started and
+is not connected (unreachable, silent, or only garbage: every driver connects only on a valid
+answer) gets the event a dropped device gives, once: `device_disconnected` with `reason`
+"no data since start (N s): <last error>"; its `device_connected` ends it downstream. A
+connected session times its own silence (`device_stale`), so an outage is reported once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import random
@@ -146,20 +153,25 @@ class Driver(ABC):
     # -- the loop ---------------------------------------------------------------------------
     async def stream(self) -> AsyncIterator[DriverOutput]:
         """Observations and events forever, reconnecting with backoff."""
+        watch = _StartWatch(self.clock.monotonic() + self.stale_after)
         while True:
             self._set_state(ConnectionState.CONNECTING)
             connected = False
             try:
                 # aclosing: a consumer that stops must close the session (link, tasks) at once
                 session_gen = cast(AsyncGenerator[DriverOutput, None], self._session())
-                async with contextlib.aclosing(session_gen) as session:
-                    async for item in session:
+                async with (
+                    contextlib.aclosing(session_gen) as session,
+                    contextlib.aclosing(self._watched(session, watch)) as items,
+                ):
+                    async for item in items:
                         if not connected and self.status.state is ConnectionState.CONNECTED:
                             connected = True
                             self.backoff.reset()
                             if self._first_error_logged:
                                 log.info("%s %s: recovered", self.bed, self.device_id)
                             self._first_error_logged = False
+                        watch.saw(item)
                         yield item
             except (DeviceError, ProtocolError, TimeoutError) as exc:
                 self.status.last_error = str(exc) or type(exc).__name__
@@ -171,15 +183,79 @@ class Driver(ABC):
             if self.status.state is ConnectionState.CONNECTED:
                 self._set_state(ConnectionState.DISCONNECTED)
                 self.status.reconnects += 1
-                yield self.event(
+                event = self.event(
                     "device_disconnected",
                     EventSource.DRIVER,
                     device=self.device_id,
                     reason=self.status.last_error or "",
                 )
+                watch.saw(event)
+                yield event
             else:
                 self._set_state(ConnectionState.DISCONNECTED)
-            await self.clock.sleep(self.backoff.next_delay())
+            delay = self.backoff.next_delay()
+            due = watch.due(self.clock.monotonic())
+            if due is not None and due < delay:
+                await self.clock.sleep(due)
+                delay -= due
+                yield self._silent_since_start(watch)
+            await self.clock.sleep(delay)
+
+    async def _watched(
+        self, session: AsyncIterator[DriverOutput], watch: _StartWatch
+    ) -> AsyncGenerator[DriverOutput, None]:
+        """The session's items, with the silent-since-start event at its deadline between them
+        (the pending read is left running across it, so the session never notices)."""
+        pending: asyncio.Future[DriverOutput] | None = None
+        try:
+            while True:
+                # once connected, the session's own stale check times the silence
+                connected = self.status.state is ConnectionState.CONNECTED
+                due = None if connected else watch.due(self.clock.monotonic())
+                if pending is None and due is None:  # the common case: no task in between
+                    try:
+                        item = await anext(session)
+                    except StopAsyncIteration:
+                        return
+                    yield item
+                    continue
+                if pending is None:
+                    pending = asyncio.ensure_future(anext(session))
+                if due is not None:
+                    timer = asyncio.ensure_future(self.clock.sleep(due))
+                    try:
+                        first = asyncio.FIRST_COMPLETED
+                        finished, _ = await asyncio.wait((pending, timer), return_when=first)
+                    finally:
+                        timer.cancel()
+                    if not pending.done():
+                        if timer in finished:
+                            yield self._silent_since_start(watch)
+                        continue
+                done, pending = pending, None
+                try:
+                    item = await done
+                except StopAsyncIteration:
+                    return
+                yield item
+        finally:
+            if pending is not None and not pending.done():
+                pending.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await pending
+
+    def _silent_since_start(self, watch: _StartWatch) -> DeviceEvent:
+        """The one event of a device that never connected with valid data since start."""
+        reason = f"no data since start ({self.stale_after:g} s)"
+        if self.status.last_error:
+            reason += f": {self.status.last_error}"
+        event = self.event(
+            "device_disconnected", EventSource.DRIVER, device=self.device_id, reason=reason
+        )
+        watch.fired = True
+        watch.saw(event)
+        log.error("%s %s: %s", self.bed, self.device_id, reason)
+        return event
 
     def connected_event(self, **identification: str) -> DeviceEvent:
         """Mark the session connected; the returned event must be yielded by `_session`."""
@@ -197,3 +273,33 @@ class Driver(ABC):
         if state is not self.status.state:
             self.status.state = state
             self.status.since = self.clock.now()
+
+
+@dataclass(slots=True)
+class _StartWatch:
+    """Whether a device still owes its first valid data, and when that becomes an alert.
+
+    Armed when `stream()` starts; disarmed by an observation or a device's own event (a frame
+    that decodes but is refused, e.g. an HL7 message answered AE, is not data). Its one event
+    is not given while an outage is already reported (a `device_disconnected`/`device_stale`
+    not yet followed by a `device_connected`).
+    """
+
+    deadline: float
+    heard: bool = False
+    fired: bool = False
+    outage_open: bool = False
+
+    def saw(self, item: DriverOutput) -> None:
+        if isinstance(item, Observation) or item.source is not EventSource.DRIVER:
+            self.heard = True
+        elif item.event in ("device_disconnected", "device_stale"):
+            self.outage_open = True
+        elif item.event == "device_connected":
+            self.outage_open = False
+
+    def due(self, now: float) -> float | None:
+        """Seconds until the event is owed (0 when it is owed now); None when it never is."""
+        if self.heard or self.fired or self.outage_open:
+            return None
+        return max(0.0, self.deadline - now)
