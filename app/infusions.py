@@ -10,6 +10,7 @@ learns of the start from that event, whoever sent it.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from core.model import DeviceEvent, EventSource
@@ -55,27 +56,45 @@ async def end_infusion(store: Store, ev: DeviceEvent) -> InfusionRow | None:
     return await store.end_infusion(bed=ev.bed, t=ev.t)
 
 
-async def record_device_infusion(store: Store, ev: DeviceEvent) -> bool:
+async def record_device_infusion(
+    store: Store, ev: DeviceEvent, *, monitoring_window_h: float | None = None
+) -> bool:
     """A pump's `infusion_start` or `infusion_end` is recorded here (a clinician's was recorded
-    by the endpoint that took it). True when the bed's infusion record changed."""
+    by the endpoint that took it). True when the bed's infusion record changed.
+
+    A start is not recorded while the bed's infusion runs, nor (given `monitoring_window_h`)
+    inside the monitoring window of its last infusion: the rules engine ignores such a start
+    too (`monitors.engine.infusion`), so the record and the alerts keep the first start."""
     if ev.source is EventSource.CLINICIAN:
         return False
     if ev.event == "infusion_start":
+        current = await store.current_infusion(ev.bed)
+        if current is not None and monitoring_window_h is not None and not current.running:
+            window_end = current.started_at + timedelta(hours=monitoring_window_h)
+            if ev.t < window_end:
+                _start_ignored(ev, current, f"inside its {monitoring_window_h:g} h window")
+                return False
         try:
             await start_infusion(store, ev)
         except InfusionRunning as exc:
-            log.warning(
-                "%s: %s reports a new infusion start while the one started at %s runs; "
-                "the running infusion's record is kept",
-                ev.bed,
-                ev.device or "a pump",
-                exc.running.started_at.isoformat(),
-            )
+            _start_ignored(ev, exc.running, "while it runs")
             return False
         return True
     if ev.event == "infusion_end":
         return await end_infusion(store, ev) is not None
     return False
+
+
+def _start_ignored(ev: DeviceEvent, first: InfusionRow, why: str) -> None:
+    log.warning(
+        "%s: %s reports a new infusion start at %s %s of the infusion started at %s: not "
+        "recorded, and the rules engine ignores it too (its windows run from that first start)",
+        ev.bed,
+        ev.device or "a pump",
+        ev.t.isoformat(),
+        why,
+        first.started_at.isoformat(),
+    )
 
 
 def _source(ev: DeviceEvent) -> str:

@@ -11,6 +11,11 @@ One subscriber drains the bus in order:
 A ticker advances the stepper to the injected clock's time once a `tick_s`, for what time alone
 causes (persistence met, stale data, escalation). Acknowledgements reach the engine from the
 alert desk, under the same lock as the feed.
+
+At start, before the bus is drained, the engine is restored from the store (`load_snapshot`:
+each bed's infusion, its stored pre-infusion and recent observations, the alerts still on
+the station), so a restart, crash or clean, continues the episodes it interrupted under their
+ids; what cannot be restored (a baseline the stored samples no longer give) is alerted.
 """
 
 from __future__ import annotations
@@ -19,14 +24,17 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 from pathlib import Path
 
 from app.context import AppContext
 from app.infusions import record_device_infusion
 from app.live.views import device_dict
+from app.store import InfusionRow, StationEpisode, Store
 from app.store.writer import ObservationWriter
 from core.model import Alert, DeviceEvent, Observation
 from monitors import Stepper, TrialEngine, build_engine, default_ruleset, load_ruleset
+from monitors.engine.restore import BedSnapshot, InfusionAnchor, OpenEpisode, Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -53,14 +61,36 @@ class Pipeline:
         self._engine_lock = asyncio.Lock()
         self.handled = 0
         """Messages taken off the bus and done with (committed, or failed and logged)."""
+        self.last_processed: dict[str, datetime] = {}  # bed → when a message of it was done
         ctx.alerts.on_acknowledged(self._acknowledged)
 
     async def start(self) -> None:
+        await self.restore()
         self.writer.start()
         self._tasks = [
             asyncio.create_task(self._drain(), name="pipeline-drain"),
             asyncio.create_task(self._tick(), name="pipeline-tick"),
         ]
+
+    async def restore(self) -> None:
+        """Put the engine back as the store left it (before anything is drained); a store
+        that cannot be read leaves the engine empty, and says so."""
+        try:
+            snapshot = await load_snapshot(self.ctx.store, self.engine, self.ctx.clock.now())
+        except Exception:
+            log.exception("pipeline: could not read the engine's state; starting empty")
+            return
+        async with self._engine_lock:
+            alerts = self.engine.restore(snapshot)
+            self.stepper.advance(snapshot.at)  # ticks run on from the restart, not from later
+        log.info(
+            "pipeline: engine restored: %d beds (%d with an infusion), %d episodes, %d alerts",
+            len(snapshot.beds),
+            sum(1 for b in snapshot.beds if b.infusion is not None),
+            len(snapshot.episodes),
+            len(alerts),
+        )
+        await self._commit(alerts)
 
     async def stop(self) -> None:
         self._sub.close()
@@ -90,6 +120,7 @@ class Pipeline:
         async with self._engine_lock:
             alerts = self.stepper.feed(msg)
         await self._commit(alerts)
+        self.last_processed[msg.bed] = self.ctx.clock.now()  # read by app.watchdog
 
     async def _event(self, ev: DeviceEvent) -> None:
         if ev.event in _CONNECTION_EVENTS and ev.device:
@@ -103,7 +134,9 @@ class Pipeline:
             provider = self.ctx.devices.get(ev.bed, ev.device)
             if provider is not None:
                 await self.ctx.hub.publish_device(device_dict(ev.bed, ev.device, provider))
-        elif await record_device_infusion(self.ctx.store, ev):
+        elif await record_device_infusion(
+            self.ctx.store, ev, monitoring_window_h=self.engine.ruleset.monitoring_window_h
+        ):
             await self.ctx.hub.refresh_bed(ev.bed)
 
     async def _acknowledged(self, alert: Alert) -> None:
@@ -140,6 +173,56 @@ class Pipeline:
                     )
                     await self.ctx.clock.sleep(delay)
                     delay = min(delay * 2, COMMIT_RETRY_MAX_S)
+
+
+async def load_snapshot(store: Store, engine: TrialEngine, at: datetime) -> Snapshot:
+    """What the store kept of the engine's state at `at`: every bed's latest infusion with
+    the stored observations the engine asks for (`restore_spans`), and the alerts still on
+    the station with their timers."""
+    episodes = await store.station_episodes()
+    infusion_of = {b.bed: b.infusion for b in await store.list_beds()}
+    names = sorted(set(infusion_of) | {e.alert.bed for e in episodes})
+    beds = []
+    for name in names:
+        row = infusion_of.get(name)
+        anchor = None if row is None else _anchor(row)
+        stored: list[Observation] = []
+        for since, until, codes in engine.restore_spans(
+            None if row is None else row.started_at, at
+        ):
+            stored += await store.observations(name, sorted(codes), since, until)
+        beds.append(BedSnapshot(bed=name, infusion=anchor, observations=tuple(stored)))
+    return Snapshot(at=at, beds=tuple(beds), episodes=tuple(_episode(e) for e in episodes))
+
+
+def _anchor(row: InfusionRow) -> InfusionAnchor:
+    device = None if row.source in ("clinician", "device") else row.source
+    return InfusionAnchor(
+        start=row.started_at,
+        end=row.ended_at,
+        weight_kg=row.weight_kg,
+        volume_ml=row.volume_ml,
+        planned_min=row.planned_min,
+        device=device,
+    )
+
+
+def _episode(e: StationEpisode) -> OpenEpisode:
+    a = e.alert
+    return OpenEpisode(
+        id=a.id,
+        bed=a.bed,
+        rule=a.rule,
+        onset=a.onset,
+        iae=bool(a.iae),
+        started=e.started,
+        last_trigger=e.last_trigger,
+        evidence=a.evidence,
+        acked_by=a.acked_by,
+        acked_at=a.acked_at,
+        ended_at=a.ended_at,
+        escalated=e.escalated,
+    )
 
 
 def pipeline_service(

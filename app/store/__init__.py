@@ -4,6 +4,7 @@ Every query iaewatch makes lives here; callers get frozen rows and `core.model` 
 ORM objects. The schema changes only through Alembic (`migrations/`, `iaewatch db upgrade`).
 """
 
+from app.store._alerts import StationEpisode
 from app.store._users import check_role, check_username
 from app.store.errors import DuplicateError, StoreError, StoreNotMigrated, StoreUnavailable
 from app.store.migrate import upgrade
@@ -31,6 +32,7 @@ __all__ = [
     "InfusionRow",
     "PatientRow",
     "Role",
+    "StationEpisode",
     "Store",
     "StoreError",
     "StoreNotMigrated",

@@ -8,18 +8,31 @@ has seen seq N and asks for what came after can never miss a smaller seq committ
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, type_coerce, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.store.alert_state import acknowledged, merge, on_station
 from app.store.base import StoreBase, inserted_id
 from app.store.schema import alert_transitions, alerts, audit_log
+from app.store.types import UTCDateTime
 from core.model import Alert, AlertState, Category, Phase, Priority
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StationEpisode:
+    """An alert still on the station, with what its transitions say of its episode's timers:
+    when it (last) started, when it last started or got worse, and whether it has escalated
+    since that start. What the rules engine is restored from after a restart."""
+
+    alert: Alert
+    started: datetime
+    last_trigger: datetime
+    escalated: bool
 
 
 class AlertQueries(StoreBase):
@@ -105,6 +118,40 @@ class AlertQueries(StoreBase):
         found.sort(key=lambda a: (a.onset, a.seq or 0), reverse=True)
         found.sort(key=lambda a: a.priority.rank, reverse=True)
         return found
+
+    async def station_episodes(self) -> list[StationEpisode]:
+        """`station_alerts()` with the times their episodes' timers run from (one query for
+        the times, over the transitions of those alerts only)."""
+        shown = await self.station_alerts()
+        if not shown:
+            return []
+        c = alert_transitions.c
+        started = type_coerce(func.max(case((c.phase == Phase.START.value, c.t))), UTCDateTime)
+        trigger = type_coerce(
+            func.max(case((c.phase.in_([Phase.START.value, Phase.UPDATE.value]), c.t))),
+            UTCDateTime,
+        )
+        escalated = func.max(case((c.phase == Phase.ESCALATE.value, c.seq)))
+        last_start = func.max(case((c.phase == Phase.START.value, c.seq)))
+        stmt = (
+            select(c.alert_id, started, trigger, escalated, last_start)
+            .where(c.alert_id.in_([a.id for a in shown]))
+            .group_by(c.alert_id)
+        )
+        async with self._read() as conn:
+            times = {r[0]: r[1:] for r in (await conn.execute(stmt)).all()}
+        out = []
+        for a in shown:
+            first, last, esc_seq, start_seq = times.get(a.id, (None, None, None, None))
+            out.append(
+                StationEpisode(
+                    alert=a,
+                    started=first or a.onset,
+                    last_trigger=last or first or a.onset,
+                    escalated=esc_seq is not None and esc_seq > (start_seq or 0),
+                )
+            )
+        return out
 
     async def transitions_after(self, seq: int, limit: int = 10_000) -> list[Alert]:
         """Every transition with a seq greater than `seq`, in seq order (websocket resume)."""

@@ -118,8 +118,10 @@ class Engine:
         if self._beds:
             raise RuntimeError("restore() needs a fresh engine")
         restorer = self._restorer
+        for snap in snapshot.beds:  # beds, then episodes, in a fixed order (ticks follow it)
+            self._bed(snap.bed)
         worst_at: dict[str, dict[str, float]] = {}
-        for oe in snapshot.episodes:
+        for oe in sorted(snapshot.episodes, key=lambda e: (e.started, e.bed, e.rule, e.id)):
             if restorer.episode(self._bed(oe.bed), oe):
                 worst_at.setdefault(oe.bed, {})[oe.rule] = oe.last_trigger.timestamp()
             else:

@@ -1,5 +1,7 @@
 """The study infusion at a bed: start and end, baseline, pre-infusion doses, windows.
 
+One infusion per bed at a time, as the store records it (`app.infusions`): a repeated
+`infusion_start` is ignored while the first runs (no end yet) or inside its monitoring window.
 At `infusion_start` the bed takes the weight (then converts per-kg doses that waited for it),
 the baseline (median of the usable samples in the look-back before start, `BaselineSpec`),
 the vasopressor doses in effect and the agents running, and the ends of its rule windows.
@@ -69,11 +71,13 @@ class Infusions:
         """Take `infusion_start`; False when it is ignored (a repeat inside the window).
         `raise_missing=False`: a missing baseline is left for the caller to raise."""
         if bed.infusion_start is not None:
-            if bed.monitoring_end is not None and ts < bed.monitoring_end:
+            running = bed.infusion_end is None
+            if running or (bed.monitoring_end is not None and ts < bed.monitoring_end):
+                why = "an infusion is running" if running else "inside the monitoring window"
                 self._warn(
                     f"infusion_start_repeated:{bed.name}",
-                    f"{bed.name}: second infusion_start inside the monitoring window ignored "
-                    "(the window runs from the first)",
+                    f"{bed.name}: second infusion_start ignored, {why} "
+                    "(the windows run from the first start)",
                 )
                 return False
             _new_patient(bed)
