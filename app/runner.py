@@ -18,6 +18,7 @@ from app.main import Service, create_app
 from app.mqtt_bus import MqttBus
 from app.pipeline import pipeline_service
 from app.settings import Settings
+from app.watchdog import watched
 from core.bus import Bus
 from core.clock import Clock
 
@@ -32,7 +33,8 @@ def build_service(
     extra: Sequence[Service] = (),
     after_pipeline: Sequence[Service] = (),
 ) -> FastAPI:
-    """The service app: the pipeline first (so no device message is missed), then drivers.
+    """The service app: the pipeline (with its watchdog) first, so no device message is
+    missed, then drivers.
 
     `extra` services start before the pipeline, `after_pipeline` ones between it and the
     drivers (the demo's simulators, which feed history through the pipeline).
@@ -42,7 +44,7 @@ def build_service(
         mqtt = MqttBus(settings.mqtt_url, client_id=None)
         bus = mqtt
         services.append(mqtt_service(mqtt))
-    services += [pipeline_service(rules), *after_pipeline]
+    services += [watched(pipeline_service(rules)), *after_pipeline]
     if config is not None:
         services.append(devices_service(config))
     return create_app(settings, clock=clock, bus=bus, services=services)

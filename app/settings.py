@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     ws_heartbeat_s: PositiveFloat = 10.0
     ws_send_timeout_s: PositiveFloat = 10.0
     escalate_after_s: PositiveFloat = 120.0
+    watchdog_stall_s: PositiveFloat = 30.0
+    """A bed with a connected device whose messages the pipeline has not processed for this
+    long gets a technical alert from `app.watchdog` (a stuck task, a dead loop)."""
     _secret_generated: bool = PrivateAttr(default=False)
 
     @field_validator("database_url")
