@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from app.context import AppContext
 from app.main import create_app
 from app.pipeline import Pipeline, pipeline_service
-from app.settings import Settings
+from app.settings import Mode, Settings
 from app.store import Store
 from app.store.migrate import upgrade
 from core.bus import InProcessBus
@@ -30,7 +31,6 @@ from core.records import parse_record
 from tests.app.test_one_path import ESCALATE_S, comparable, recording, replay_path
 
 Msg = Observation | DeviceEvent
-During = Callable[[AppContext], "asyncio.Future[None] | None"]
 
 
 async def serve(
@@ -46,7 +46,7 @@ async def serve(
     this run committed."""
     clock = VirtualClock(start)
     bus = InProcessBus()
-    settings = Settings(mode="test", database_url=db_url, secret_key="s" * 48)
+    settings = Settings(mode=Mode.TEST, database_url=db_url, secret_key=SecretStr("s" * 48))
     running: list[Pipeline] = []
 
     def capture(ctx: AppContext) -> contextlib.AbstractAsyncContextManager[Pipeline]:

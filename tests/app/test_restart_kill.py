@@ -1,0 +1,185 @@
+"""`kill -9` of the real service mid-window (issue #12, "Done when" 1).
+
+The service runs in a subprocess (`tests/app/restart_service.py`: `app.runner.build_service`,
+as `iaewatch serve` runs it, with a simulated IntelliVue monitor over TCP) on a SQLite file.
+A clinician starts the infusion; the patient then desaturates (SpO2 85 %) and the monitor lists
+VT. Once both alerts are committed and the hypoxemia acknowledged, the process is killed with
+SIGKILL and started again on the same database, the patient unchanged. After the restart:
+- the VT the new driver reports again continues the same episode (same id, an update): an IAE
+  with the recorded infusion start in its evidence;
+- the hypoxemia lasting across the restart raises nothing new, and stays acknowledged;
+- `baseline_missing` (no pre-infusion data) is not raised again; one infusion record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TypeVar
+
+import httpx
+import pytest
+
+from app.security import hash_password
+from app.store import Store
+from app.store.migrate import upgrade
+from core.model import Alert, Phase
+from core.records import format_time
+
+ROOT = Path(__file__).parents[2]
+BED = "ICU-1"
+T = TypeVar("T")
+
+
+def write_control(folder: Path, **wanted: object) -> None:
+    tmp = folder / "control.tmp"
+    tmp.write_text(json.dumps(wanted))
+    tmp.rename(folder / "control.json")
+
+
+async def until(what: str, check: Callable[[], Awaitable[T | None]], timeout: float) -> T:
+    """Poll `check` until it gives a value (a bound on a hung service, not a verdict)."""
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                got = await check()
+                if got is not None:
+                    return got
+                await asyncio.sleep(0.2)
+    except TimeoutError:
+        raise AssertionError(f"timed out after {timeout:g} s waiting for {what}") from None
+
+
+class Service:
+    """One run of the service process."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        (folder / "port").unlink(missing_ok=True)
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.app.restart_service", str(folder)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=open(folder / "service.log", "ab"),  # noqa: SIM115 - closed with the process
+        )
+
+    async def url(self) -> str:
+        async def port() -> str | None:
+            if self.proc.poll() is not None:
+                log = (self.folder / "service.log").read_text()[-2000:]
+                raise AssertionError(f"the service exited ({self.proc.returncode}):\n{log}")
+            p = self.folder / "port"
+            return p.read_text() if p.exists() else None
+
+        return f"http://127.0.0.1:{await until('the service to listen', port, 30)}"
+
+    def kill9(self) -> None:
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'station.db'}"
+    await upgrade(url)
+    s = await Store.open(url)
+    await s.add_user("nurse1", "nurse", hash_password("night-shift-nurse"))
+    try:
+        yield s
+    finally:
+        await s.close()
+
+
+async def alerts_of(store: Store, rule: str) -> list[Alert]:
+    return [a for a in await store.alerts(bed=BED) if a.rule == rule]
+
+
+async def transitions(store: Store, alert_id: str, after: datetime) -> list[Alert]:
+    return [a for a in await store.alert_history(alert_id) if a.t > after]
+
+
+@pytest.mark.timeout(150)
+async def test_kill_9_mid_window_continues_the_episodes(tmp_path: Path, store: Store) -> None:
+    write_control(tmp_path, spo2=94, rhythms=[])
+    first = Service(tmp_path)
+    second: Service | None = None
+    try:
+        base = await first.url()
+        async with httpx.AsyncClient(base_url=base, timeout=10) as http:
+            r = await http.post(
+                "/api/auth/login", json={"username": "nurse1", "password": "night-shift-nurse"}
+            )
+            r.raise_for_status()
+            http.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
+            r = await http.post(
+                f"/api/beds/{BED}/infusion/start",
+                json={
+                    "weight_kg": 70,
+                    "volume_ml": 100,
+                    "planned_min": 45,
+                    "override_reason": "kill -9 restart test",
+                },
+            )
+            assert r.status_code == 201, r.text
+            write_control(tmp_path, spo2=85, rhythms=["VT"])
+
+            async def both() -> tuple[Alert, Alert] | None:
+                vt, hyp = (
+                    await alerts_of(store, "arrhythmia"),
+                    await alerts_of(store, "hypoxemia_spo2"),
+                )
+                return (vt[0], hyp[0]) if vt and hyp else None
+
+            vt, hyp = await until("the VT and hypoxemia alerts", both, 60)
+            r = await http.post(f"/api/alerts/{hyp.id}/ack")
+            assert r.status_code == 200, r.text
+        infusion = await store.current_infusion(BED)
+        assert infusion is not None
+        assert vt.iae is True and vt.evidence["infusion_start"] == format_time(infusion.started_at)
+        missing_before = await alerts_of(store, "baseline_missing")
+
+        first.kill9()
+        killed_at = datetime.now().astimezone()
+        second = Service(tmp_path)
+        await second.url()
+
+        # the restarted service has watched the patient longer than the hypoxemia's
+        # persistence (15 s), and the monitor has reported the VT to its new driver
+        async def watched() -> bool | None:
+            newest = await store.latest_values(BED)
+            spo2 = newest.get("MDC_PULS_OXIM_SAT_O2")
+            late = spo2 is not None and spo2.t > killed_at + timedelta(seconds=20)
+            reported = [a for a in await alerts_of(store, "arrhythmia") if a.t > killed_at]
+            return True if late and reported else None
+
+        await until("20 s of data after the restart and the VT reported again", watched, 60)
+    finally:
+        first.kill9()
+        if second is not None:
+            second.kill9()
+
+    vts = await alerts_of(store, "arrhythmia")
+    assert [a.id for a in vts] == [vt.id]  # the VT continued: no second alert
+    after = await transitions(store, vt.id, killed_at)
+    assert after and all(a.phase is not Phase.START for a in after)
+    assert after[0].iae is True
+    assert after[0].evidence["infusion_start"] == format_time(infusion.started_at)
+    hyps = await alerts_of(store, "hypoxemia_spo2")
+    assert [a.id for a in hyps] == [hyp.id]
+    assert hyps[0].acked_by == "nurse1" and hyps[0].ended_at is None
+    assert await transitions(store, hyp.id, killed_at) == []
+    missing_after = await alerts_of(store, "baseline_missing")
+    assert [a.id for a in missing_after] == [a.id for a in missing_before]
+    for a in missing_after:
+        assert await transitions(store, a.id, killed_at) == []
+    assert len(await store.infusions(bed=BED)) == 1
