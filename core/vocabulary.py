@@ -67,6 +67,9 @@ EVENTS: Mapping[str, EventSpec] = MappingProxyType(
                 EventField("planned_min", "number", "planned duration"),
                 EventField("rate_ml_h", "number", "the pump's programmed rate"),
                 EventField("arm", "text", "trial arm"),
+                EventField("time_source", "text", "whose time `t` is", ("pump",)),
+                EventField("seen_at_reconnect", "bool", "started while the pump link was down"),
+                EventField("gap_s", "number", "that link outage: the start lies within it"),
             ),
             _event(
                 "infusion_end",

@@ -27,6 +27,8 @@ class PumpReading:
     concentration_ug_ml: float | None = None
     battery_pct: float | None = None
     serial_number: str | None = None
+    infusion_started_at: float | None = None  # the pump's clock: Unix seconds, UTC
+    infusion_elapsed_s: float | None = None  # the pump's count since the programme started
 
 
 def decode(profile: PumpProfile, registers: list[int]) -> PumpReading:

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
+from datetime import timedelta
 from typing import Any, Literal
 
 from pymodbus import FramerType, ModbusException
@@ -22,7 +24,7 @@ from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 
 from core.clock import Clock
 from core.errors import ConnectionLost, DecodeError, DeviceUnreachable, NoReply
-from core.model import EventSource, ValueStatus
+from core.model import DeviceEvent, EventSource, ValueStatus
 from drivers.base import Backoff, Driver, DriverOutput
 from drivers.modbus import codec
 from drivers.modbus.profile import PumpProfile
@@ -89,6 +91,7 @@ class ModbusPumpDriver(Driver):
         self._interp = PumpInterpreter(
             role=role, drug=drug, concentration_ug_ml=concentration_ug_ml, weight_kg=weight_kg
         )
+        self._last_good: float | None = None  # when the last valid reading came (monotonic)
 
     def _client(self, watch: _ReplyWatch) -> Any:
         common: dict[str, Any] = {
@@ -131,7 +134,9 @@ class ModbusPumpDriver(Driver):
                 drug=reading.drug or "",
             )
             last_good = self.clock.monotonic()
-            for item in self._outputs(reading):
+            gap = None if self._last_good is None else last_good - self._last_good
+            self._last_good = last_good
+            for item in self._outputs(reading, gap_s=gap):
                 yield item
             next_poll = self.clock.monotonic()
             while True:
@@ -151,7 +156,7 @@ class ModbusPumpDriver(Driver):
                         )
                         raise NoReply(f"no valid data for {self.stale_after:g} s") from exc
                     continue
-                last_good = self.clock.monotonic()
+                last_good = self._last_good = self.clock.monotonic()
                 for item in self._outputs(reading):
                     yield item
         finally:
@@ -191,11 +196,14 @@ class ModbusPumpDriver(Driver):
         self.count_frame()
         return reading
 
-    def _outputs(self, reading: codec.PumpReading) -> list[DriverOutput]:
+    def _outputs(
+        self, reading: codec.PumpReading, *, gap_s: float | None = None
+    ) -> list[DriverOutput]:
+        """`reading`'s observations and events; `gap_s`: the link outage just before it."""
         out: list[DriverOutput] = []
-        for item in self._interp.interpret(reading):
+        for item in self._interp.interpret(reading, gap_s=gap_s):
             if isinstance(item, Evt):
-                out.append(self.event(item.name, **item.fields))
+                out.append(self._timed(self.event(item.name, **item.fields), item))
             else:
                 out.append(
                     self.observation(item.code, item.value, item.unit)
@@ -205,3 +213,11 @@ class ModbusPumpDriver(Driver):
                     )
                 )
         return out
+
+    def _timed(self, event: DeviceEvent, item: Evt) -> DeviceEvent:
+        """The event at the pump's own time when it gave one (never later than now)."""
+        if item.at is not None:
+            return replace(event, t=min(item.at, event.t))
+        if item.ago_s is not None:
+            return replace(event, t=event.t - timedelta(seconds=max(0.0, item.ago_s)))
+        return event

@@ -3,7 +3,9 @@
 A profile names the register table, the one block read per poll, the 32-bit word order and,
 per field, its address, type (uint16, int16, uint32, int32, enum, bits, string) and scale.
 Known fields: rate_ml_h, vtbi_ml, volume_infused_ml, state, alarms, drug,
-concentration_ug_ml, battery_pct, serial_number. `rate_ml_h` is required; others optional.
+concentration_ug_ml, battery_pct, serial_number, and the pump's own programme time:
+infusion_started_at (Unix seconds, UTC) or infusion_elapsed_s (seconds since the programme
+started). `rate_ml_h` is required; others optional.
 Validated with `core.check.Checker`: errors name file, line and field; numbers are finite.
 """
 
@@ -40,6 +42,8 @@ KNOWN_FIELDS = (
     "concentration_ug_ml",
     "battery_pct",
     "serial_number",
+    "infusion_started_at",
+    "infusion_elapsed_s",
 )
 PUMP_STATES = ("stopped", "running", "paused", "alarm", "completed")
 DEFAULT_PROFILE = "iaewatch_generic_pump_v1.yaml"

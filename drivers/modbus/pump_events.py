@@ -13,12 +13,18 @@
 A pump first seen already running mid-programme does not claim `infusion_start`: the start
 was earlier and is entered or taken from the record (a restart of iaewatch must not move the
 24 h window).
+
+The time of `infusion_start`: the pump's own when its profile maps it (`infusion_started_at`
+or `infusion_elapsed_s`; the event says `time_source: pump`), else the reading's. A start
+first seen in the reading after a link outage (`gap_s` given) happened somewhere in that
+outage: the event says `seen_at_reconnect: true` and `gap_s`, so the uncertainty shows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from core.errors import UnitError
@@ -38,8 +44,13 @@ class Obs:
 
 @dataclass(frozen=True, slots=True)
 class Evt:
+    """An event; `at` (the pump's own clock) or `ago_s` (before the reading) when its time is
+    not the reading's."""
+
     name: str
     fields: dict[str, Any]
+    at: datetime | None = None
+    ago_s: float | None = None
 
 
 _FRESH_PROGRAMME_ML = 1.0  # volume infused below which a running pump has just started
@@ -63,11 +74,13 @@ class PumpInterpreter:
         self._prev: PumpReading | None = None
         self._running_programme = False
 
-    def interpret(self, r: PumpReading) -> list[Obs | Evt]:
+    def interpret(self, r: PumpReading, *, gap_s: float | None = None) -> list[Obs | Evt]:
+        """What `r` means after the previous reading; `gap_s`: the link was down that long
+        just before `r` (the first reading after a reconnection)."""
         out: list[Obs | Evt] = []
         prev = self._prev
         if self.role == "study":
-            out += self._study(r, prev)
+            out += self._study(r, prev, gap_s)
         else:
             out += self._vasopressor(r)
         before = prev.alarms if prev else frozenset()
@@ -76,7 +89,9 @@ class PumpInterpreter:
         self._prev = r
         return out
 
-    def _study(self, r: PumpReading, prev: PumpReading | None) -> list[Obs | Evt]:
+    def _study(
+        self, r: PumpReading, prev: PumpReading | None, gap_s: float | None
+    ) -> list[Obs | Evt]:
         out: list[Obs | Evt] = [Obs("MDC_FLOW_FLUID_PUMP", r.rate_ml_h, "mL/h")]
         if r.volume_infused_ml is not None:
             out.append(Obs("MDC_VOL_FLUID_DELIV", r.volume_infused_ml, "mL"))
@@ -105,17 +120,13 @@ class PumpInterpreter:
             planned = (
                 round(r.vtbi_ml / r.rate_ml_h * 60.0, 1) if r.vtbi_ml and r.rate_ml_h else None
             )
-            out.append(
-                Evt(
-                    "infusion_start",
-                    {
-                        "weight_kg": self.weight_kg(),
-                        "volume_ml": r.vtbi_ml,
-                        "planned_min": planned,
-                        "rate_ml_h": r.rate_ml_h,
-                    },
-                )
-            )
+            fields = {
+                "weight_kg": self.weight_kg(),
+                "volume_ml": r.vtbi_ml,
+                "planned_min": planned,
+                "rate_ml_h": r.rate_ml_h,
+            }
+            out.append(_timed_start(fields, r, gap_s))
         elif running and prev is None:
             self._running_programme = True  # mid-programme: the start is not ours to claim
         finished = r.state == "completed" or "end_of_infusion" in r.alarms
@@ -142,3 +153,16 @@ class PumpInterpreter:
         except UnitError:  # a per-kg drug before the weight is known: the consumer converts
             return [Obs(code, round(per_min, 4), "ug/min")]
         return [Obs(code, round(dose, 4), unit)]
+
+
+def _timed_start(fields: dict[str, Any], r: PumpReading, gap_s: float | None) -> Evt:
+    """`infusion_start` at the pump's own time when it reports one, else marked as seen at
+    reconnection when a link outage came just before."""
+    if r.infusion_started_at is not None:
+        at = datetime.fromtimestamp(r.infusion_started_at, UTC)
+        return Evt("infusion_start", {**fields, "time_source": "pump"}, at=at)
+    if r.infusion_elapsed_s is not None:
+        return Evt("infusion_start", {**fields, "time_source": "pump"}, ago_s=r.infusion_elapsed_s)
+    if gap_s is not None:
+        fields = {**fields, "seen_at_reconnect": True, "gap_s": round(gap_s, 1)}
+    return Evt("infusion_start", fields)

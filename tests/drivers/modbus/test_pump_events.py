@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from drivers.modbus.codec import PumpReading
 from drivers.modbus.pump_events import Evt, Obs, PumpInterpreter
 
@@ -124,3 +126,38 @@ def test_profile_without_state_register_uses_the_rate() -> None:
     assert p.interpret(R(state=None, rate_ml_h=15.0))[0] == Obs(
         "IAEW_DOSE_NOREPINEPHRINE", 16.0, "ug/min"
     )
+
+
+def test_a_start_seen_after_an_outage_is_marked_with_the_gap() -> None:
+    p = PumpInterpreter(role="study")
+    p.interpret(R())
+    (start,) = [
+        i
+        for i in p.interpret(R(state="running", rate_ml_h=150.0), gap_s=31.04)
+        if isinstance(i, Evt) and i.name == "infusion_start"
+    ]
+    assert start.fields["seen_at_reconnect"] is True and start.fields["gap_s"] == 31.0
+    assert start.at is None and start.ago_s is None and "time_source" not in start.fields
+
+
+def test_the_pumps_own_start_time_is_used_when_reported() -> None:
+    elapsed = PumpInterpreter(role="study")
+    elapsed.interpret(R())
+    (by_count,) = [
+        i
+        for i in elapsed.interpret(R(state="running", rate_ml_h=150.0, infusion_elapsed_s=21.0))
+        if isinstance(i, Evt) and i.name == "infusion_start"
+    ]
+    assert by_count.ago_s == 21.0 and by_count.fields["time_source"] == "pump"
+    assert "seen_at_reconnect" not in by_count.fields
+    clock = PumpInterpreter(role="study")
+    clock.interpret(R())
+    (by_clock,) = [
+        i
+        for i in clock.interpret(
+            R(state="running", rate_ml_h=150.0, infusion_started_at=1_772_352_000.0), gap_s=31.0
+        )
+        if isinstance(i, Evt) and i.name == "infusion_start"
+    ]
+    assert by_clock.at == datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+    assert by_clock.fields["time_source"] == "pump" and "gap_s" not in by_clock.fields
