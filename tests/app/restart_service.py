@@ -2,9 +2,10 @@
 (`tests/app/test_restart_kill.py`): `python -m tests.app.restart_service DIR`.
 
 DIR holds the migrated SQLite database (`station.db`). Once the service listens, its HTTP
-port is written to `DIR/port`. The monitor's SpO2 and rhythm alarms follow `DIR/control.json`
-({"spo2": 85, "rhythms": ["VT"]}), read every 0.2 s, so a test steers the patient of a
-process it cannot reach otherwise, and a restarted process finds the patient as it was.
+port is written to `DIR/port`. The monitor's values and rhythm alarms follow
+`DIR/control.json` ({"set": {code: value}, "drop": [code], "rhythms": ["VT"]} over the
+default adult ARDS patient), read every 0.2 s, so a test steers the patient of a process it
+cannot reach otherwise, and a restarted process finds the patient as it was.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from simulators.intellivue_monitor import IntellivueSimulator
 from simulators.source import DEFAULT_ADULT_ARDS, FixedVitals
 
 BED = "ICU-1"
-SPO2 = "MDC_PULS_OXIM_SAT_O2"
 
 
 def _steer(control: Path, vitals: FixedVitals) -> None:
@@ -31,7 +31,11 @@ def _steer(control: Path, vitals: FixedVitals) -> None:
         wanted = json.loads(control.read_text())
     except (OSError, ValueError):
         return  # absent, or caught half-written: the next read will do
-    vitals.values[SPO2] = float(wanted.get("spo2", DEFAULT_ADULT_ARDS[SPO2]))
+    values = {**DEFAULT_ADULT_ARDS, **wanted.get("set", {})}
+    for code in wanted.get("drop", []):
+        values.pop(code, None)
+    vitals.values.clear()
+    vitals.values.update(values)
     vitals.rhythms[:] = [str(r) for r in wanted.get("rhythms", [])]
 
 

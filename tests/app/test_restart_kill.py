@@ -1,4 +1,4 @@
-"""`kill -9` of the real service mid-window (issue #12, "Done when" 1).
+"""`kill -9` of the real service (issue #12, "Done when" 1 and 2).
 
 The service runs in a subprocess (`tests/app/restart_service.py`: `app.runner.build_service`,
 as `iaewatch serve` runs it, with a simulated IntelliVue monitor over TCP) on a SQLite file.
@@ -9,11 +9,14 @@ SIGKILL and started again on the same database, the patient unchanged. After the
   with the recorded infusion start in its evidence;
 - the hypoxemia lasting across the restart raises nothing new, and stays acknowledged;
 - `baseline_missing` (no pre-infusion data) is not raised again; one infusion record.
+Killed during the pre-infusion baseline instead, the restarted service (whose monitor no
+longer sends a heart rate) takes the heart-rate baseline from the samples the first stored.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -35,6 +38,8 @@ from core.records import format_time
 
 ROOT = Path(__file__).parents[2]
 BED = "ICU-1"
+SPO2 = "MDC_PULS_OXIM_SAT_O2"
+HR_CODES = ["MDC_ECG_HEART_RATE", "MDC_PULS_OXIM_PULS_RATE"]
 T = TypeVar("T")
 
 
@@ -100,6 +105,29 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
         await s.close()
 
 
+@contextlib.asynccontextmanager
+async def nurse(base: str) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client signed in as a nurse."""
+    async with httpx.AsyncClient(base_url=base, timeout=10) as http:
+        r = await http.post(
+            "/api/auth/login", json={"username": "nurse1", "password": "night-shift-nurse"}
+        )
+        r.raise_for_status()
+        http.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
+        yield http
+
+
+async def start_infusion(http: httpx.AsyncClient) -> None:
+    body = {
+        "weight_kg": 70,
+        "volume_ml": 100,
+        "planned_min": 45,
+        "override_reason": "kill -9 restart test",
+    }
+    r = await http.post(f"/api/beds/{BED}/infusion/start", json=body)
+    assert r.status_code == 201, r.text
+
+
 async def alerts_of(store: Store, rule: str) -> list[Alert]:
     return [a for a in await store.alerts(bed=BED) if a.rule == rule]
 
@@ -110,28 +138,13 @@ async def transitions(store: Store, alert_id: str, after: datetime) -> list[Aler
 
 @pytest.mark.timeout(150)
 async def test_kill_9_mid_window_continues_the_episodes(tmp_path: Path, store: Store) -> None:
-    write_control(tmp_path, spo2=94, rhythms=[])
+    write_control(tmp_path)
     first = Service(tmp_path)
     second: Service | None = None
     try:
-        base = await first.url()
-        async with httpx.AsyncClient(base_url=base, timeout=10) as http:
-            r = await http.post(
-                "/api/auth/login", json={"username": "nurse1", "password": "night-shift-nurse"}
-            )
-            r.raise_for_status()
-            http.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
-            r = await http.post(
-                f"/api/beds/{BED}/infusion/start",
-                json={
-                    "weight_kg": 70,
-                    "volume_ml": 100,
-                    "planned_min": 45,
-                    "override_reason": "kill -9 restart test",
-                },
-            )
-            assert r.status_code == 201, r.text
-            write_control(tmp_path, spo2=85, rhythms=["VT"])
+        async with nurse(await first.url()) as http:
+            await start_infusion(http)
+            write_control(tmp_path, set={SPO2: 85}, rhythms=["VT"])
 
             async def both() -> tuple[Alert, Alert] | None:
                 vt, hyp = (
@@ -157,7 +170,7 @@ async def test_kill_9_mid_window_continues_the_episodes(tmp_path: Path, store: S
         # persistence (15 s), and the monitor has reported the VT to its new driver
         async def watched() -> bool | None:
             newest = await store.latest_values(BED)
-            spo2 = newest.get("MDC_PULS_OXIM_SAT_O2")
+            spo2 = newest.get(SPO2)
             late = spo2 is not None and spo2.t > killed_at + timedelta(seconds=20)
             reported = [a for a in await alerts_of(store, "arrhythmia") if a.t > killed_at]
             return True if late and reported else None
@@ -183,3 +196,40 @@ async def test_kill_9_mid_window_continues_the_episodes(tmp_path: Path, store: S
     for a in missing_after:
         assert await transitions(store, a.id, killed_at) == []
     assert len(await store.infusions(bed=BED)) == 1
+
+
+@pytest.mark.timeout(120)
+async def test_kill_9_during_the_baseline_rebuilds_it_from_stored_data(
+    tmp_path: Path, store: Store
+) -> None:
+    write_control(tmp_path)
+    first = Service(tmp_path)
+    second: Service | None = None
+    try:
+        await first.url()
+
+        async def stored() -> int | None:
+            n = len(await store.observations(BED, HR_CODES[:1]))
+            return n if n >= 8 else None
+
+        await until("heart rates stored before the start", stored, 30)
+        first.kill9()
+        killed_at = datetime.now().astimezone()
+        write_control(tmp_path, drop=HR_CODES)
+        second = Service(tmp_path)
+        async with nurse(await second.url()) as http:
+            await start_infusion(http)
+
+        async def raised() -> Alert | None:
+            found = await alerts_of(store, "baseline_missing")
+            return found[0] if found else None
+
+        missing = await until("the baseline check at the infusion start", raised, 30)
+    finally:
+        first.kill9()
+        if second is not None:
+            second.kill9()
+    rates = await store.observations(BED, HR_CODES[:1])
+    assert rates and all(o.t < killed_at for o in rates)  # only the killed run measured it
+    assert "hr" not in missing.evidence["missing"]  # the baseline took the stored samples
+    assert "pf" in missing.evidence["missing"]  # no blood gas: that one is truly missing
