@@ -9,6 +9,7 @@ escalation, window end). The engine never reads a clock; the caller drives time
 matter to which rules), `Intake` (observations into series), `Infusions` (infusion start and
 end, baseline, windows) and `Episodes` (rules evaluated, episodes opened, updated, ended,
 escalated). Alert ids are uuid5(bed, rule, onset), so a replay gives the same ids every time.
+After a restart, `restore(snapshot)` puts back what the store kept (`monitors.engine.restore`).
 """
 
 from __future__ import annotations
@@ -63,9 +64,7 @@ class Engine:
         self._infusions = Infusions(ruleset, plan, self._warn, self._intake, self._episodes)
         self._watched = plan.watched
         self._observe = self._intake.observe
-        self._restorer = Restorer(
-            ruleset, plan, self._warn, self._intake, self._infusions, self._episodes
-        )
+        self._restorer = Restorer(ruleset, plan, self._intake, self._infusions, self._episodes)
 
     # -- public interface ----------------------------------------------------------------
     def feed(self, msg: Observation | DeviceEvent) -> list[Alert]:

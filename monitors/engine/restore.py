@@ -37,7 +37,6 @@ from monitors.engine.intake import Intake
 from monitors.engine.lifecycle import Episode, EpState
 from monitors.engine.plan import Plan
 from monitors.engine.state import BedState
-from monitors.engine.warnings import Warnings
 from monitors.rules.ruleset import RuleSet
 
 Span = tuple[datetime, datetime, frozenset[str]]
@@ -158,13 +157,11 @@ class Restorer:
         self,
         ruleset: RuleSet,
         plan: Plan,
-        warn: Warnings,
         intake: Intake,
         infusions: Infusions,
         episodes: Episodes,
     ) -> None:
         self._plan = plan
-        self._warn = warn
         self._intake = intake
         self._infusions = infusions
         self._episodes = episodes
@@ -196,11 +193,14 @@ class Restorer:
         )
 
     def episode(self, bed: BedState, oe: OpenEpisode) -> bool:
-        """Put back one episode of a rule this engine runs; False when it runs no such rule."""
+        """Put back one episode of a rule this engine runs; False when it runs no such rule.
+        (A closed one, ended and acknowledged, has nothing to put back.)"""
         eps = self._episodes
         rule = eps.rule_by_id.get(oe.rule)
-        if rule is None or oe.state is EpState.CLOSED:
+        if rule is None:
             return False
+        if oe.state is EpState.CLOSED:
+            return True
         ep = oe.episode(oe.started.timestamp())
         if rule.key is not None and rule.ends_on is not None and ep.open:
             ep.keys.add(_key(oe.evidence, rule.key))
@@ -282,10 +282,8 @@ class Restorer:
 
 def _key(evidence: Mapping[str, Any], field_name: str) -> str:
     """The key an open event episode waits for (`episodes.field_key`), from its evidence."""
-    if field_name == "device":
-        fields = evidence.get("fields")
-        dev = fields.get("device") if isinstance(fields, dict) else None
-        return str(dev or evidence.get("device") or "")
+    if field_name == "device":  # the evidence keeps the sender (a `device` field is dropped)
+        return str(evidence.get("device") or "")
     fields = evidence.get("fields")
     return str(fields.get(field_name, "")) if isinstance(fields, dict) else ""
 
