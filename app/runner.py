@@ -15,7 +15,7 @@ from app.config import IcuConfig
 from app.context import AppContext
 from app.devices import devices_service
 from app.main import Service, create_app
-from app.mqtt_bus import MqttBus
+from app.mqtt import MqttBus, station_client_id
 from app.pipeline import pipeline_service
 from app.settings import Settings
 from app.watchdog import watched
@@ -41,7 +41,12 @@ def build_service(
     """
     services: list[Service] = [*extra]
     if bus is None and settings.mqtt_url:
-        mqtt = MqttBus(settings.mqtt_url, client_id=None)
+        mqtt = MqttBus(
+            settings.mqtt_url,
+            prefix=settings.mqtt_prefix,
+            client_id=settings.mqtt_client_id or station_client_id(),
+            spool=settings.mqtt_spool_dir / "station.sqlite" if settings.mqtt_spool_dir else None,
+        )
         bus = mqtt
         services.append(mqtt_service(mqtt))
     services += [watched(pipeline_service(rules)), *after_pipeline]

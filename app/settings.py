@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     database_url: str = Field(default_factory=_default_database_url)
     mqtt_url: str | None = None
     """None: the in-process bus."""
+    mqtt_prefix: str = "iaewatch"
+    mqtt_client_id: str | None = None
+    """The station's persistent MQTT session; None: `iaewatch-station-<host name>`."""
+    mqtt_spool_dir: Path | None = None
+    """Where unconfirmed outgoing MQTT messages are spooled; None: in memory."""
     secret_key: SecretStr | None = None
     """HS256 signing key for access tokens; required (≥ 32 characters) in production."""
     token_ttl_s: PositiveInt = 12 * 3600

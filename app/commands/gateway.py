@@ -1,7 +1,9 @@
 """`iaewatch gateway`: a bedside gateway — device drivers only, publishing to the MQTT bus.
 
 The station service (`iaewatch serve` with `IAEWATCH_MQTT_URL` set) consumes what gateways
-publish; the gateway keeps no database and runs no rules.
+publish; the gateway keeps no database and runs no rules. Drivers never wait on the broker:
+messages go to an outbox, spooled to `--spool-dir` while the broker is away and replayed in
+order, after a gateway restart too (drop policy: `app.mqtt.bus`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+
+DEFAULT_SPOOL_DIR = Path.home() / ".iaewatch" / "spool"
+SPOOL_FILE = "gateway.sqlite"
 
 
 def register(cli: typer.Typer) -> None:
@@ -28,11 +33,21 @@ def register(cli: typer.Typer) -> None:
             list[str] | None,
             typer.Option("--bed", help="Only these beds of the file (repeatable)."),
         ] = None,
+        spool_dir: Annotated[
+            Path,
+            typer.Option(
+                envvar="IAEWATCH_MQTT_SPOOL_DIR",
+                help="Where messages wait while the broker is away (one directory per gateway).",
+            ),
+        ] = DEFAULT_SPOOL_DIR,
+        prefix: Annotated[
+            str, typer.Option(envvar="IAEWATCH_MQTT_PREFIX", help="Topic prefix.")
+        ] = "iaewatch",
     ) -> None:
         """Read the configured devices and publish their data to the MQTT bus."""
         from app.config import load_config
         from app.devices import Weights, build_driver, build_hl7_listeners, pump_into
-        from app.mqtt_bus import MqttBus
+        from app.mqtt import MqttBus
         from app.runner import configure_logging
         from core.clock import RealClock
         from core.errors import ConfigError
@@ -42,7 +57,7 @@ def register(cli: typer.Typer) -> None:
         devices = [d for d in icu.devices() if not beds or d.bed in beds]
         if not devices:
             raise ConfigError(f"no devices for bed(s) {', '.join(beds or [])}", file=str(config))
-        bus = MqttBus(mqtt_url)
+        bus = MqttBus(mqtt_url, prefix=prefix, receive=False, spool=spool_dir / SPOOL_FILE)
 
         async def main() -> None:
             clock = RealClock()
@@ -58,6 +73,7 @@ def register(cli: typer.Typer) -> None:
             typer.echo(
                 f"iaewatch gateway: {len(devices)} device(s) → {mqtt_url}"
                 + ("" if bus.connected else " (broker not reachable yet; retrying)")
+                + (f"; {bus.pending} spooled message(s) to replay" if bus.pending else "")
             )
             tasks = [
                 asyncio.create_task(pump_into(drv, bus, shared.get(id(drv)))) for drv in drivers

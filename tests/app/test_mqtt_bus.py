@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.mqtt_bus import MqttBus, decode, encode
+from app.mqtt import MqttBus, decode, encode
 from core.errors import ConfigError, RecordError
 from core.model import DeviceEvent, EventSource, Observation
 

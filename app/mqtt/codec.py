@@ -1,0 +1,64 @@
+"""Bus messages as MQTT payloads, and the topics they travel on.
+
+Topics under `<prefix>/<bed>/`:
+
+| topic                         | retained | payload                                            |
+|-------------------------------|----------|----------------------------------------------------|
+| `obs`                         | no       | an observation                                     |
+| `event`                       | no       | an event                                           |
+| `state/<device>`              | yes      | the device's last connected/disconnected/stale event |
+| `alarm/<device>/<alarm>`      | yes      | the onset event of an open alarm; empty once ended |
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from core.errors import RecordError
+from core.model import Message, Observation
+from core.records import record_from_dict, to_record
+
+KINDS = frozenset({"obs", "event", "state", "alarm"})
+RETAINED_KINDS = frozenset({"state", "alarm"})
+_UNSAFE = re.compile(r"[/+#\s]")
+
+
+def kind_of(msg: Message) -> str:
+    return "obs" if isinstance(msg, Observation) else "event"
+
+
+def encode(msg: Message) -> tuple[str, bytes]:
+    """(kind, JSON payload) of a bus message."""
+    return kind_of(msg), json.dumps(to_record(msg), default=str).encode()
+
+
+def decode(kind: str, payload: bytes) -> Message:
+    """The bus message of a payload on a `kind` topic; RecordError when it is not one.
+    Retained `state` and `alarm` topics carry events."""
+    try:
+        body = json.loads(payload)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RecordError(f"not JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise RecordError("a message must be a JSON object")
+    msg = record_from_dict(body)
+    expected = "event" if kind in RETAINED_KINDS else kind
+    if expected != kind_of(msg):
+        raise RecordError(f"a {kind!r} message that is not one")
+    return msg
+
+
+def segment(text: str) -> str:
+    """`text` made safe as one topic level (no '/', '+', '#' or spaces)."""
+    return _UNSAFE.sub("_", text) or "_"
+
+
+def topic(prefix: str, bed: str, kind: str, *rest: str) -> str:
+    return "/".join([prefix, segment(bed), kind, *(segment(r) for r in rest)])
+
+
+def kind_of_topic(prefix: str, name: str) -> str | None:
+    """The kind level of a topic under `prefix` (None when it is not one of ours)."""
+    parts = name[len(prefix) + 1 :].split("/") if name.startswith(prefix + "/") else []
+    return parts[1] if len(parts) >= 2 and parts[1] in KINDS else None
