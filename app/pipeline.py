@@ -177,8 +177,8 @@ class Pipeline:
 
 async def load_snapshot(store: Store, engine: TrialEngine, at: datetime) -> Snapshot:
     """What the store kept of the engine's state at `at`: every bed's latest infusion with
-    the stored observations the engine asks for (`restore_spans`), and the alerts still on
-    the station with their timers."""
+    the stored observations and events the engine asks for (`restore_spans`,
+    `restore_events`), and the alerts still on the station with their timers."""
     episodes = await store.station_episodes()
     infusion_of = {b.bed: b.infusion for b in await store.list_beds()}
     names = sorted(set(infusion_of) | {e.alert.bed for e in episodes})
@@ -186,12 +186,16 @@ async def load_snapshot(store: Store, engine: TrialEngine, at: datetime) -> Snap
     for name in names:
         row = infusion_of.get(name)
         anchor = None if row is None else _anchor(row)
+        spans = engine.restore_spans(None if row is None else row.started_at, at)
         stored: list[Observation] = []
-        for since, until, codes in engine.restore_spans(
-            None if row is None else row.started_at, at
-        ):
+        for since, until, codes in spans:
             stored += await store.observations(name, sorted(codes), since, until)
-        beds.append(BedSnapshot(bed=name, infusion=anchor, observations=tuple(stored)))
+        events = await store.events(
+            name, min(s[0] for s in spans), at, names=sorted(engine.restore_events)
+        )
+        beds.append(
+            BedSnapshot(bed=name, infusion=anchor, observations=tuple(stored), events=tuple(events))
+        )
     return Snapshot(at=at, beds=tuple(beds), episodes=tuple(_episode(e) for e in episodes))
 
 

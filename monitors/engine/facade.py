@@ -24,7 +24,7 @@ from monitors.engine.episodes import Episodes, device_key
 from monitors.engine.infusion import Infusions
 from monitors.engine.intake import Intake
 from monitors.engine.plan import Plan
-from monitors.engine.restore import Restorer, Snapshot, Span
+from monitors.engine.restore import TRACKED_EVENTS, Restorer, Snapshot, Span
 from monitors.engine.state import BedState
 from monitors.engine.warnings import Warnings
 from monitors.rules.ruleset import RuleSet
@@ -64,7 +64,9 @@ class Engine:
         self._infusions = Infusions(ruleset, plan, self._warn, self._intake, self._episodes)
         self._watched = plan.watched
         self._observe = self._intake.observe
-        self._restorer = Restorer(ruleset, plan, self._intake, self._infusions, self._episodes)
+        self._restorer = Restorer(
+            ruleset, plan, self._intake, self._infusions, self._episodes, self._track
+        )
 
     # -- public interface ----------------------------------------------------------------
     def feed(self, msg: Observation | DeviceEvent) -> list[Alert]:
@@ -109,6 +111,12 @@ class Engine:
         """The stored observations `restore` needs for a bed with that infusion start, as
         (since, until, codes) spans: the pre-infusion look-back, and a warm-up before `at`."""
         return self._restorer.spans(infusion_start, at)
+
+    @property
+    def restore_events(self) -> frozenset[str]:
+        """The stored events `restore` reads (in the bed's spans): those that change a bed's
+        state outside the rules (connections, vasopressors added, blood gases)."""
+        return TRACKED_EVENTS
 
     def restore(self, snapshot: Snapshot) -> list[Alert]:
         """Put back the state a restart lost (`monitors.engine.restore`), emitting nothing for
@@ -163,30 +171,11 @@ class Engine:
         return tuple(out)
 
     # -- routing -----------------------------------------------------------------------------
-    def _bed(self, name: str) -> BedState:
-        bed = self._beds.get(name)
-        if bed is None:
-            bed = self._beds[name] = BedState(name)
-        return bed
-
-    def _event(self, msg: DeviceEvent) -> list[Alert]:
-        bed = self._bed(msg.bed)
-        ts = msg.t.timestamp()
-        if bed.last_t < ts:
-            bed.last_t = ts
-            bed.last_dt = msg.t
-        out: list[Alert] = []
+    def _track(self, bed: BedState, msg: DeviceEvent, ts: float, out: list[Alert]) -> None:
+        """What an event of `TRACKED_EVENTS` changes in the bed's state (not its rules)."""
         name = msg.event
         f = msg.fields
-        if name == "infusion_start":
-            if not self._infusions.start(bed, msg, ts, out):
-                return out
-        elif name == "infusion_end":
-            ended = self._infusions.end(bed, msg, ts)
-            if ended is None:
-                return out
-            msg = ended
-        elif name == "device_disconnected":
+        if name == "device_disconnected":
             bed.disconnected.add(device_key(msg))
         elif name == "device_connected":
             bed.disconnected.discard(device_key(msg))
@@ -204,6 +193,31 @@ class Engine:
                 and _PAO2 in self._watched
             ):
                 self._intake.store(bed, _PAO2, ts, float(pao2), msg.device, msg.t, out)
+
+    def _bed(self, name: str) -> BedState:
+        bed = self._beds.get(name)
+        if bed is None:
+            bed = self._beds[name] = BedState(name)
+        return bed
+
+    def _event(self, msg: DeviceEvent) -> list[Alert]:
+        bed = self._bed(msg.bed)
+        ts = msg.t.timestamp()
+        if bed.last_t < ts:
+            bed.last_t = ts
+            bed.last_dt = msg.t
+        out: list[Alert] = []
+        name = msg.event
+        if name == "infusion_start":
+            if not self._infusions.start(bed, msg, ts, out):
+                return out
+        elif name == "infusion_end":
+            ended = self._infusions.end(bed, msg, ts)
+            if ended is None:
+                return out
+            msg = ended
+        elif name in TRACKED_EVENTS:
+            self._track(bed, msg, ts, out)
         bed.event = msg
         episodes = self._episodes
         try:

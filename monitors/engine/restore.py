@@ -19,13 +19,15 @@ normally. What cannot be restored is said, never guessed: a baseline the stored 
 longer give raises `baseline_missing` (the only transitions a restore returns).
 
 Not restored (the next messages rebuild them): a pending onset or clear timer that had not
-yet produced a transition, and state kept from events (device disconnections, agents added by
-event, the blood-gas PaO2).
+yet produced a transition (an onset pending at the restart starts again; an episode clearing
+at the restart ends up to its clear time later), and the time-span latches of composite
+conditions. Events are replayed only for the state they keep outside the rules
+(`TRACKED_EVENTS`), from the earliest span on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,8 +39,14 @@ from monitors.engine.intake import Intake
 from monitors.engine.lifecycle import Episode, EpState
 from monitors.engine.plan import Plan
 from monitors.engine.state import BedState
+from monitors.rules.derived import DERIVED
 from monitors.rules.ruleset import RuleSet
 
+TRACKED_EVENTS = frozenset(
+    {"device_connected", "device_disconnected", "vasopressor_added", "blood_gas"}
+)
+"""Events that change a bed's state outside the rules; a restore replays them quietly."""
+Track = Callable[[BedState, DeviceEvent, float, list[Alert]], None]
 Span = tuple[datetime, datetime, frozenset[str]]
 """(since, until, codes): stored observations of `codes` with since <= t <= until."""
 
@@ -125,12 +133,14 @@ class OpenEpisode:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BedSnapshot:
-    """One bed: its infusion (None: none recorded, or the last one's windows are over) and
-    the stored observations in the spans `Engine.restore_spans` gave, oldest first."""
+    """One bed: its latest infusion (None: none recorded), the stored observations in the
+    spans `Engine.restore_spans` gave, and the stored events named by `Engine.restore_events`
+    from the earliest of those spans on."""
 
     bed: str
     infusion: InfusionAnchor | None = None
     observations: tuple[Observation, ...] = ()
+    events: tuple[DeviceEvent, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -160,13 +170,19 @@ class Restorer:
         intake: Intake,
         infusions: Infusions,
         episodes: Episodes,
+        track: Track,
     ) -> None:
         self._plan = plan
+        self._track = track
         self._intake = intake
         self._infusions = infusions
         self._episodes = episodes
         # what a bed's baseline and pre-infusion doses read: code -> look-back
         self._lookback = {c: ruleset.baseline.for_code(c)[0] for c in plan.baseline_codes}
+        for code, lookback in list(self._lookback.items()):
+            d = DERIVED.get(code)  # computed by the engine, never stored: read its inputs
+            for source in () if d is None else (d.a, d.b):
+                self._lookback[source] = max(lookback, self._lookback.get(source, 0.0))
         for code in plan.agents:
             self._lookback.setdefault(code, ruleset.baseline.lookback_s)
         spans = [span + smooth for keys in plan.extremes.values() for span, _, smooth in keys]
@@ -230,12 +246,20 @@ class Restorer:
         """The bed's infusion, baseline, doses and series, from its stored observations;
         `worst_at`: rule id -> when its restored episode last got worse."""
         watched = self._plan.watched
-        obs = sorted(
-            (o for o in snap.observations if o.code in watched and o.t <= at), key=lambda o: o.t
-        )
+        msgs: list[Observation | DeviceEvent] = [
+            o for o in snap.observations if o.code in watched and o.t <= at
+        ]
+        msgs += (e for e in snap.events if e.event in TRACKED_EVENTS and e.t <= at)
+        obs = sorted(msgs, key=lambda m: m.t)  # stable: each instant's stored order kept
         anchor = snap.infusion
         sink: list[Alert] = []  # quiet: nothing evaluates, so nothing lands here
-        observe = self._intake.observe
+
+        def observe(b: BedState, m: Observation | DeviceEvent, into: list[Alert]) -> None:
+            if isinstance(m, Observation):
+                self._intake.observe(b, m, into)
+            else:
+                self._track(b, m, m.t.timestamp(), into)
+
         with self._intake.quietly():
             i = 0
             if anchor is not None:

@@ -400,6 +400,11 @@ class TrialEngine:
         """The parameter codes the rules read."""
         return self.engine.watched_codes
 
+    @property
+    def restore_events(self) -> frozenset[str]:
+        """The stored events a restore reads (`Engine.restore_events`)."""
+        return self.engine.restore_events
+
     def restore_spans(self, infusion_start: datetime | None, at: datetime) -> tuple[Span, ...]:
         """The stored observations a bed's restore needs (`Engine.restore_spans`)."""
         return self.engine.restore_spans(infusion_start, at)

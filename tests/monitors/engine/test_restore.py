@@ -114,7 +114,19 @@ def snapshot(
             and m.code in codes
             and since <= m.t <= until
         ]
-        beds.append(BedSnapshot(bed=name, infusion=anchor, observations=tuple(stored)))
+        spans = engine.restore_spans(None if anchor is None else anchor.start, cut)
+        since = min(span[0] for span in spans)
+        events = [
+            m
+            for m in msgs
+            if isinstance(m, DeviceEvent)
+            and m.bed == name
+            and m.event in engine.restore_events
+            and since <= m.t <= cut
+        ]
+        beds.append(
+            BedSnapshot(bed=name, infusion=anchor, observations=tuple(stored), events=tuple(events))
+        )
     return Snapshot(at=cut, beds=tuple(beds), episodes=tuple(open_episodes(alerts, acks)))
 
 
@@ -276,3 +288,20 @@ def test_only_a_fresh_engine_takes_a_snapshot() -> None:
     engine.feed(Observation(t=at(0), bed="ICU-1", code="MDC_ECG_HEART_RATE", value=80, unit="/min"))
     with pytest.raises(RuntimeError, match="fresh"):
         engine.restore(Snapshot(at=at(1)))
+
+
+def blood_gas(sc: Scenario) -> None:
+    baseline(sc)
+    sc.event(-900, "blood_gas", pao2_mmhg=80.0)
+    sc.infusion(0)
+    sc.steady(0, 1800, 5.0)
+    sc.event(1000, "blood_gas", pao2_mmhg=45.0)
+
+
+def test_a_blood_gas_baseline_comes_back_from_the_stored_events() -> None:
+    whole, restored, own, engine = split_run(blood_gas, 600, 1800)
+    assert own == []  # the P/F baseline is there: nothing to say
+    assert restored == whole
+    (bed,) = engine.beds()
+    assert bed.baseline_missing == ()
+    assert bed.baseline["IAEW_PF_RATIO"] == 160  # PaO2 80 at FiO2 50 %
