@@ -72,12 +72,14 @@ async def record_device_infusion(
         if current is not None and monitoring_window_h is not None and not current.running:
             window_end = current.started_at + timedelta(hours=monitoring_window_h)
             if ev.t < window_end:
-                _start_ignored(ev, current, f"inside its {monitoring_window_h:g} h window")
+                _start_ignored(
+                    ev, current, f"inside the {monitoring_window_h:g} h window of the infusion"
+                )
                 return False
         try:
             await start_infusion(store, ev)
         except InfusionRunning as exc:
-            _start_ignored(ev, exc.running, "while it runs")
+            _start_ignored(ev, exc.running, "while the infusion runs that")
             return False
         return True
     if ev.event == "infusion_end":
@@ -87,8 +89,8 @@ async def record_device_infusion(
 
 def _start_ignored(ev: DeviceEvent, first: InfusionRow, why: str) -> None:
     log.warning(
-        "%s: %s reports a new infusion start at %s %s of the infusion started at %s: not "
-        "recorded, and the rules engine ignores it too (its windows run from that first start)",
+        "%s: %s reports a new infusion start at %s, %s started at %s: not recorded, and the "
+        "rules engine ignores it too (its windows run from that first start)",
         ev.bed,
         ev.device or "a pump",
         ev.t.isoformat(),

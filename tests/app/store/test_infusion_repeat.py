@@ -34,7 +34,7 @@ def pump(event: str, hours: float) -> DeviceEvent:
     ],
 )
 async def test_a_repeated_start_is_kept_out_of_both(
-    store: Store, events: list[tuple[str, float]], second_h: float
+    store: Store, events: list[tuple[str, float]], second_h: float, caplog: pytest.LogCaptureFixture
 ) -> None:
     await store.upsert_bed("ICU-1")
     engine = build_engine()
@@ -47,6 +47,8 @@ async def test_a_repeated_start_is_kept_out_of_both(
     restored = build_engine()
     restored.restore(await load_snapshot(store, restored, again.t))
     assert not await record_device_infusion(store, again, monitoring_window_h=WINDOW_H)
+    (said,) = [r.getMessage() for r in caplog.records if r.name == "app.infusions"]
+    assert "not recorded, and the rules engine ignores it too" in said
     for e in (engine, restored):
         e.feed(again)
         (bed,) = e.beds()
