@@ -15,7 +15,10 @@ Publishing (gateways; the station's own drivers too):
   the OLDEST OBSERVATIONS are deleted and counted (`dropped`). Events and retained state
   are never dropped. If the spool cannot be written (disk error), observations are shed
   from the in-memory outbox beyond `outbox_limit`, oldest first, and counted the same way.
-- A message whose confirmation was lost is sent again: delivery is at least once.
+- A message whose confirmation was lost is sent again: delivery is at least once. A broker
+  that crashes loses what it had confirmed but not yet delivered (or saved), so after a lost
+  connection the gateway also re-sends its last `REPLAY_WINDOW` confirmed messages; the
+  station drops the exact duplicates.
 
 Receiving (the station):
 - With a `client_id`, the session is persistent (clean_session false, QoS 1 subscription), so
@@ -58,6 +61,7 @@ BATCH = 200
 PUBLISH_TIMEOUT_S = 5.0
 SPILL_EVERY_S = 0.1
 MAX_BACKOFF_S = 5.0
+REPLAY_WINDOW = 2_000
 DEDUP_WINDOW = 10_000
 
 
@@ -116,6 +120,7 @@ class MqttBus(Bus):
         self._seq = self._spool.last_seq
         self._outbox: deque[Entry] = deque()
         self._inflight: list[Entry] = []
+        self._confirmed: deque[Entry] = deque(maxlen=REPLAY_WINDOW)
         self._tracker = RetainedTracker()
         self._local = InProcessBus()
         self._connected = asyncio.Event()
@@ -127,6 +132,7 @@ class MqttBus(Bus):
         self._closed = False
         self.sent = 0
         self.spooled = 0
+        self.replayed = 0
         self.shed = 0
         self.duplicates = 0
         self.bad_messages = 0
@@ -209,6 +215,14 @@ class MqttBus(Bus):
         self._outbox.clear()
         self.spooled += len(batch)
 
+    def _replay(self) -> None:
+        """Spool the last confirmed messages again (older than anything unconfirmed)."""
+        replay = list(self._confirmed)
+        self._confirmed.clear()
+        with contextlib.suppress(sqlite3.Error):
+            self._spool.put(replay)
+            self.replayed += len(replay)
+
     def _shed(self) -> None:
         """Drop the oldest observations from the outbox down to its limit (spool unwritable)."""
         excess = len(self._outbox) - self.outbox_limit
@@ -262,6 +276,7 @@ class MqttBus(Bus):
             if from_spool:
                 self._spool.remove(batch)
             self._inflight = []
+            self._confirmed.extend(batch)
             self.sent += len(batch)
 
     # -- the connection -----------------------------------------------------------------------
@@ -274,6 +289,7 @@ class MqttBus(Bus):
                 if self._connected.is_set():
                     log.error("mqtt: connection to %s:%d lost: %s", self.host, self.port, exc)
                     delay = 0.2
+                    self._replay()
                 else:
                     log.debug("mqtt: cannot connect: %s", exc)
             except Exception:

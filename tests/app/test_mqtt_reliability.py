@@ -234,14 +234,6 @@ async def test_broker_outage_neither_blocks_drivers_nor_loses_data(
             stop.set()
             await asyncio.gather(*drivers)
         total = sum(len(s) for s in sent.values())
-        try:
-            await wait_until(lambda: len(got) >= total + 1, "all received", timeout=8)
-        except AssertionError:
-            for d in devices:
-                r = [m.value for m in got if isinstance(m, Observation) and m.device == d]
-                w = [m.value for m in sent[d]]
-                print("DEBUG", d, len(r), len(w), sorted(set(w) - set(r))[:50], r[:0])
-            raise
         await wait_until(lambda: len(got) >= total + 1, "all received", timeout=20)
         receiver.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -251,7 +243,10 @@ async def test_broker_outage_neither_blocks_drivers_nor_loses_data(
     assert len(got) == total + 1  # 0 lost, 0 duplicated (+ the device_connected event)
     assert gateway.dropped == 0
     assert max(latency) < 0.1, f"a driver waited {max(latency) * 1000:.1f} ms to publish"
-    print(f"outage {OUTAGE_S} s: {total} obs, max publish {max(latency) * 1000:.2f} ms")
+    print(
+        f"outage {OUTAGE_S} s: {total} obs, max publish {max(latency) * 1000:.2f} ms, "
+        f"spooled {gateway.spooled}, replayed {gateway.replayed}, dup {station.duplicates}"
+    )
 
 
 async def test_gateway_restart_replays_its_spool(broker: Broker, tmp_path: Path) -> None:
