@@ -10,13 +10,32 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+if TYPE_CHECKING:
+    from app.mqtt import MqttBus
+    from core.clock import Clock
+
+STATUS_EVERY_S = 60.0
 DEFAULT_SPOOL_DIR = Path.home() / ".iaewatch" / "spool"
 SPOOL_FILE = "gateway.sqlite"
+
+
+async def report(bus: MqttBus, clock: Clock) -> None:
+    """Log the outbox's figures every `STATUS_EVERY_S` while they are not all zero."""
+    log = logging.getLogger("iaewatch.gateway")
+    while True:
+        await clock.sleep(STATUS_EVERY_S)
+        if bus.pending or bus.dropped:
+            log.warning(
+                "mqtt: %d message(s) waiting for the broker, %d observation(s) dropped so far",
+                bus.pending,
+                bus.dropped,
+            )
 
 
 def register(cli: typer.Typer) -> None:
@@ -78,6 +97,7 @@ def register(cli: typer.Typer) -> None:
             tasks = [
                 asyncio.create_task(pump_into(drv, bus, shared.get(id(drv)))) for drv in drivers
             ]
+            tasks.append(asyncio.create_task(report(bus, clock)))
             try:
                 await asyncio.gather(*tasks)
             finally:
