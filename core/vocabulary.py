@@ -166,6 +166,7 @@ EVENTS: Mapping[str, EventSpec] = MappingProxyType(
                 "a connected device sent no valid data for its stale time",
                 (_R,),
                 _DEVICE,
+                _REASON,
                 EventField("seconds", "number"),
                 EventField("silent_s", "number"),
             ),
