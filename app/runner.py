@@ -40,6 +40,7 @@ def build_service(
     drivers (the demo's simulators, which feed history through the pipeline).
     """
     services: list[Service] = [*extra]
+    mqtt: MqttBus | None = None
     if bus is None and settings.mqtt_url:
         mqtt = MqttBus(
             settings.mqtt_url,
@@ -48,8 +49,9 @@ def build_service(
             spool=settings.mqtt_spool_dir / "station.sqlite" if settings.mqtt_spool_dir else None,
         )
         bus = mqtt
-        services.append(mqtt_service(mqtt))
     services += [watched(pipeline_service(rules)), *after_pipeline]
+    if mqtt is not None:  # after the pipeline: it stops taking messages in before the pipeline
+        services.append(mqtt_service(mqtt))
     if config is not None:
         services.append(devices_service(config))
     return create_app(settings, clock=clock, bus=bus, services=services)

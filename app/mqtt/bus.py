@@ -25,6 +25,9 @@ Receiving (the station):
   what gateways publish while the station is down is delivered when it comes back. The
   broker must keep those messages: `max_queued_messages` (default 1000 in Mosquitto) must
   be raised for a long outage, and `persistence true` keeps sessions over a broker restart.
+- A message is acknowledged to the broker only once it is on the local bus, so what the
+  station had not taken in when it stopped is delivered again on its return. (What local
+  subscribers had queued but not processed is theirs to keep.)
 - Exact duplicates (a re-sent batch; an event received both live and as retained state) are
   delivered once. Local subscribers see only what came back from the broker, their own
   process's messages included, so every consumer sees one order.
@@ -300,7 +303,7 @@ class MqttBus(Bus):
             delay = min(delay * 2, MAX_BACKOFF_S)
 
     async def _session(self) -> None:
-        async with aiomqtt.Client(
+        client = aiomqtt.Client(
             self.host,
             self.port,
             username=self.username,
@@ -309,7 +312,9 @@ class MqttBus(Bus):
             clean_session=not self.persistent,
             keepalive=10,
             max_inflight_messages=BATCH,
-        ) as client:
+        )
+        client._client.manual_ack_set(True)  # acknowledged once handed on (_receive)
+        async with client:
             if self.receive:
                 await client.subscribe(f"{self.prefix}/#", qos=1)
             self._connected.set()
@@ -332,6 +337,8 @@ class MqttBus(Bus):
     async def _receive(self, client: aiomqtt.Client) -> None:
         async for message in client.messages:
             self._deliver(str(message.topic), message.payload)
+            if message.qos:
+                client._client.ack(message.mid, message.qos)
         raise aiomqtt.MqttError("message stream ended")
 
     def _deliver(self, name: str, payload: Any) -> None:
