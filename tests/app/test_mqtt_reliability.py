@@ -107,8 +107,10 @@ async def wait_until(cond: Callable[[], bool], what: str, timeout: float = 15.0)
         raise AssertionError(f"not within {timeout} s: {what}") from None
 
 
-async def collect(sub: Subscription, into: list[Message], until: Callable[[], bool]) -> None:
-    async with asyncio.timeout(20):
+async def collect(
+    sub: Subscription, into: list[Message], until: Callable[[], bool], timeout: float = 20.0
+) -> None:
+    async with asyncio.timeout(timeout):
         while not until():
             into.append(await sub.get())
 
@@ -233,7 +235,7 @@ async def test_broker_outage_neither_blocks_drivers_nor_loses_data(
         got: list[Message] = []
         await gateway.publish(event("device_connected", 0, device="monitor"))  # retained
         drivers = [asyncio.create_task(driver(d)) for d in devices]
-        receiver = asyncio.create_task(collect(sub, got, lambda: False))
+        receiver = asyncio.create_task(collect(sub, got, lambda: False, timeout=120))
         try:
             await wait_until(lambda: len(got) > 100, "first messages received")
             # a long-running broker has saved the station's session before it crashes
