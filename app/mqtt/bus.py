@@ -9,8 +9,8 @@ Publishing (gateways; the station's own drivers too):
 - While the broker is unreachable (or the outbox is full, or older messages are still
   spooled) the outbox is moved to the spool (`spool`: SQLite; a file survives a gateway
   restart), which is replayed in publish order, before newer messages, on reconnection.
-  A gateway killed with -9 loses at most what was in memory: the outbox of the last 100 ms
-  of an outage, or one unconfirmed batch.
+  A gateway killed with -9 loses what was in memory only: the last 100 ms of an outage, or
+  what was published while a silent broker went undetected (up to `PUBLISH_TIMEOUT_S`).
 - Drop policy: nothing is dropped until the spool holds `spool_limit` messages; beyond that
   the OLDEST OBSERVATIONS are deleted and counted (`dropped`). Events and retained state
   are never dropped. If the spool cannot be written (disk error), observations are shed
