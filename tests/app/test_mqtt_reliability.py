@@ -26,8 +26,9 @@ MOSQUITTO = shutil.which("mosquitto") or shutil.which("/usr/sbin/mosquitto")
 pytestmark = pytest.mark.skipif(MOSQUITTO is None, reason="mosquitto (the broker) not installed")
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
-OUTAGE_S = 3.0
-"""The issue asks for 30 s; 3 s keeps the suite fast and already spans reconnect backoff."""
+OUTAGE_S = 30.0
+"""The broker is down for 30 s, as the issue asks: long enough for the spool and for several
+reconnect attempts with backoff; the test runs in about 40 s."""
 
 
 def free_port() -> int:
@@ -246,7 +247,9 @@ async def test_broker_outage_neither_blocks_drivers_nor_loses_data(
             loop = asyncio.get_running_loop()
             down_at = loop.time()
             await wait_until(
-                lambda: gateway.spooled > 0 and loop.time() - down_at >= OUTAGE_S, "spooled"
+                lambda: gateway.spooled > 0 and loop.time() - down_at >= OUTAGE_S,
+                "spooled",
+                timeout=OUTAGE_S + 15,
             )
             during_outage = sum(len(s) for s in sent.values())
             broker.start()
