@@ -48,7 +48,22 @@ async def start_infusion(store: Store, ev: DeviceEvent) -> InfusionRow:
         volume_ml=volume,
         planned_min=planned,
         source=_source(ev),
+        **start_certainty(ev),
     )
+
+
+def start_certainty(ev: DeviceEvent) -> dict[str, Any]:
+    """How sure the `infusion_start` `ev`'s time is, as the store keeps it: the pump's own
+    time, or seen at reconnection with the outage (the start lies within it); else Nones."""
+    f = ev.fields
+    if f.get("time_source") == "pump":
+        return {"start_time_source": "pump", "start_uncertainty_s": None}
+    if f.get("seen_at_reconnect") is True:
+        return {
+            "start_time_source": "seen_at_reconnect",
+            "start_uncertainty_s": _num(f.get("gap_s")),
+        }
+    return {"start_time_source": None, "start_uncertainty_s": None}
 
 
 async def end_infusion(store: Store, ev: DeviceEvent) -> InfusionRow | None:

@@ -112,6 +112,12 @@ class InfusionOut(BaseModel):
     progress_source: Literal["pump", "time"] | None
     window_end: UtcTime = Field(description="started_at + 24 h: the end of the IAE window")
     source: str | None = None
+    start_time_source: Literal["pump", "seen_at_reconnect"] | None = Field(
+        default=None, description="whose time started_at is: the pump's own, or seen at reconnect"
+    )
+    start_uncertainty_s: float | None = Field(
+        default=None, description="seen at reconnect: the start lies up to this much earlier"
+    )
 
 
 # -- clinician entries ------------------------------------------------------------------------

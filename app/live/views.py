@@ -100,6 +100,8 @@ def infusion_dict(
         "progress_source": source,
         "window_end": iso(started + IAE_WINDOW),
         "source": inf.source,
+        "start_time_source": inf.start_time_source,
+        "start_uncertainty_s": inf.start_uncertainty_s,
     }
 
 

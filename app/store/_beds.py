@@ -264,12 +264,15 @@ class BedQueries(StoreBase):
         volume_ml: float | None,
         planned_min: float | None,
         source: str,
+        start_uncertainty_s: float | None = None,
+        start_time_source: str | None = None,
     ) -> InfusionRow:
         """Record an infusion start for the bed's current patient.
 
         Idempotent while that infusion runs: a repeated start (pump and clinician both report
         it) returns the running infusion, only filling order fields it lacked. The weight
-        defaults to the patient's.
+        defaults to the patient's. `start_time_source` ("pump", "seen_at_reconnect") and
+        `start_uncertainty_s` say how sure the start time `t` is (None: seen live).
         """
         _require(bed, "bed")
         async with self._write() as conn:
@@ -305,6 +308,8 @@ class BedQueries(StoreBase):
                     volume_ml=volume_ml,
                     planned_min=planned_min,
                     source=source,
+                    start_uncertainty_s=start_uncertainty_s,
+                    start_time_source=start_time_source,
                 )
             )
             return await self._infusion_by_id(conn, inserted_id(result))
@@ -413,6 +418,8 @@ def _infusion(row: RowMapping) -> InfusionRow:
         volume_ml=row["volume_ml"],
         planned_min=row["planned_min"],
         source=row["source"],
+        start_uncertainty_s=row["start_uncertainty_s"],
+        start_time_source=row["start_time_source"],
     )
 
 

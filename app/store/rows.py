@@ -51,6 +51,10 @@ class InfusionRow:
     volume_ml: float | None
     planned_min: float | None
     source: str
+    # how sure the start time is: "pump" (the pump's own time) or "seen_at_reconnect" (the
+    # true start lies within [started_at - start_uncertainty_s, started_at]); None: seen live
+    start_uncertainty_s: float | None = None
+    start_time_source: str | None = None
 
     @property
     def running(self) -> bool:

@@ -103,6 +103,9 @@ infusions = Table(
     Column("volume_ml", Double(), nullable=True),
     Column("planned_min", Double(), nullable=True),
     Column("source", String(), nullable=False),
+    # a pump's start seen only at reconnection lies within [started_at - gap, started_at]
+    Column("start_uncertainty_s", Double(), nullable=True),
+    Column("start_time_source", String(), nullable=True),  # "pump", "seen_at_reconnect", None
     Index("ix_infusions_bed_started_at", "bed", "started_at"),
 )
 
