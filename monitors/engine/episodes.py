@@ -315,6 +315,7 @@ class Episodes:
             ev["infusion_start"] = format_time(bed.infusion_start_dt)
             ev["window_h"] = hours
             ev["in_window"] = bed.in_window(ts, hours)
+            _start_certainty(bed, ts, hours, ev)
             if bed.arm:
                 ev["arm"] = bed.arm
         else:
@@ -337,6 +338,23 @@ class Episodes:
             message=_message(rule.title, evidence),
             evidence=evidence,
         )
+
+
+def _start_certainty(bed: BedState, ts: float, hours: float, ev: dict[str, Any]) -> None:
+    """How sure the infusion start is, and whether `ts` may fall either side of a window edge:
+    a start seen at reconnection lies up to `gap` before the recorded one, so its window may
+    open up to `gap` earlier and close up to `gap` earlier than the recorded window."""
+    source, gap = bed.infusion_start_source, bed.infusion_start_uncertainty_s
+    if source is None:
+        return
+    ev["infusion_start_time_source"] = source
+    start = bed.infusion_start
+    if source != "seen_at_reconnect" or start is None:
+        return
+    ev["infusion_start_uncertainty_s"] = gap
+    end = start + hours * 3600.0
+    if start - gap <= ts < start or end - gap <= ts < end:
+        ev["window_edge_uncertain"] = True
 
 
 def _message(title: str, evidence: dict[str, Any]) -> str:

@@ -83,6 +83,7 @@ class Infusions:
             _new_patient(bed)
         f = msg.fields
         bed.infusion_start, bed.infusion_start_dt = ts, msg.t
+        bed.infusion_start_source, bed.infusion_start_uncertainty_s = _start_certainty(f)
         bed.infusion_end = bed.infusion_end_dt = None
         bed.weight_kg = _positive(f.get("weight_kg"))
         bed.volume_ml = _positive(f.get("volume_ml"))
@@ -243,3 +244,12 @@ def _positive(x: Any) -> float | None:
     if isinstance(x, bool) or not isinstance(x, int | float) or not x > 0:
         return None
     return float(x)
+
+
+def _start_certainty(f: dict[str, Any]) -> tuple[str | None, float]:
+    """Whose time an `infusion_start` is, and how much earlier the true start may lie."""
+    if f.get("time_source") == "pump":
+        return "pump", 0.0
+    if f.get("seen_at_reconnect") is True:
+        return "seen_at_reconnect", _positive(f.get("gap_s")) or 0.0
+    return None, 0.0

@@ -113,6 +113,10 @@ class BedState:
         # infusion
         self.infusion_start: float | None = None
         self.infusion_start_dt: datetime | None = None
+        # how sure that start is: "pump" (its own time) or "seen_at_reconnect" (the true start
+        # lies up to `infusion_start_uncertainty_s` earlier); None: seen live or entered
+        self.infusion_start_source: str | None = None
+        self.infusion_start_uncertainty_s = 0.0
         self.infusion_end: float | None = None
         self.infusion_end_dt: datetime | None = None
         self.monitoring_end: float | None = None
