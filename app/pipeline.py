@@ -208,6 +208,8 @@ def _anchor(row: InfusionRow) -> InfusionAnchor:
         volume_ml=row.volume_ml,
         planned_min=row.planned_min,
         device=device,
+        time_source=row.start_time_source,
+        uncertainty_s=row.start_uncertainty_s,
     )
 
 

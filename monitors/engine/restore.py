@@ -66,6 +66,8 @@ class InfusionAnchor:
     planned_min: float | None = None
     device: str | None = None  # the study pump, None for a clinician's start
     arm: str | None = None
+    time_source: str | None = None  # "pump", "seen_at_reconnect" or None (seen live)
+    uncertainty_s: float | None = None  # seen at reconnect: the start lies up to this earlier
 
     def event(self, bed: str) -> DeviceEvent:
         """The `infusion_start` this anchor records."""
@@ -76,6 +78,12 @@ class InfusionAnchor:
         }
         if self.arm is not None:
             fields["arm"] = self.arm
+        if self.time_source == "pump":
+            fields["time_source"] = "pump"
+        elif self.time_source == "seen_at_reconnect":
+            fields["seen_at_reconnect"] = True
+            if self.uncertainty_s is not None:
+                fields["gap_s"] = self.uncertainty_s
         source = EventSource.CLINICIAN if self.device is None else EventSource.DEVICE
         return DeviceEvent(
             t=self.start,

@@ -4,11 +4,14 @@ an alert within that uncertainty of a window's edge says so."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from core.model import Alert, Phase
+from monitors.engine import InfusionAnchor
 
 H = 3600.0
+T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 GAP = 120.0  # the pump link was down 2 min before the start was seen
 
 
@@ -54,3 +57,22 @@ def test_the_pumps_own_time_is_named_and_certain(scenario: Any, make_baseline: A
     ev = _vt(scenario, make_baseline, 6 * H - 60, time_source="pump").evidence
     assert ev["infusion_start_time_source"] == "pump"
     assert "infusion_start_uncertainty_s" not in ev and "window_edge_uncertain" not in ev
+
+
+def test_a_restored_anchor_gives_the_start_its_certainty_again(
+    scenario: Any, make_baseline: Any
+) -> None:
+    anchor = InfusionAnchor(
+        start=T0, device="pump-1", time_source="seen_at_reconnect", uncertainty_s=GAP
+    )
+    fields = anchor.event("ICU-1").fields
+    assert fields["seen_at_reconnect"] is True and fields["gap_s"] == GAP
+    ev = _vt(
+        scenario,
+        make_baseline,
+        6 * H - 60,
+        **{k: fields[k] for k in ("seen_at_reconnect", "gap_s")},
+    ).evidence
+    assert ev["window_edge_uncertain"] is True
+    pump = InfusionAnchor(start=T0, time_source="pump").event("ICU-1").fields
+    assert pump["time_source"] == "pump" and "gap_s" not in pump
