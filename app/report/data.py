@@ -319,8 +319,22 @@ async def _infusion(
         "vtbi_ml": vtbi,
         "pump": device,
         "source": inf.source,
+        "start_time_source": inf.start_time_source,
+        "start_uncertainty_s": inf.start_uncertainty_s,
+        "start_note": start_note(inf.start_time_source, inf.start_uncertainty_s),
         "checks": checks,
     }
+
+
+def start_note(time_source: str | None, uncertainty_s: float | None) -> str | None:
+    """How sure the recorded start time is, in words (None: seen live or entered)."""
+    if time_source == "pump":
+        return "pump's own time"
+    if time_source == "seen_at_reconnect":
+        if uncertainty_s is None:
+            return "seen at reconnect, the outage length unknown"
+        return f"seen at reconnect, up to {uncertainty_s:g} s earlier"
+    return None
 
 
 async def _baseline(

@@ -51,7 +51,14 @@ def show(value: Any) -> str:
     return num(value)
 
 
-_SKIP = {"infusion_start", "window_h", "in_window", "arm"}
+_SKIP = {
+    "infusion_start",
+    "infusion_start_time_source",
+    "infusion_start_uncertainty_s",
+    "window_h",
+    "in_window",
+    "arm",
+}
 _UNITS = {"mm[Hg]": "mmHg", "Cel": "°C", "cm[H2O]": "cmH2O", "mL/cm[H2O]": "mL/cmH2O", "1": ""}
 
 
@@ -87,6 +94,10 @@ def evidence(ev: dict[str, Any]) -> str:
         lines.append(f"condition: {ev['condition']}")
     for k, v in ev.items():
         if k == "condition" or k in _SKIP:
+            continue
+        if k == "window_edge_uncertain":
+            gap = num(ev.get("infusion_start_uncertainty_s"))
+            lines.append(f"window edge uncertain: the infusion start may lie up to {gap} s earlier")
             continue
         text = v if isinstance(v, str) else json.dumps(plain(v), ensure_ascii=False)
         if len(text) > 300:

@@ -239,6 +239,9 @@ def _story(r: Report, width: float) -> list[Flowable]:
         ended = when(inf["ended_at"]) if inf["ended_at"] else "not recorded"
         if inf["duration_min"] is not None:
             ended += f" - {num(inf['duration_min'])} min"
+        started = f"{when(inf['started_at'])} (recorded from {inf['source']})"
+        if inf["start_note"]:
+            started += f"; {inf['start_note']}"
         checks = "<br/>".join(
             (_coloured("ok", "#1b5e20") if c["ok"] else _coloured("OFF", "#b71c1c"))
             + " "
@@ -246,7 +249,7 @@ def _story(r: Report, width: float) -> list[Flowable]:
             for c in inf["checks"]
         )
         rows += [
-            [_p("Started"), _p(f"{when(inf['started_at'])} (recorded from {inf['source']})")],
+            [_p("Started"), _p(started)],
             [_p("Ended"), _p(ended)],
             [
                 _p("Volume"),
