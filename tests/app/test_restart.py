@@ -9,72 +9,15 @@ phases, the infusion start in the evidence; nothing raised twice. The real servi
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
+from one_path import Msg, comparable, recording, replay_path, serve
 
-from app.context import AppContext
-from app.main import create_app
-from app.pipeline import Pipeline, pipeline_service
-from app.settings import Mode, Settings
-from app.store import Store
 from app.store.migrate import upgrade
-from core.bus import InProcessBus
-from core.clock import VirtualClock
-from core.model import Alert, DeviceEvent, Observation, Phase
+from core.model import Phase
 from core.records import parse_record
-from tests.app.test_one_path import ESCALATE_S, comparable, recording, replay_path
-
-Msg = Observation | DeviceEvent
-
-
-async def serve(
-    db_url: str,
-    msgs: Sequence[Msg],
-    start: datetime,
-    until: datetime,
-    *,
-    ack_rule: str | None = None,
-) -> list[Alert]:
-    """One run of the service: the messages through the bus, time moved on to `until`; with
-    `ack_rule`, a nurse acknowledges that rule's alerts before the run ends. The transitions
-    this run committed."""
-    clock = VirtualClock(start)
-    bus = InProcessBus()
-    settings = Settings(mode=Mode.TEST, database_url=db_url, secret_key=SecretStr("s" * 48))
-    running: list[Pipeline] = []
-
-    def capture(ctx: AppContext) -> contextlib.AbstractAsyncContextManager[Pipeline]:
-        @contextlib.asynccontextmanager
-        async def run() -> AsyncIterator[Pipeline]:
-            async with pipeline_service(escalate_after_s=ESCALATE_S)(ctx) as pipeline:
-                running.append(pipeline)
-                yield pipeline
-
-        return run()
-
-    app = create_app(settings, clock=clock, bus=bus, services=[capture])
-    async with app.router.lifespan_context(app):
-        store: Store = app.state.ctx.store
-        first = await store.max_seq()
-        pipeline = running[0]
-        for msg in msgs:
-            await bus.publish(msg)
-        async with asyncio.timeout(60):  # a bound on a hung pipeline, not a verdict
-            while pipeline.handled < len(msgs):
-                await asyncio.sleep(0.01)
-        if ack_rule is not None:
-            for a in await store.station_alerts():
-                if a.rule == ack_rule:
-                    await app.state.ctx.alerts.acknowledge(a.id, by="nurse", t=until)
-        clock.set(until)
-        await clock.advance(0)
-        return await store.transitions_after(first)
 
 
 def split(lines: list[str], cut: datetime) -> tuple[list[Msg], list[Msg]]:

@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from one_path import serve
 
 from app.store import Store
 from app.store.migrate import upgrade
 from core.model import DeviceEvent, Phase
-from tests.app.test_restart import serve
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 BED = "ICU-7"
