@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from pathlib import Path
@@ -32,7 +33,8 @@ from app.infusions import record_device_infusion
 from app.live.views import device_dict
 from app.store import InfusionRow, StationEpisode, Store
 from app.store.writer import ObservationWriter
-from core.model import Alert, DeviceEvent, Observation
+from core.model import Alert, AlertState, Category, DeviceEvent, Observation, Phase, Priority
+from core.records import format_time
 from monitors import Stepper, TrialEngine, build_engine, default_ruleset, load_ruleset
 from monitors.engine.restore import BedSnapshot, InfusionAnchor, OpenEpisode, Snapshot
 
@@ -73,12 +75,14 @@ class Pipeline:
         ]
 
     async def restore(self) -> None:
-        """Put the engine back as the store left it (before anything is drained); a store
-        that cannot be read leaves the engine empty, and says so."""
+        """Put the engine back as the store left it (before anything is drained). A state
+        that cannot be restored leaves the engine empty and says so at every bed: a technical
+        alert, for the engine then knows no infusion window, baseline or open alert there."""
         try:
             snapshot = await load_snapshot(self.ctx.store, self.engine, self.ctx.clock.now())
-        except Exception:
+        except Exception as exc:
             log.exception("pipeline: could not read the engine's state; starting empty")
+            await self._commit(await self._not_restored(exc))
             return
         async with self._engine_lock:
             alerts = self.engine.restore(snapshot)
@@ -91,6 +95,13 @@ class Pipeline:
             len(alerts),
         )
         await self._commit(alerts)
+
+    async def _not_restored(self, exc: Exception) -> list[Alert]:
+        beds = {bed for (bed, _device), _p in self.ctx.devices.items()}
+        with contextlib.suppress(Exception):  # the store may be what failed
+            beds |= {row.bed for row in await self.ctx.store.list_beds()}
+        now = self.ctx.clock.now()
+        return [not_restored_alert(bed, now, exc) for bed in sorted(beds)]
 
     async def stop(self) -> None:
         self._sub.close()
@@ -197,6 +208,35 @@ async def load_snapshot(store: Store, engine: TrialEngine, at: datetime) -> Snap
             BedSnapshot(bed=name, infusion=anchor, observations=tuple(stored), events=tuple(events))
         )
     return Snapshot(at=at, beds=tuple(beds), episodes=tuple(_episode(e) for e in episodes))
+
+
+NOT_RESTORED_RULE = "engine_state_not_restored"
+_NOT_RESTORED_NS = uuid.UUID("8d0f3c2e-5b7a-4e19-a6d4-2c9e7f1b3a55")
+
+
+def not_restored_alert(bed: str, now: datetime, exc: Exception) -> Alert:
+    """The technical alert of a bed whose engine state could not be restored at start."""
+    return Alert(
+        id=str(uuid.uuid5(_NOT_RESTORED_NS, f"{bed}\x1f{NOT_RESTORED_RULE}\x1f{format_time(now)}")),
+        bed=bed,
+        category=Category.TECHNICAL,
+        rule=NOT_RESTORED_RULE,
+        priority=Priority.MEDIUM,
+        phase=Phase.START,
+        state=AlertState.ACTIVE,
+        onset=now,
+        t=now,
+        message=(
+            "Rules restarted without their state: infusion window, baseline and open alerts "
+            "of this bed are unknown to them; watch clinically and check the record"
+        ),
+        evidence={
+            "condition": "the engine's state is restored from the store at start",
+            "error": f"{type(exc).__name__}: {exc}",
+            "not_assessed": ["infusion window", "baseline", "open alerts", "escalation"],
+        },
+        iae=False,
+    )
 
 
 def _anchor(row: InfusionRow) -> InfusionAnchor:

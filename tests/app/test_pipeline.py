@@ -9,8 +9,11 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
+
+from app import pipeline as pipeline_module
 from app.alert_desk import AlertDesk
-from app.live.registry import DeviceRegistry
+from app.live.registry import DeviceInfo, DeviceRegistry
 from app.metrics import IngestCounters
 from app.pipeline import Pipeline
 from core.bus import InProcessBus
@@ -87,4 +90,37 @@ async def test_a_failing_commit_is_retried_not_dropped() -> None:
     assert store.attempts == 4
     assert [a.category.value for a in store.committed] == ["infusion_problem"]
     assert hub.published == store.committed
+    pipeline._sub.close()
+
+
+async def test_a_state_that_cannot_be_restored_is_alerted_at_every_bed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = VirtualClock(T0)
+    store = FlakyStore(failures=0)
+    desk = AlertDesk(store)  # type: ignore[arg-type]
+    devices = DeviceRegistry()
+    for bed in ("ICU-1", "ICU-2"):
+        devices.register(bed, "mon", DeviceInfo("monitor", "intellivue", "/dev/ttyUSB0"))
+    ctx: Any = SimpleNamespace(
+        clock=clock,
+        bus=InProcessBus(),
+        hub=RecordingHub(),
+        store=store,
+        alerts=desk,
+        metrics=IngestCounters(),
+        devices=devices,
+    )
+
+    async def unreadable(*_a: Any, **_k: Any) -> None:
+        raise RuntimeError("no such column: infusions.start_time_source")
+
+    monkeypatch.setattr(pipeline_module, "load_snapshot", unreadable)
+    pipeline = Pipeline(ctx, build_engine())
+    await pipeline.restore()
+    assert [(a.bed, a.rule, a.category.value, a.phase.value) for a in store.committed] == [
+        ("ICU-1", "engine_state_not_restored", "technical", "start"),
+        ("ICU-2", "engine_state_not_restored", "technical", "start"),
+    ]
+    assert "no such column" in store.committed[0].evidence["error"]
     pipeline._sub.close()
