@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from core.model import Alert
+from core.model import Alert, AlertState, Category, Phase, Priority
+from core.records import format_time
 
 if TYPE_CHECKING:
     from app.store import Store
@@ -75,3 +77,33 @@ class AlertDesk:
                 await listener(alert)
             except Exception:  # a failing listener must not undo a committed transition
                 log.exception("alert listener %r failed on %s", listener, alert.id)
+
+
+def technical_alert(
+    namespace: uuid.UUID,
+    *,
+    bed: str,
+    rule: str,
+    priority: Priority,
+    onset: datetime,
+    t: datetime,
+    message: str,
+    evidence: dict[str, Any],
+) -> Alert:
+    """The START of a technical alert the service raises itself (the engine cannot: it is the
+    thing that stalled, or lost its state). Its id is uuid5(namespace, bed, rule, onset), as
+    the engine's are, so the same condition keeps one id."""
+    return Alert(
+        id=str(uuid.uuid5(namespace, f"{bed}\x1f{rule}\x1f{format_time(onset)}")),
+        bed=bed,
+        category=Category.TECHNICAL,
+        rule=rule,
+        priority=priority,
+        phase=Phase.START,
+        state=AlertState.ACTIVE,
+        onset=onset,
+        t=t,
+        message=message,
+        evidence=evidence,
+        iae=False,
+    )

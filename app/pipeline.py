@@ -28,13 +28,13 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from pathlib import Path
 
+from app.alert_desk import technical_alert
 from app.context import AppContext
 from app.infusions import record_device_infusion
 from app.live.views import device_dict
 from app.store import InfusionRow, StationEpisode, Store
 from app.store.writer import ObservationWriter
-from core.model import Alert, AlertState, Category, DeviceEvent, Observation, Phase, Priority
-from core.records import format_time
+from core.model import Alert, DeviceEvent, Observation, Priority
 from monitors import Stepper, TrialEngine, build_engine, default_ruleset, load_ruleset
 from monitors.engine.restore import BedSnapshot, InfusionAnchor, OpenEpisode, Snapshot
 
@@ -216,14 +216,11 @@ _NOT_RESTORED_NS = uuid.UUID("8d0f3c2e-5b7a-4e19-a6d4-2c9e7f1b3a55")
 
 def not_restored_alert(bed: str, now: datetime, exc: Exception) -> Alert:
     """The technical alert of a bed whose engine state could not be restored at start."""
-    return Alert(
-        id=str(uuid.uuid5(_NOT_RESTORED_NS, f"{bed}\x1f{NOT_RESTORED_RULE}\x1f{format_time(now)}")),
+    return technical_alert(
+        _NOT_RESTORED_NS,
         bed=bed,
-        category=Category.TECHNICAL,
         rule=NOT_RESTORED_RULE,
         priority=Priority.MEDIUM,
-        phase=Phase.START,
-        state=AlertState.ACTIVE,
         onset=now,
         t=now,
         message=(
@@ -235,7 +232,6 @@ def not_restored_alert(bed: str, now: datetime, exc: Exception) -> Alert:
             "error": f"{type(exc).__name__}: {exc}",
             "not_assessed": ["infusion window", "baseline", "open alerts", "escalation"],
         },
-        iae=False,
     )
 
 

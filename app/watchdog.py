@@ -22,10 +22,11 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from app.alert_desk import technical_alert
 from app.context import AppContext
 from app.devices import RunningDevice
 from app.main import Service
-from core.model import Alert, AlertState, Category, Phase, Priority
+from core.model import Alert, AlertState, Phase, Priority
 from core.records import format_time
 from drivers.base import ConnectionState
 
@@ -123,14 +124,11 @@ class Watchdog:
     ) -> None:
         quiet_from = max(mark or self.started, self.started)
         silent_s = (now - quiet_from).total_seconds()
-        alert = Alert(
-            id=str(uuid.uuid5(NAMESPACE, f"{bed}\x1f{RULE}\x1f{format_time(onset)}")),
+        alert = technical_alert(
+            NAMESPACE,
             bed=bed,
-            category=Category.TECHNICAL,
             rule=RULE,
             priority=Priority.HIGH,
-            phase=Phase.START,
-            state=AlertState.ACTIVE,
             onset=onset,
             t=now,
             message=(
