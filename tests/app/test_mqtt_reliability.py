@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from realtime import free_port
 
 from app.mqtt import MqttBus
 from core.bus import Subscription
@@ -29,12 +30,6 @@ T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 OUTAGE_S = 30.0
 """The broker is down for 30 s, as the issue asks: long enough for the spool and for several
 reconnect attempts with backoff; the test runs in about 40 s."""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Broker:

@@ -9,13 +9,12 @@ steps and lets the sockets work in between; verdicts are virtual instants and st
 
 from __future__ import annotations
 
-import asyncio
-import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
+from realtime import drive, free_port
 
 from app.config import BedConfig, DeviceConfig, IcuConfig
 from app.runner import build_service
@@ -32,20 +31,6 @@ pytestmark = pytest.mark.timeout(90)
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 STALE_S = 5.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-async def drive(clock: VirtualClock, seconds: float, step: float = 0.05) -> None:
-    end = clock.monotonic() + seconds
-    while (left := end - clock.monotonic()) > 1e-9:
-        await clock.advance(min(step, left))
-        await asyncio.sleep(0.002)
 
 
 async def technical(store: Store) -> list[Alert]:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
+from realtime import drive, free_port
 
 from core.clock import VirtualClock
 from core.model import DeviceEvent
@@ -27,21 +27,6 @@ from simulators.pump_state import PumpState
 pytestmark = pytest.mark.timeout(60)
 
 STALE_S = 3.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-async def drive(clock: VirtualClock, seconds: float, step: float = 0.05) -> None:
-    """Move the virtual clock on by `seconds`, letting real socket I/O run between steps."""
-    end = clock.monotonic() + seconds
-    while (left := end - clock.monotonic()) > 1e-9:
-        await clock.advance(min(step, left))
-        await asyncio.sleep(0.002)
 
 
 class Run:

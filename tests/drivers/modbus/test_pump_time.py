@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from realtime import drive
 
 import simulators.pump
 from core.clock import VirtualClock
@@ -31,14 +32,6 @@ pytestmark = pytest.mark.timeout(60)
 
 OUTAGE_S = 31.0
 STARTED_INTO_OUTAGE_S = 10.0
-
-
-async def drive(clock: VirtualClock, seconds: float, step: float = 0.05) -> None:
-    """Move the virtual clock on by `seconds`, letting real socket I/O run between steps."""
-    end = clock.monotonic() + seconds
-    while (left := end - clock.monotonic()) > 1e-9:
-        await clock.advance(min(step, left))
-        await asyncio.sleep(0.002)
 
 
 @dataclasses.dataclass
