@@ -40,6 +40,10 @@ async def start_infusion(store: Store, ev: DeviceEvent) -> InfusionRow:
     current = await store.current_infusion(ev.bed)
     if current is not None and current.running:
         raise InfusionRunning(current)
+    return await _record_start(store, ev)
+
+
+async def _record_start(store: Store, ev: DeviceEvent) -> InfusionRow:
     weight, volume, planned = order_fields(ev)
     return await store.start_infusion(
         bed=ev.bed,
@@ -83,19 +87,18 @@ async def record_device_infusion(
     if ev.source is EventSource.CLINICIAN:
         return False
     if ev.event == "infusion_start":
-        current = await store.current_infusion(ev.bed)
-        if current is not None and monitoring_window_h is not None and not current.running:
+        current = await store.current_infusion(ev.bed)  # read once for both checks
+        if current is not None and current.running:
+            _start_ignored(ev, current, "while the infusion runs that")
+            return False
+        if current is not None and monitoring_window_h is not None:
             window_end = current.started_at + timedelta(hours=monitoring_window_h)
             if ev.t < window_end:
                 _start_ignored(
                     ev, current, f"inside the {monitoring_window_h:g} h window of the infusion"
                 )
                 return False
-        try:
-            await start_infusion(store, ev)
-        except InfusionRunning as exc:
-            _start_ignored(ev, exc.running, "while the infusion runs that")
-            return False
+        await _record_start(store, ev)
         return True
     if ev.event == "infusion_end":
         return await end_infusion(store, ev) is not None
