@@ -1,5 +1,8 @@
-"""The ICU configuration file: beds and, per bed, the devices plugged in.
+"""The ICU configuration file: the site, the beds and, per bed, the devices plugged in.
 
+    site:                                  # optional
+      name: Guangzhou ICU                  # shown on the station and in reports
+      timezone: Asia/Shanghai              # IANA zone: station, reports, HL7 times without offset
     beds:
       - bed: ICU-1
         label: Bed 1                       # optional
@@ -30,8 +33,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import tzinfo
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from core.check import Checker, join
 from core.params import VASOPRESSOR_CODES
@@ -105,9 +110,22 @@ class BedConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SiteConfig:
+    """Where the ICU is: its name and the IANA time zone its clocks and people use."""
+
+    name: str = "ICU"
+    timezone: str = "UTC"
+
+    @property
+    def tz(self) -> tzinfo:
+        return ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class IcuConfig:
     beds: tuple[BedConfig, ...]
     source: str
+    site: SiteConfig = field(default_factory=SiteConfig)
 
     def devices(self) -> list[DeviceConfig]:
         return [d for b in self.beds for d in b.devices]
@@ -123,7 +141,8 @@ def parse_config(data: Any, *, file: str, base_dir: Path) -> IcuConfig:
     c = Checker(file)
     if not isinstance(data, Marked):
         c.fail("the file must be a mapping with 'beds'", 1)
-    c.keys(data, "", {"beds"}, {"beds"})
+    c.keys(data, "", {"site", "beds"}, {"beds"})
+    site = _site(data, c)
     beds_raw = c.seq(data["beds"], data.line_of("beds"), "beds")
     if not beds_raw:
         c.fail("must be a non-empty list", data.line_of("beds"), "beds")
@@ -139,7 +158,26 @@ def parse_config(data: Any, *, file: str, base_dir: Path) -> IcuConfig:
         seen_beds.add(bed.bed)
         _check_senders(bed, raw, path, c, senders)
         beds.append(bed)
-    return IcuConfig(beds=tuple(beds), source=file)
+    return IcuConfig(beds=tuple(beds), source=file, site=site)
+
+
+def _site(data: Marked, c: Checker) -> SiteConfig:
+    if "site" not in data:
+        return SiteConfig()
+    raw = c.mapping(data["site"], data.line_of("site"), "site")
+    c.keys(raw, "site", {"name", "timezone"}, set())
+    default = SiteConfig()
+    name = c.get(raw, "name", "site", c.text) or default.name
+    zone = c.get(raw, "timezone", "site", c.text) or default.timezone
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        c.fail(
+            f"unknown time zone {zone!r} (an IANA name such as Asia/Shanghai)",
+            raw.line_of("timezone"),
+            "site.timezone",
+        )
+    return SiteConfig(name=name, timezone=zone)
 
 
 def _check_senders(

@@ -51,7 +51,7 @@ def current_revisions(conn: Connection) -> tuple[str, ...]:
     return tuple(sorted(MigrationContext.configure(conn).get_current_heads()))
 
 
-async def upgrade(url: str, revision: str = "head") -> tuple[str, ...]:
+async def upgrade(url: str, revision: str = "heads") -> tuple[str, ...]:
     """Migrate the database at `url` to `revision`; returns the revisions it is at after."""
     engine = make_engine(url)
     try:

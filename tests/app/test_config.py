@@ -219,3 +219,18 @@ def test_hl7_defaults_and_sender_clash(tmp_path: Path) -> None:
         load_config(f)
     assert (info.value.line, info.value.field) == (9, "beds[1].devices[0].sender")
     assert "already maps to ICU-1" in info.value.message
+
+
+def test_site_defaults_to_utc_and_reads_the_zone(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, GOOD)).site.timezone == "UTC"
+    site = load_config(EXAMPLE).site
+    assert (site.name, site.timezone) == ("Guangzhou ICU", "Asia/Shanghai")
+    assert str(site.tz) == "Asia/Shanghai"
+
+
+def test_unknown_site_zone_names_the_line(tmp_path: Path) -> None:
+    f = write(tmp_path, "site:\n  timezone: Asia/Canton\n" + GOOD)
+    with pytest.raises(ConfigError) as info:
+        load_config(f)
+    assert (info.value.line, info.value.field) == (2, "site.timezone")
+    assert "Asia/Shanghai" in info.value.message

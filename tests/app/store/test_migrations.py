@@ -128,5 +128,5 @@ def test_database_url_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_env_runs_its_own_async_engine_when_given_no_connection(tmp_path: Path) -> None:
     # the path a plain `alembic` invocation takes: env.py makes the engine and loop itself
     url = f"sqlite+aiosqlite:///{tmp_path / 'standalone.db'}"
-    command.upgrade(alembic_config(url), "head")
+    command.upgrade(alembic_config(url), "heads")
     assert asyncio.run(current(url)) == head_revisions()
