@@ -30,14 +30,17 @@ from typing import TypeVar
 import httpx
 import pytest
 
+from app.report.data import build_report
 from app.security import hash_password
 from app.store import Store
 from app.store.migrate import upgrade
 from core.model import Alert, Phase
 from core.records import format_time
+from monitors import default_ruleset
 
 ROOT = Path(__file__).parents[2]
 BED = "ICU-1"
+STUDY_ID = "S-KILL"
 SPO2 = "MDC_PULS_OXIM_SAT_O2"
 HR_CODES = ["MDC_ECG_HEART_RATE", "MDC_PULS_OXIM_PULS_RATE"]
 T = TypeVar("T")
@@ -138,6 +141,9 @@ async def transitions(store: Store, alert_id: str, after: datetime) -> list[Aler
 
 @pytest.mark.timeout(150)
 async def test_kill_9_mid_window_continues_the_episodes(tmp_path: Path, store: Store) -> None:
+    await store.enrol_patient(
+        bed=BED, study_id=STUDY_ID, weight_kg=70, arm="unknown", ards_onset=None
+    )
     write_control(tmp_path)
     first = Service(tmp_path)
     second: Service | None = None
@@ -196,6 +202,16 @@ async def test_kill_9_mid_window_continues_the_episodes(tmp_path: Path, store: S
     for a in missing_after:
         assert await transitions(store, a.id, killed_at) == []
     assert len(await store.infusions(bed=BED)) == 1
+
+    # the 24 h report shows one episode where there was one, an IAE from the true start
+    report = await build_report(
+        store, STUDY_ID, datetime.now().astimezone(), ruleset=default_ruleset()
+    )
+    listed = [a for a in report.alerts if a["rule"] in ("arrhythmia", "hypoxemia_spo2")]
+    assert sorted(a["id"] for a in listed) == sorted([vt.id, hyp.id])
+    (reported_vt,) = [a for a in listed if a["rule"] == "arrhythmia"]
+    assert reported_vt["iae"] is True
+    assert reported_vt["evidence"]["infusion_start"] == format_time(infusion.started_at)
 
 
 @pytest.mark.timeout(120)
