@@ -29,6 +29,8 @@ class PumpReading:
     serial_number: str | None = None
     infusion_started_at: float | None = None  # the pump's clock: Unix seconds, UTC
     infusion_elapsed_s: float | None = None  # the pump's count since the programme started
+    infusion_stopped_at: float | None = None  # the pump's clock: when the programme stopped
+    volume_at: float | None = None  # the pump's clock: when volume_infused_ml was counted
 
 
 def decode(profile: PumpProfile, registers: list[int]) -> PumpReading:

@@ -205,13 +205,14 @@ class ModbusPumpDriver(Driver):
             if isinstance(item, Evt):
                 out.append(self._timed(self.event(item.name, **item.fields), item))
             else:
-                out.append(
+                obs = (
                     self.observation(item.code, item.value, item.unit)
                     if item.value is not None
                     else self.observation(
                         item.code, None, item.unit, status=ValueStatus.UNAVAILABLE
                     )
                 )
+                out.append(obs if item.at is None else replace(obs, t=min(item.at, obs.t)))
         return out
 
     def _timed(self, event: DeviceEvent, item: Evt) -> DeviceEvent:

@@ -5,7 +5,8 @@ per field, its address, type (uint16, int16, uint32, int32, enum, bits, string) 
 Known fields: rate_ml_h, vtbi_ml, volume_infused_ml, state, alarms, drug,
 concentration_ug_ml, battery_pct, serial_number, and the pump's own programme time:
 infusion_started_at (Unix seconds, UTC) or infusion_elapsed_s (seconds since the programme
-started). `rate_ml_h` is required; others optional.
+started), infusion_stopped_at (Unix seconds, UTC: when it stopped or completed) and volume_at
+(Unix seconds, UTC: when the volume counter was read). `rate_ml_h` is required; others optional.
 Validated with `core.check.Checker`: errors name file, line and field; numbers are finite.
 """
 
@@ -44,6 +45,8 @@ KNOWN_FIELDS = (
     "serial_number",
     "infusion_started_at",
     "infusion_elapsed_s",
+    "infusion_stopped_at",
+    "volume_at",
 )
 PUMP_STATES = ("stopped", "running", "paused", "alarm", "completed")
 DEFAULT_PROFILE = "iaewatch_generic_pump_v1.yaml"

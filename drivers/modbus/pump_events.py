@@ -14,10 +14,13 @@ A pump first seen already running mid-programme does not claim `infusion_start`:
 was earlier and is entered or taken from the record (a restart of iaewatch must not move the
 24 h window).
 
-The time of `infusion_start`: the pump's own when its profile maps it (`infusion_started_at`
-or `infusion_elapsed_s`; the event says `time_source: pump`), else the reading's. A start
-first seen in the reading after a link outage (`gap_s` given) happened somewhere in that
-outage: the event says `seen_at_reconnect: true` and `gap_s`, so the uncertainty shows.
+Times are the pump's own when its profile maps them, else the reading's:
+- `infusion_start` at `infusion_started_at` or `infusion_elapsed_s` before the reading;
+- `infusion_end` at `infusion_stopped_at`;
+- the volume infused at `volume_at`.
+A timed event says `time_source: pump`. A start or an end first seen in the reading after a
+link outage (`gap_s` given) without the pump's own time happened somewhere in that outage:
+the event says `seen_at_reconnect: true` and `gap_s`, so the uncertainty shows.
 """
 
 from __future__ import annotations
@@ -37,9 +40,12 @@ Role = Literal["study", "vasopressor"]
 
 @dataclass(frozen=True, slots=True)
 class Obs:
+    """An observation; `at` (the pump's own clock) when its time is not the reading's."""
+
     code: str
     value: float | None
     unit: str
+    at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +100,9 @@ class PumpInterpreter:
     ) -> list[Obs | Evt]:
         out: list[Obs | Evt] = [Obs("MDC_FLOW_FLUID_PUMP", r.rate_ml_h, "mL/h")]
         if r.volume_infused_ml is not None:
-            out.append(Obs("MDC_VOL_FLUID_DELIV", r.volume_infused_ml, "mL"))
+            out.append(
+                Obs("MDC_VOL_FLUID_DELIV", r.volume_infused_ml, "mL", _pump_time(r.volume_at))
+            )
         if r.vtbi_ml is not None:
             out.append(Obs("MDC_VOL_FLUID_TBI", r.vtbi_ml, "mL"))
         running = r.state == "running" if r.state else bool(r.rate_ml_h)
@@ -132,7 +140,7 @@ class PumpInterpreter:
         finished = r.state == "completed" or "end_of_infusion" in r.alarms
         if self._running_programme and finished:
             self._running_programme = False
-            out.append(Evt("infusion_end", {"volume_infused_ml": r.volume_infused_ml}))
+            out.append(_timed_end({"volume_infused_ml": r.volume_infused_ml}, r, gap_s))
         return out
 
     def _vasopressor(self, r: PumpReading) -> list[Obs | Evt]:
@@ -155,14 +163,31 @@ class PumpInterpreter:
         return [Obs(code, round(dose, 4), unit)]
 
 
+def _pump_time(unix_s: float | None) -> datetime | None:
+    return None if unix_s is None else datetime.fromtimestamp(unix_s, UTC)
+
+
 def _timed_start(fields: dict[str, Any], r: PumpReading, gap_s: float | None) -> Evt:
     """`infusion_start` at the pump's own time when it reports one, else marked as seen at
     reconnection when a link outage came just before."""
     if r.infusion_started_at is not None:
-        at = datetime.fromtimestamp(r.infusion_started_at, UTC)
+        at = _pump_time(r.infusion_started_at)
         return Evt("infusion_start", {**fields, "time_source": "pump"}, at=at)
     if r.infusion_elapsed_s is not None:
         return Evt("infusion_start", {**fields, "time_source": "pump"}, ago_s=r.infusion_elapsed_s)
-    if gap_s is not None:
-        fields = {**fields, "seen_at_reconnect": True, "gap_s": round(gap_s, 1)}
-    return Evt("infusion_start", fields)
+    return Evt("infusion_start", _seen_at_reconnect(fields, gap_s))
+
+
+def _timed_end(fields: dict[str, Any], r: PumpReading, gap_s: float | None) -> Evt:
+    """`infusion_end` at the pump's own stop time when it reports one, else marked as seen at
+    reconnection when a link outage came just before."""
+    if r.infusion_stopped_at is not None:
+        at = _pump_time(r.infusion_stopped_at)
+        return Evt("infusion_end", {**fields, "time_source": "pump"}, at=at)
+    return Evt("infusion_end", _seen_at_reconnect(fields, gap_s))
+
+
+def _seen_at_reconnect(fields: dict[str, Any], gap_s: float | None) -> dict[str, Any]:
+    if gap_s is None:
+        return fields
+    return {**fields, "seen_at_reconnect": True, "gap_s": round(gap_s, 1)}

@@ -161,3 +161,40 @@ def test_the_pumps_own_start_time_is_used_when_reported() -> None:
     ]
     assert by_clock.at == datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
     assert by_clock.fields["time_source"] == "pump" and "gap_s" not in by_clock.fields
+
+
+def _ends(items: list[Obs | Evt]) -> list[Evt]:
+    return [i for i in items if isinstance(i, Evt) and i.name == "infusion_end"]
+
+
+def test_the_pumps_own_stop_time_and_volume_time_are_used_when_reported() -> None:
+    pump = PumpInterpreter(role="study")
+    pump.interpret(R())
+    pump.interpret(R(state="running", rate_ml_h=150.0, vtbi_ml=100.0, volume_infused_ml=0.0))
+    done = R(
+        state="completed",
+        rate_ml_h=0.0,
+        volume_infused_ml=100.0,
+        infusion_stopped_at=1_772_354_400.0,
+        volume_at=1_772_354_410.0,
+    )
+    items = pump.interpret(done, gap_s=95.0)
+    (end,) = _ends(items)
+    assert end.at == datetime(2026, 3, 1, 8, 40, tzinfo=UTC)
+    assert end.fields["time_source"] == "pump" and "seen_at_reconnect" not in end.fields
+    (volume,) = [i for i in items if isinstance(i, Obs) and i.code == "MDC_VOL_FLUID_DELIV"]
+    assert volume.at == datetime(2026, 3, 1, 8, 40, 10, tzinfo=UTC)
+
+
+def test_an_end_first_seen_after_an_outage_carries_the_gap() -> None:
+    pump = PumpInterpreter(role="study")
+    pump.interpret(R())
+    pump.interpret(R(state="running", rate_ml_h=150.0, vtbi_ml=100.0, volume_infused_ml=0.0))
+    (end,) = _ends(pump.interpret(R(state="completed", rate_ml_h=0.0), gap_s=95.04))
+    assert end.at is None and end.ago_s is None
+    assert end.fields["seen_at_reconnect"] is True and end.fields["gap_s"] == 95.0
+    pump2 = PumpInterpreter(role="study")
+    pump2.interpret(R())
+    pump2.interpret(R(state="running", rate_ml_h=150.0, vtbi_ml=100.0, volume_infused_ml=0.0))
+    (plain,) = _ends(pump2.interpret(R(state="completed", rate_ml_h=0.0)))
+    assert "seen_at_reconnect" not in plain.fields and "time_source" not in plain.fields
