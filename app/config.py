@@ -3,6 +3,7 @@
     site:                                  # optional
       name: Guangzhou ICU                  # shown on the station and in reports
       timezone: Asia/Shanghai              # IANA zone: station, reports, HL7 times without offset
+    storage: {full_resolution_days: 30}    # optional: retention, disk alarm (app.storage_config)
     beds:
       - bed: ICU-1
         label: Bed 1                       # optional
@@ -38,6 +39,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from app.storage_config import StorageConfig, read_storage
 from core.check import Checker, join
 from core.params import VASOPRESSOR_CODES
 from core.vocabulary import PROTOCOLS, suggest
@@ -126,6 +128,7 @@ class IcuConfig:
     beds: tuple[BedConfig, ...]
     source: str
     site: SiteConfig = field(default_factory=SiteConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
 
     def devices(self) -> list[DeviceConfig]:
         return [d for b in self.beds for d in b.devices]
@@ -141,8 +144,9 @@ def parse_config(data: Any, *, file: str, base_dir: Path) -> IcuConfig:
     c = Checker(file)
     if not isinstance(data, Marked):
         c.fail("the file must be a mapping with 'beds'", 1)
-    c.keys(data, "", {"site", "beds"}, {"beds"})
+    c.keys(data, "", {"site", "storage", "beds"}, {"beds"})
     site = _site(data, c)
+    storage = read_storage(data, c)
     beds_raw = c.seq(data["beds"], data.line_of("beds"), "beds")
     if not beds_raw:
         c.fail("must be a non-empty list", data.line_of("beds"), "beds")
@@ -158,7 +162,7 @@ def parse_config(data: Any, *, file: str, base_dir: Path) -> IcuConfig:
         seen_beds.add(bed.bed)
         _check_senders(bed, raw, path, c, senders)
         beds.append(bed)
-    return IcuConfig(beds=tuple(beds), source=file, site=site)
+    return IcuConfig(beds=tuple(beds), source=file, site=site, storage=storage)
 
 
 def _site(data: Marked, c: Checker) -> SiteConfig:

@@ -17,7 +17,9 @@ from app.devices import devices_service
 from app.main import Service, create_app
 from app.mqtt import MqttBus, station_client_id
 from app.pipeline import pipeline_service
+from app.retention import storage_service
 from app.settings import Settings
+from app.storage_config import StorageConfig
 from app.watchdog import watched
 from core.bus import Bus
 from core.clock import Clock
@@ -49,7 +51,8 @@ def build_service(
             spool=settings.mqtt_spool_dir / "station.sqlite" if settings.mqtt_spool_dir else None,
         )
         bus = mqtt
-    services += [watched(pipeline_service(rules)), *after_pipeline]
+    storage = config.storage if config is not None else StorageConfig()
+    services += [watched(pipeline_service(rules)), storage_service(storage), *after_pipeline]
     if mqtt is not None:  # after the pipeline: it stops taking messages in before the pipeline
         services.append(mqtt_service(mqtt))
     if config is not None:

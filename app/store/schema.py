@@ -124,6 +124,25 @@ observations = Table(
 )
 
 # Device events and clinician entries (blood gases too, as `blood_gas` events, for now).
+observation_minutes = Table(
+    "observation_minutes",
+    metadata,
+    # observations past their full-resolution retention, one row per minute and series:
+    # `samples` rows were there, `n` of them with a value; min, median and max of those values
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("minute", UTCDateTime(), nullable=False),
+    Column("bed", String(), nullable=False),
+    Column("code", String(), nullable=False),
+    Column("unit", String(), nullable=False),
+    Column("device", String(), nullable=True),
+    Column("samples", Integer(), nullable=False),
+    Column("n", Integer(), nullable=False),
+    Column("min", Double(), nullable=True),
+    Column("median", Double(), nullable=True),
+    Column("max", Double(), nullable=True),
+    Index("ix_observation_minutes_bed_code_minute", "bed", "code", "minute"),
+)
+
 events = Table(
     "events",
     metadata,

@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.store._alerts import AlertQueries
 from app.store._beds import BedQueries
 from app.store._data import DataQueries
+from app.store._retention import RetentionQueries
 from app.store._trial import TrialQueries
 from app.store._users import UserQueries
 from app.store.engine import make_engine
@@ -22,7 +23,7 @@ from core.clock import Clock, RealClock
 log = logging.getLogger(__name__)
 
 
-class Store(BedQueries, DataQueries, AlertQueries, UserQueries, TrialQueries):
+class Store(BedQueries, DataQueries, AlertQueries, UserQueries, TrialQueries, RetentionQueries):
     """The database. Open with `await Store.open(url)`; close with `await store.close()`."""
 
     @classmethod
