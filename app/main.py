@@ -21,8 +21,10 @@ from fastapi.staticfiles import StaticFiles
 from app.alert_desk import AlertDesk
 from app.api.router import api_router
 from app.context import AppContext
+from app.headers import SecurityHeaders
 from app.live.registry import DeviceRegistry
 from app.live.views import Views
+from app.login_guard import LoginGuard
 from app.metrics import AppMetrics, IngestCounters
 from app.settings import Settings
 from app.store import Store, StoreNotMigrated
@@ -113,6 +115,8 @@ def create_app(
         version="0.1.0",
         lifespan=lifespan,
     )
+    app.state.login_guard = LoginGuard(clock)
+    app.add_middleware(SecurityHeaders)
     app.include_router(api_router())
     app.include_router(ws_router)
     _mount_station(app)

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from app.security import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from app.store.rows import Arm, Role
 
 
@@ -45,7 +46,26 @@ class TokenOut(BaseModel):
 class UserIn(In):
     username: Name
     role: Role
-    password: Annotated[str, Field(min_length=12, max_length=256)]
+    password: Annotated[
+        str, Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)
+    ]
+
+
+class UnlockIn(In):
+    """Whose login lockout to lift: an account, a client address, or both."""
+
+    username: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    address: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> UnlockIn:
+        if self.username is None and self.address is None:
+            raise ValueError("give a username or an address")
+        return self
+
+
+class UnlockOut(BaseModel):
+    was_locked: bool
 
 
 class UserOut(BaseModel):

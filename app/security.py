@@ -7,6 +7,19 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 _hasher = PasswordHasher()
 
+MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 256
+"""The one password policy: the API (`app.schemas.UserIn`) and `iaewatch users add` use it."""
+
+
+def check_password(password: str) -> str:
+    """`password` if the policy accepts it, else `ValueError` saying why."""
+    if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
+        raise ValueError(
+            f"the password must have {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters"
+        )
+    return password
+
 
 def hash_password(password: str) -> str:
     """An argon2id hash of `password` (salted; a different string every call)."""

@@ -2,14 +2,17 @@
 
 Nothing here is built at import: `Settings()` is created by whoever starts the service (the
 CLI, a test) and handed to `app.main.create_app`. The signing secret has no usable default in
-production; `demo` and `test` modes may generate one (and say so), since their tokens need not
-survive a restart.
+production; `demo` and `test` modes may generate a random one (and say so), since their tokens
+need not survive a restart. A secret that is given must be long and not a placeholder in every
+mode, and `test` mode is refused outside a pytest run, so no mode variable weakens the check.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import secrets
+import sys
 from enum import StrEnum
 from pathlib import Path
 
@@ -73,6 +76,9 @@ class Settings(BaseSettings):
     watchdog_stall_s: PositiveFloat = 30.0
     """A bed with a connected device whose messages the pipeline has not processed for this
     long gets a technical alert from `app.watchdog` (a stuck task, a dead loop)."""
+    metrics_token: SecretStr | None = None
+    """A bearer token Prometheus may scrape `/metrics` with (an engineer's or admin's access
+    token works too); None: only signed-in engineers and admins."""
     _secret_generated: bool = PrivateAttr(default=False)
 
     @field_validator("database_url")
@@ -85,6 +91,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_secret(self) -> Settings:
+        if self.mode is Mode.TEST and not _under_pytest():
+            raise ValueError("IAEWATCH_MODE=test is only for the test suite (run by pytest)")
         key = self.secret_key.get_secret_value() if self.secret_key is not None else ""
         if not key:
             if self.mode is Mode.PRODUCTION:
@@ -103,7 +111,7 @@ class Settings(BaseSettings):
             return self
         if key.strip().lower() in _PLACEHOLDERS:
             raise ValueError("IAEWATCH_SECRET_KEY is a placeholder; set a random secret")
-        if len(key) < MIN_SECRET_LENGTH and self.mode is Mode.PRODUCTION:
+        if len(key) < MIN_SECRET_LENGTH:
             raise ValueError(
                 f"IAEWATCH_SECRET_KEY is too short ({len(key)} characters); "
                 f"use at least {MIN_SECRET_LENGTH}"
@@ -120,3 +128,8 @@ class Settings(BaseSettings):
         """The signing key (always set once validated)."""
         assert self.secret_key is not None
         return self.secret_key.get_secret_value()
+
+
+def _under_pytest() -> bool:
+    """Whether this process is pytest, or was started by a test it runs."""
+    return "pytest" in sys.modules or "PYTEST_CURRENT_TEST" in os.environ

@@ -2,28 +2,48 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, status
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request, status
 
 from app.api.deps import Ctx
-from app.auth import AuthError, CurrentUser, issue_token, login
-from app.schemas import LoginIn, TokenOut, UserOut
+from app.auth import AdminUser, AuthError, CurrentUser, issue_token, login
+from app.login_guard import LoginGuard, client_address, login_guard, too_many
+from app.schemas import LoginIn, TokenOut, UnlockIn, UnlockOut, UserOut
+
+Guard = Annotated[LoginGuard, Depends(login_guard)]
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
 
-@router.post("/login", response_model=TokenOut)
-async def post_login(body: LoginIn, ctx: Ctx) -> TokenOut:
-    """A bearer token for the user (401 for a wrong name or password)."""
+@router.post(
+    "/login",
+    response_model=TokenOut,
+    responses={401: {"description": "wrong name or password"}, 429: {"description": "throttled"}},
+)
+async def post_login(body: LoginIn, ctx: Ctx, guard: Guard, request: Request) -> TokenOut:
+    """A bearer token for the user (401 for a wrong name or password; 429 with Retry-After
+    while the account or address is throttled or locked: `app.login_guard`)."""
     now = ctx.clock.now()
+    address = client_address(request)
+    refusal = guard.check(body.username, address)
+    if refusal is not None:
+        raise too_many(refusal)
     try:
         username, role = await login(ctx, body.username, body.password)
     except AuthError as exc:
+        locked = guard.failed(body.username, address)
         await ctx.store.audit(
-            actor=body.username, action="login_failed", target=body.username, details={}, t=now
+            actor=body.username,
+            action="login_failed",
+            target=body.username,
+            details={"address": address, "locked": locked} if locked else {"address": address},
+            t=now,
         )
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, detail=str(exc), headers={"WWW-Authenticate": "Bearer"}
         ) from None
+    guard.succeeded(username)
     token, expires = issue_token(ctx, username, role)
     await ctx.store.audit(actor=username, action="login", target=username, details={}, t=now)
     return TokenOut(access_token=token, username=username, role=role, expires_at=expires)
@@ -33,3 +53,22 @@ async def post_login(body: LoginIn, ctx: Ctx) -> TokenOut:
 async def get_me(user: CurrentUser) -> UserOut:
     """Who the token belongs to."""
     return UserOut(username=user.username, role=user.role)
+
+
+@router.post("/unlock", response_model=UnlockOut)
+async def post_unlock(body: UnlockIn, ctx: Ctx, guard: Guard, admin: AdminUser) -> UnlockOut:
+    """Lift a login lockout (admins; audited): an account, an address, or both."""
+    account = guard.unlock(body.username) if body.username else False
+    address = guard.unlock_address(body.address) if body.address else False
+    await ctx.store.audit(
+        actor=admin.username,
+        action="login.unlock",
+        target=body.username or body.address or "",
+        details={
+            "username": body.username,
+            "address": body.address,
+            "was_locked": account or address,
+        },
+        t=ctx.clock.now(),
+    )
+    return UnlockOut(was_locked=account or address)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
 from app.api.deps import Ctx
 from app.metrics import CONTENT_TYPE, AppMetrics
+from app.metrics_access import metrics_reader
 from app.schemas import HealthOut
 
 router = APIRouter(tags=["health"])
@@ -30,9 +31,14 @@ async def ready(ctx: Ctx) -> Response:
     return JSONResponse(HealthOut(status="ok").model_dump())
 
 
-@router.get("/metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    response_class=Response,
+    dependencies=[Depends(metrics_reader)],
+    responses={401: {"description": "no or a wrong token"}, 403: {"description": "role"}},
+)
 async def metrics(ctx: Ctx, request: Request) -> Response:
-    """Prometheus text exposition of this app's metrics."""
+    """Prometheus text exposition of this app's metrics (`app.metrics_access`: a token)."""
     app_metrics: AppMetrics = request.app.state.metrics
     app_metrics.collector.set_open_alerts(await ctx.store.station_alerts())
     return Response(app_metrics.render(), media_type=CONTENT_TYPE)

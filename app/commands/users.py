@@ -10,13 +10,11 @@ from typing import Annotated
 import typer
 
 from app.commands.db import DatabaseUrl, fail, resolve_database_url
-from app.security import hash_password
+from app.security import check_password, hash_password
 from app.store import Store, check_role, check_username
 from app.store.rows import Role
 from core.clock import RealClock
 from core.errors import IaewatchError
-
-MIN_PASSWORD = 8
 
 users = typer.Typer(help="User accounts.", no_args_is_help=True)
 
@@ -43,8 +41,10 @@ def add_command(
     url = resolve_database_url(database_url_)
     if password is None:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    if len(password) < MIN_PASSWORD:
-        fail(f"error: the password must have at least {MIN_PASSWORD} characters", 2)
+    try:
+        check_password(password)
+    except ValueError as exc:
+        fail(f"error: {exc}", 2)
     try:
         asyncio.run(_add(url, name, role_value, hash_password(password)))
     except IaewatchError as exc:

@@ -110,3 +110,17 @@ def test_default_database_url(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("IAEWATCH_DATABASE_URL", raising=False)
     s = Settings(secret_key=SECRET)
     assert s.database_url == "sqlite+aiosqlite:///./var/iaewatch.db"
+
+
+def test_no_mode_weakens_the_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    for mode in ("demo", "test", "production"):
+        with pytest.raises(ValidationError, match="too short"):
+            Settings(mode=mode, database_url="sqlite+aiosqlite:///x.db", secret_key="abc")
+
+
+def test_test_mode_is_refused_outside_pytest(monkeypatch: pytest.MonkeyPatch) -> None:
+    import app.settings as settings_module
+
+    monkeypatch.setattr(settings_module, "_under_pytest", lambda: False)
+    with pytest.raises(ValidationError, match="only for the test suite"):
+        Settings(mode="test", database_url="sqlite+aiosqlite:///x.db", secret_key=SECRET)

@@ -9,7 +9,10 @@ import pytest
 from sqlalchemy import text
 
 from app.context import AppContext
+from app.main import create_app
+from app.settings import Settings
 from app.store.engine import make_engine
+from core.clock import VirtualClock
 from core.model import Alert, Priority
 
 
@@ -66,7 +69,10 @@ async def test_devices(client: httpx.AsyncClient, engineer: dict[str, str]) -> N
 
 
 async def test_metrics(
-    client: httpx.AsyncClient, ctx: AppContext, make_alert: Callable[..., Alert]
+    client: httpx.AsyncClient,
+    ctx: AppContext,
+    make_alert: Callable[..., Alert],
+    engineer: dict[str, str],
 ) -> None:
     await ctx.alerts.commit(make_alert(1))
     await ctx.alerts.commit(make_alert(2, priority=Priority.HIGH))
@@ -74,7 +80,7 @@ async def test_metrics(
     pump = ctx.devices.get("ICU-1", "pump")
     assert pump is not None
     pump.status.bad_frames = 7
-    r = await client.get("/metrics")
+    r = await client.get("/metrics", headers=engineer)
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/plain")
     lines = set(r.text.splitlines())
@@ -110,3 +116,38 @@ async def test_openapi_lists_the_resources(client: httpx.AsyncClient) -> None:
     ):
         assert path in paths
     assert (await client.get("/docs")).status_code == 200
+
+
+async def test_metrics_need_a_token(
+    client: httpx.AsyncClient, nurse: dict[str, str], settings: Settings
+) -> None:
+    assert (await client.get("/metrics")).status_code == 401
+    bad = {"Authorization": "Bearer not-a-token"}
+    assert (await client.get("/metrics", headers=bad)).status_code == 401
+    assert (await client.get("/metrics", headers=nurse)).status_code == 403
+
+
+async def test_prometheus_scrapes_with_the_metrics_token(db_url: str, vclock: VirtualClock) -> None:
+    settings = Settings(
+        mode="test", database_url=db_url, secret_key="s" * 48, metrics_token="m" * 40
+    )
+    application = create_app(settings, clock=vclock)
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://x") as c:
+            ok = await c.get("/metrics", headers={"Authorization": "Bearer " + "m" * 40})
+            assert ok.status_code == 200 and "iaewatch_websocket_clients" in ok.text
+            wrong = await c.get("/metrics", headers={"Authorization": "Bearer " + "m" * 39})
+            assert wrong.status_code == 401
+
+
+async def test_security_headers_on_the_page_and_the_api(client: httpx.AsyncClient) -> None:
+    for path in ("/", "/health", "/api/beds", "/station/station.js"):
+        r = await client.get(path)
+        csp = r.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp, path
+        assert r.headers["x-content-type-options"] == "nosniff"
+        assert r.headers["x-frame-options"] == "DENY"
+        assert r.headers["referrer-policy"] == "no-referrer"
+    docs = await client.get("/docs")
+    assert docs.headers["content-security-policy"] == "frame-ancestors 'none'"

@@ -68,29 +68,35 @@ def test_users_add_with_password_and_prompt(
     url = f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"
     monkeypatch.setenv(ENV_VAR, url)  # the environment names the database
     assert run(cli, "db", "upgrade")[0] == 0
-    code, out, _ = run(cli, "users", "add", "alice", "--role", "nurse", "--password", "s3cret-pw")
+    code, out, _ = run(
+        cli, "users", "add", "alice", "--role", "nurse", "--password", "s3cret-pw-long"
+    )
     assert code == 0 and "alice" in out
     found = read_user(url, "alice")
     assert found is not None and found[0] is Role.NURSE
-    assert verify_password("s3cret-pw", found[1])
+    assert verify_password("s3cret-pw-long", found[1])
     code, _, _ = run(
-        cli, "users", "add", "bob", "--role", "admin", input="another-pw\nanother-pw\n"
+        cli, "users", "add", "bob", "--role", "admin", input="another-pw-long\nanother-pw-long\n"
     )
     assert code == 0
     found = read_user(url, "bob")
-    assert found is not None and found[0] is Role.ADMIN and verify_password("another-pw", found[1])
+    assert (
+        found is not None
+        and found[0] is Role.ADMIN
+        and verify_password("another-pw-long", found[1])
+    )
 
 
 def test_users_add_errors(cli: typer.Typer, tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"
     base = ["--database-url", url]
     code, _, err = run(
-        cli, "users", "add", "alice", "--role", "nurse", "--password", "pw-long-1", *base
+        cli, "users", "add", "alice", "--role", "nurse", "--password", "pw-long-enough-1", *base
     )
     assert code == 1 and "run `iaewatch db upgrade`" in err  # not migrated yet
     assert run(cli, "db", "upgrade", *base)[0] == 0
     code, _, err = run(
-        cli, "users", "add", "alice", "--role", "janitor", "--password", "pw-long-1", *base
+        cli, "users", "add", "alice", "--role", "janitor", "--password", "pw-long-enough-1", *base
     )
     assert code == 2 and err.strip() == (
         "error: invalid role 'janitor': must be one of nurse, engineer, admin"
@@ -98,13 +104,15 @@ def test_users_add_errors(cli: typer.Typer, tmp_path: Path) -> None:
     code, _, err = run(
         cli, "users", "add", "alice", "--role", "nurse", "--password", "short", *base
     )
-    assert code == 2 and "at least 8 characters" in err
+    assert code == 2 and "12 to 256 characters" in err
     assert (
-        run(cli, "users", "add", "alice", "--role", "nurse", "--password", "pw-long-1", *base)[0]
+        run(
+            cli, "users", "add", "alice", "--role", "nurse", "--password", "pw-long-enough-1", *base
+        )[0]
         == 0
     )
     code, _, err = run(
-        cli, "users", "add", "alice", "--role", "admin", "--password", "pw-long-2", *base
+        cli, "users", "add", "alice", "--role", "admin", "--password", "pw-long-enough-2", *base
     )
     assert code == 1 and "user 'alice' already exists" in err
 
