@@ -6,10 +6,11 @@ import re
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 
+from app.store.audit_chain import GENESIS, ChainReport, verify
 from app.store.base import StoreBase
 from app.store.errors import DuplicateError
 from app.store.rows import AuditRow, Role, UserRow
@@ -125,6 +126,22 @@ class UserQueries(StoreBase):
                 )
                 for r in (await conn.execute(stmt)).mappings()
             ]
+
+
+    async def verify_audit_chain(self) -> ChainReport:
+        """Walk the audit log's hash chain (`app.store.audit_chain.verify`)."""
+        async with self._read() as conn:
+            rows = (await conn.execute(select(audit_log).order_by(audit_log.c.id))).mappings()
+            return verify(rows.all())
+
+    async def audit_head(self) -> tuple[int, str]:
+        """How many audit rows there are and the newest row's hash (the chain head), for
+        reports and exports to print (`GENESIS` when the log is empty)."""
+        c = audit_log.c
+        async with self._read() as conn:
+            count = await conn.scalar(select(func.count()).select_from(audit_log))
+            head = await conn.scalar(select(c.hash).order_by(c.id.desc()).limit(1))
+        return int(count or 0), str(head or GENESIS)
 
 
 def _user(row: RowMapping) -> UserRow:

@@ -23,6 +23,7 @@ from sqlalchemy import (
     false,
 )
 
+from app.store.audit_chain import hash_default, prev_hash_default
 from app.store.types import JSONDoc, UTCDateTime
 
 NAMING = {
@@ -220,5 +221,8 @@ audit_log = Table(
     Column("action", String(), nullable=False),
     Column("target", String(), nullable=False),
     Column("details", JSONDoc, nullable=False),
+    # the hash chain (app.store.audit_chain), filled by these defaults on every insert
+    Column("prev_hash", String(64), nullable=False, default=prev_hash_default),
+    Column("hash", String(64), nullable=False, default=hash_default),
     Index("ix_audit_log_t", "t"),
 )
