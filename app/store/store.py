@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.store._alerts import AlertQueries
 from app.store._beds import BedQueries
 from app.store._data import DataQueries
+from app.store._dataset import DatasetQueries
 from app.store._retention import RetentionQueries
 from app.store._trial import TrialQueries
 from app.store._users import UserQueries
@@ -23,7 +24,15 @@ from core.clock import Clock, RealClock
 log = logging.getLogger(__name__)
 
 
-class Store(BedQueries, DataQueries, AlertQueries, UserQueries, TrialQueries, RetentionQueries):
+class Store(
+    BedQueries,
+    DataQueries,
+    AlertQueries,
+    UserQueries,
+    TrialQueries,
+    RetentionQueries,
+    DatasetQueries,
+):
     """The database. Open with `await Store.open(url)`; close with `await store.close()`."""
 
     @classmethod
