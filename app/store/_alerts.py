@@ -16,8 +16,9 @@ from sqlalchemy import case, func, select, type_coerce, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.store._outbox import OutboxQueries
 from app.store.alert_state import acknowledged, merge, on_station
-from app.store.base import StoreBase, inserted_id
+from app.store.base import inserted_id
 from app.store.schema import alert_transitions, alerts, audit_log
 from app.store.types import UTCDateTime
 from core.model import Alert, AlertState, Category, Phase, Priority
@@ -35,7 +36,7 @@ class StationEpisode:
     escalated: bool
 
 
-class AlertQueries(StoreBase):
+class AlertQueries(OutboxQueries):
     async def commit_alert(self, alert: Alert) -> Alert:
         """Store one transition: assign the next seq, append it to the history and update the
         alert's current state, in one transaction. Returns the alert as stored, with its seq.
@@ -182,7 +183,8 @@ class AlertQueries(StoreBase):
         return None if row is None else _alert(row)
 
     async def _append(self, conn: AsyncConnection, alert: Alert, *, exists: bool) -> Alert:
-        """Upsert the current row, append the transition, and stamp both with its seq."""
+        """Upsert the current row, append the transition, stamp both with its seq, and queue
+        its outbound messages (`OutboxQueries`)."""
         values = _values(alert)
         if exists:
             await conn.execute(update(alerts).where(alerts.c.id == alert.id).values(**values))
@@ -192,7 +194,9 @@ class AlertQueries(StoreBase):
         result = await conn.execute(alert_transitions.insert().values(alert_id=alert.id, **values))
         seq = inserted_id(result)
         await conn.execute(update(alerts).where(alerts.c.id == alert.id).values(seq=seq))
-        return replace(alert, seq=seq)
+        stored = replace(alert, seq=seq)
+        await self._outbox_alert(conn, stored)  # its outbound messages, in this transaction
+        return stored
 
 
 def _values(a: Alert) -> dict[str, Any]:
