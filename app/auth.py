@@ -3,11 +3,15 @@
 A token is a JWT (HS256, the settings' secret) naming the user, their role and an expiry read
 from the injected clock. Every request re-reads the user, so a disabled or deleted account or a
 changed role takes effect at once. REST endpoints take `Authorization: Bearer <token>`; the
-station websocket takes `?token=`. Roles: nurse (clinical entries, acknowledgements), engineer
-(devices), admin (everything, users).
+station websocket takes `?token=`. Roles (issue 15): nurse (acknowledgements, signs and bedside
+entries), coordinator (trial data), investigator (all a nurse and a coordinator may do, and
+adjudication and e-signatures), engineer (devices; acknowledges technical alerts only),
+admin (users, and everything but adjudication and signatures: those are an investigator's).
 
-    CurrentUser   any signed-in user          ClinicalUser  nurse or admin
-    EngineerUser  engineer or admin           AdminUser     admin
+    CurrentUser       any signed-in user        ClinicalUser   nurse, investigator or admin
+    TrialDataUser     coordinator, nurse, investigator or admin
+    InvestigatorUser  investigator              EngineerUser   engineer or admin
+    AdminUser         admin
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from app.api.deps import Ctx
 from app.context import AppContext
 from app.security import hash_password, verify_password
 from app.store.rows import Role
+from core.model import Category
 
 ALGORITHM = "HS256"
 
@@ -129,6 +134,25 @@ def require(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
     return check
 
 
-ClinicalUser = Annotated[Principal, Depends(require(Role.NURSE, Role.ADMIN))]
+ClinicalUser = Annotated[Principal, Depends(require(Role.NURSE, Role.INVESTIGATOR, Role.ADMIN))]
+TrialDataUser = Annotated[
+    Principal,
+    Depends(require(Role.COORDINATOR, Role.NURSE, Role.INVESTIGATOR, Role.ADMIN)),
+]
+InvestigatorUser = Annotated[Principal, Depends(require(Role.INVESTIGATOR))]
 EngineerUser = Annotated[Principal, Depends(require(Role.ENGINEER, Role.ADMIN))]
 AdminUser = Annotated[Principal, Depends(require(Role.ADMIN))]
+
+
+ACKNOWLEDGES_ALL = frozenset({Role.NURSE, Role.INVESTIGATOR, Role.ADMIN})
+
+
+def may_acknowledge(role: Role, category: Category) -> bool:
+    """Whether `role` may acknowledge an alert of `category`: clinicians any alert, an
+    engineer only a technical one, a coordinator none."""
+    return role in ACKNOWLEDGES_ALL or (role is Role.ENGINEER and category is Category.TECHNICAL)
+
+
+def forbidden_ack(role: Role, category: Category) -> str:
+    """The reason a role may not acknowledge an alert (for 403 and the websocket)."""
+    return f"a {role.value} may not acknowledge a {category.value} alert"

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, status
 
 from app.api.deps import Ctx
-from app.auth import ClinicalUser, CurrentUser
+from app.auth import CurrentUser, TrialDataUser
 from app.live.views import patient_dict
 from app.schemas import PatientIn, PatientOut
 
@@ -22,7 +22,7 @@ async def list_patients(ctx: Ctx, _user: CurrentUser) -> list[dict[str, Any]]:
 
 
 @router.post("", response_model=PatientOut, status_code=201)
-async def enrol(body: PatientIn, ctx: Ctx, user: ClinicalUser) -> dict[str, Any]:
+async def enrol(body: PatientIn, ctx: Ctx, user: TrialDataUser) -> dict[str, Any]:
     """Enrol a patient at a bed (409 when the study id exists or the bed is taken)."""
     if not any(r.bed == body.bed for r in await ctx.store.list_beds()):
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no bed {body.bed!r}")

@@ -4,11 +4,24 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.api import alerts, audit, auth, beds, devices, health, patients, trial, users
+from app.api import (
+    alerts,
+    audit,
+    auth,
+    beds,
+    devices,
+    enrolment,
+    health,
+    outbound,
+    patients,
+    site,
+    trial,
+    users,
+)
 
 
 def api_router() -> APIRouter:
     router = APIRouter()
-    for module in (auth, beds, patients, trial, alerts, devices, users, audit, health):
+    for module in (auth, beds, patients, trial, enrolment, alerts, devices, outbound, users, audit, health, site):
         router.include_router(module.router)
     return router

@@ -4,7 +4,8 @@ the guarded infusion start, index trends, and the 24 h IAE report.
     GET  /api/patients/{study_id}/trial              patient view: order, checklist, gases
     GET  /api/patients/{study_id}/eligibility        the checklist, computed now
     GET  /api/patients/{study_id}/blood-gases        gases with the ventilator's FiO2/PEEP
-    POST /api/patients/{study_id}/blood-gases        enter a gas (also sent to the engine)
+    POST /api/patients/{study_id}/blood-gases        enter a gas in mmHg or kPa (also sent to
+                                                     the engine, in mmHg)
     PUT  /api/patients/{study_id}/exclusions/{item}  confirm an exclusion criterion
     GET  /api/patients/{study_id}/order              dose and allowed rate
     POST /api/patients/{study_id}/infusion/start     start, only if eligible or overridden
@@ -26,7 +27,7 @@ from fastapi.responses import Response
 from pydantic import Field
 
 from app.api.deps import Ctx
-from app.auth import ClinicalUser, CurrentUser, Principal
+from app.auth import ClinicalUser, CurrentUser, Principal, TrialDataUser
 from app.context import AppContext
 from app.infusions import InfusionRunning
 from app.infusions import start_infusion as start_infusion_record
@@ -40,6 +41,7 @@ from core.model import DeviceEvent, EventSource
 from core.records import format_time_or_none as iso
 from monitors import RuleSet, default_ruleset
 from monitors.trial.eligibility import EXCLUSION_IDS, EXCLUSIONS, Checklist
+from monitors.trial.enrolment import GasUnit, ImplausibleGas, check_pao2, gas_to_mmhg
 from monitors.trial.indices import INDICES
 from monitors.trial.order_check import StudyOrder
 
@@ -56,9 +58,12 @@ def _ruleset() -> RuleSet:
 
 # -- request bodies ---------------------------------------------------------------------------
 class BloodGasEntry(In):
+    """A gas as the analyser prints it: PaO2 (and PaCO2) in `unit`, converted exactly."""
+
     t: UtcTime | None = Field(default=None, description="When the gas was drawn; now if omitted.")
-    pao2_mmhg: Annotated[float, Field(gt=0, le=800)]
-    paco2_mmhg: Annotated[float, Field(gt=0, le=250)] | None = None
+    unit: GasUnit = Field(description="The unit of pao2 and paco2: mmHg or kPa.")
+    pao2: Annotated[float, Field(gt=0, le=800)]
+    paco2: Annotated[float, Field(gt=0, le=250)] | None = None
     ph: Annotated[float, Field(ge=6.5, le=8.0)] | None = None
     fio2_pct: Annotated[float, Field(ge=21, le=100)] | None = Field(
         default=None,
@@ -83,14 +88,14 @@ class TrialInfusionStartIn(In):
 
 
 # -- helpers ----------------------------------------------------------------------------------
-async def _patient(ctx: AppContext, study_id: str) -> PatientRow:
+async def patient_or_404(ctx: AppContext, study_id: str) -> PatientRow:
     row = await ctx.store.patient(study_id)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no patient {study_id!r}")
     return row
 
 
-def _entered_time(ctx: AppContext, t: datetime | None) -> datetime:
+def entered_time(ctx: AppContext, t: datetime | None) -> datetime:
     now = ctx.clock.now()
     if t is None:
         return now
@@ -131,7 +136,7 @@ def _patient_view(p: PatientRow) -> dict[str, Any]:
 @router.get("/patients/{study_id}/trial")
 async def trial_view(study_id: str, ctx: Ctx, _user: CurrentUser) -> dict[str, Any]:
     """Everything the trial workflow shows for a patient (never the arm)."""
-    p = await _patient(ctx, study_id)
+    p = await patient_or_404(ctx, study_id)
     now = ctx.clock.now()
     check, found = await checklist(ctx.store, p, now)
     infusion = None
@@ -152,7 +157,7 @@ async def trial_view(study_id: str, ctx: Ctx, _user: CurrentUser) -> dict[str, A
 @router.get("/patients/{study_id}/eligibility")
 async def eligibility(study_id: str, ctx: Ctx, _user: CurrentUser) -> dict[str, Any]:
     """The checklist computed now from the stored data (met / not_met / unknown per item)."""
-    p = await _patient(ctx, study_id)
+    p = await patient_or_404(ctx, study_id)
     check, _ = await checklist(ctx.store, p, ctx.clock.now())
     return checklist_dict(check)
 
@@ -160,38 +165,46 @@ async def eligibility(study_id: str, ctx: Ctx, _user: CurrentUser) -> dict[str, 
 @router.get("/patients/{study_id}/order")
 async def order(study_id: str, ctx: Ctx, _user: CurrentUser) -> dict[str, Any]:
     """The dose (10^6 cells/kg × weight) and the allowed rate range for this patient."""
-    p = await _patient(ctx, study_id)
+    p = await patient_or_404(ctx, study_id)
     return order_dict(p.weight_kg)
 
 
 @router.get("/patients/{study_id}/blood-gases")
 async def list_gases(study_id: str, ctx: Ctx, _user: CurrentUser) -> list[dict[str, Any]]:
-    p = await _patient(ctx, study_id)
+    p = await patient_or_404(ctx, study_id)
     return [g.as_dict() for g in await gases(ctx.store, bed=p.bed, study_id=p.study_id)]
 
 
 @router.post("/patients/{study_id}/blood-gases", status_code=201)
 async def add_gas(
-    study_id: str, body: BloodGasEntry, ctx: Ctx, user: ClinicalUser
+    study_id: str, body: BloodGasEntry, ctx: Ctx, user: TrialDataUser
 ) -> dict[str, Any]:
-    """Record an arterial blood gas; it also goes to the rules engine as a `blood_gas` event."""
-    p = await _patient(ctx, study_id)
-    t = _entered_time(ctx, body.t)
+    """Record an arterial blood gas, converted to mmHg exactly (422 for a PaO2 below the
+    plausibility floor); it also goes to the rules engine as a `blood_gas` event."""
+    p = await patient_or_404(ctx, study_id)
+    t = entered_time(ctx, body.t)
+    pao2 = gas_to_mmhg(body.pao2, body.unit)
+    paco2 = None if body.paco2 is None else gas_to_mmhg(body.paco2, body.unit)
+    try:
+        check_pao2(pao2)
+    except ImplausibleGas as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from None
     row = await ctx.store.add_blood_gas(
         study_id=study_id,
         t=t,
         entered_by=user.username,
-        pao2_mmhg=body.pao2_mmhg,
-        paco2_mmhg=body.paco2_mmhg,
+        pao2_mmhg=pao2,
+        paco2_mmhg=paco2,
         ph=body.ph,
         fio2_pct=body.fio2_pct,
         note=body.note,
+        entered=(body.unit.value, body.pao2, body.paco2),
     )
     fields: dict[str, Any] = {
         k: v
         for k, v in (
-            ("pao2_mmhg", body.pao2_mmhg),
-            ("paco2_mmhg", body.paco2_mmhg),
+            ("pao2_mmhg", pao2),
+            ("paco2_mmhg", paco2),
             ("ph", body.ph),
             ("fio2_pct", body.fio2_pct),
         )
@@ -208,7 +221,11 @@ async def add_gas(
         actor=user.username,
         action="trial.blood_gas",
         target=study_id,
-        details={"t": iso(t), **{k: v for k, v in fields.items() if k != "entered_by"}},
+        details={
+            "t": iso(t),
+            "entered": {"unit": body.unit.value, "pao2": body.pao2, "paco2": body.paco2},
+            **{k: v for k, v in fields.items() if k != "entered_by"},
+        },
         t=ctx.clock.now(),
     )
     found = await gases(ctx.store, bed=p.bed, study_id=study_id, since=row.t, until=row.t)
@@ -217,11 +234,11 @@ async def add_gas(
 
 @router.put("/patients/{study_id}/exclusions/{item}")
 async def confirm_exclusion(
-    study_id: str, item: str, body: ExclusionEntry, ctx: Ctx, user: ClinicalUser
+    study_id: str, item: str, body: ExclusionEntry, ctx: Ctx, user: TrialDataUser
 ) -> dict[str, Any]:
     """A clinician confirms whether one exclusion criterion applies (audited); returns the
     checklist as it now stands."""
-    p = await _patient(ctx, study_id)
+    p = await patient_or_404(ctx, study_id)
     if item not in EXCLUSION_IDS:
         known = ", ".join(i for i, _ in EXCLUSIONS)
         raise HTTPException(
@@ -292,11 +309,11 @@ async def start_infusion(
 ) -> dict[str, Any]:
     """Start the study infusion: refused (409, with the checklist) when the record is
     ineligible or incomplete, unless `override_reason` is given — then audit-logged."""
-    p = await _patient(ctx, study_id)
+    p = await patient_or_404(ctx, study_id)
     if p.bed is None or p.discharged_at is not None:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=f"{study_id} is not at a bed")
     bed = p.bed
-    t = _entered_time(ctx, body.t)
+    t = entered_time(ctx, body.t)
     current = await ctx.store.current_infusion(bed)
     if current is not None and current.running:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=f"an infusion is running at {bed}")
@@ -394,7 +411,7 @@ async def report(
     """The 24 h IAE report from the infusion start (interim while the window runs)."""
     if arm and user.role is not Role.ADMIN:
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail="only an admin may see the arm")
-    await _patient(ctx, study_id)
+    await patient_or_404(ctx, study_id)
     rep = await build_report(
         ctx.store, study_id, ctx.clock.now(), ruleset=_ruleset(), include_arm=arm, gap_s=gap_s
     )

@@ -1,9 +1,10 @@
 """Trial facts read from the store: blood gases with the ventilator settings of their time,
 the eligibility checklist, and index trends. Shared by the trial API and the report.
 
-FiO2, PEEP and mean airway pressure for a blood gas are the ventilator's observations
-nearest to the gas's time, at most `PAIR_WITHIN_S` away (an FiO2 typed in with the gas is
-used instead, and says so). Continuous indices (S/F, ΔP, Cstat) are computed per trend bucket
+FiO2 for a blood gas is the ventilator's last value at or before the draw (the setting the
+gas was drawn at), PEEP and mean airway pressure the observations nearest to the gas's time,
+each at most `PAIR_WITHIN_S` away (an FiO2 typed in with the gas is used instead, and says
+so). Continuous indices (S/F, ΔP, Cstat) are computed per trend bucket
 from the bucket means of their inputs; P/F and OI only at blood gases.
 """
 
@@ -14,7 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from app.enrolment import enrolment_facts
 from app.store import PatientRow, Store
+from app.store._trial import BloodGasRow
 from core.records import format_time_or_none as iso
 from monitors.trial.eligibility import Answer, Checklist, Criteria, Facts, GasFacts, evaluate
 from monitors.trial.indices import (
@@ -55,6 +58,7 @@ class Gas:
     mean_paw_cmh2o: float | None
     entered_by: str | None
     origin: str  # "trial record" or "bed event"
+    entered_as: str | None = None  # "PaO2 12 kPa, PaCO2 5.1 kPa" when not typed in mmHg
 
     @property
     def pf(self) -> float | None:
@@ -89,6 +93,8 @@ class Gas:
             "oxygenation_index": _r(self.oi, 2),
             "entered_by": self.entered_by,
             "origin": self.origin,
+            "entered_as": self.entered_as,
+            "warnings": self.facts().warnings,
         }
 
 
@@ -103,13 +109,14 @@ def _num(x: object) -> float | None:
 
 
 async def _paired(
-    store: Store, bed: str | None, code: str, t: datetime
+    store: Store, bed: str | None, code: str, t: datetime, *, before_only: bool = False
 ) -> tuple[float | None, str]:
     if bed is None:
         return None, "no bed"
-    o = await store.nearest_observation(bed, code, t, PAIR_WITHIN_S)
+    o = await store.nearest_observation(bed, code, t, PAIR_WITHIN_S, before_only=before_only)
     if o is None or o.value is None:
-        return None, f"none within {PAIR_WITHIN_S / 60:g} min"
+        where = "at or before the draw" if before_only else "of the draw"
+        return None, f"none within {PAIR_WITHIN_S / 60:g} min {where}"
     return o.value, f"{o.device or 'ventilator'} at {iso(o.t)}"
 
 
@@ -123,7 +130,7 @@ async def gases(
 ) -> list[Gas]:
     """Blood gases of a patient (the trial record) and of their bed (`blood_gas` events entered
     elsewhere), without duplicates, oldest first, each with FiO2/PEEP/mean Paw of its time."""
-    raw: list[tuple[datetime, dict[str, float | None], str | None, str]] = []
+    raw: list[tuple[datetime, dict[str, float | None], str | None, str, str | None]] = []
     if study_id is not None:
         for g in await store.blood_gases(study_id):
             if (since is None or g.t >= since) and (until is None or g.t <= until):
@@ -133,9 +140,9 @@ async def gases(
                     "ph": g.ph,
                     "fio2": g.fio2_pct,
                 }
-                raw.append((g.t, vals, g.entered_by, "trial record"))
+                raw.append((g.t, vals, g.entered_by, "trial record", _entered_as(g)))
     if bed is not None:
-        seen = {(t, v["pao2"]) for t, v, _, _ in raw}
+        seen = {(t, v["pao2"]) for t, v, _, _, _ in raw}
         for ev in await store.events(bed, since=since, until=until, names=["blood_gas"]):
             f = ev.fields
             vals = {
@@ -147,14 +154,14 @@ async def gases(
             if (ev.t, vals["pao2"]) in seen:
                 continue  # the trial record's own gas, published to the bed
             by = f.get("entered_by")
-            raw.append((ev.t, vals, by if isinstance(by, str) else None, "bed event"))
+            raw.append((ev.t, vals, by if isinstance(by, str) else None, "bed event", None))
     out: list[Gas] = []
-    for t, v, by, origin in sorted(raw, key=lambda r: r[0]):
+    for t, v, by, origin, entered_as in sorted(raw, key=lambda r: r[0]):
         fio2: float | None
         if v["fio2"] is not None:
             fio2, fio2_src = v["fio2"], f"entered with the gas by {by or 'clinician'}"
         else:
-            fio2, fio2_src = await _paired(store, bed, FIO2, t)
+            fio2, fio2_src = await _paired(store, bed, FIO2, t, before_only=True)
         peep, peep_src = await _paired(store, bed, PEEP, t)
         paw, _ = await _paired(store, bed, PMEAN, t)
         out.append(
@@ -170,9 +177,22 @@ async def gases(
                 mean_paw_cmh2o=paw,
                 entered_by=by,
                 origin=origin,
+                entered_as=entered_as,
             )
         )
     return out
+
+
+def _entered_as(g: BloodGasRow) -> str | None:
+    """How a gas was typed when not in mmHg ("PaO2 12 kPa, PaCO2 5.1 kPa")."""
+    if g.gas_unit is None or g.gas_unit == "mmHg":
+        return None
+    parts = [
+        f"{name} {value:g} {g.gas_unit}"
+        for name, value in (("PaO2", g.pao2_entered), ("PaCO2", g.paco2_entered))
+        if value is not None
+    ]
+    return ", ".join(parts) or None
 
 
 async def checklist(
@@ -183,9 +203,6 @@ async def checklist(
 ) -> tuple[Checklist, list[Gas]]:
     """The patient's eligibility checklist as of `now`, and the gases it was computed from."""
     found = await gases(store, bed=patient.bed, study_id=patient.study_id, until=now)
-    vent_last = None
-    if patient.bed is not None:
-        vent_last = await store.last_observation_time(patient.bed, [FIO2, PEEP], now)
     answers: dict[str, Answer] = {}
     for row in await store.exclusion_history(patient.study_id):  # oldest first: newest wins
         if row.t <= now:
@@ -194,9 +211,9 @@ async def checklist(
         now=now,
         age_years=patient.age_years,
         ards_onset=patient.ards_onset,
-        ventilator_last_t=vent_last,
         gases=[g.facts() for g in found],
         answers=answers,
+        **await enrolment_facts(store, patient, now),
     )
     return evaluate(facts, criteria), found
 

@@ -4,6 +4,9 @@ nearest a time, per-device data coverage, and a patient's audit entries.
 Tables (migration 0002): `blood_gases` (entered arterial gases; FiO2 and PEEP are read from
 the ventilator's observations at the gas's time, not copied), `exclusion_answers` (one row
 per confirmation; the newest per criterion counts, the older ones are the history).
+Migration 0005 keeps each gas as entered (`gas_unit`, `pao2_entered`, `paco2_entered`; NULL
+for gases entered before it, in mmHg) beside the exact mmHg values, and adds the enrolment
+facts, the product record, adjudications and adverse events (`_enrolment`, `_adverse`).
 """
 
 from __future__ import annotations
@@ -29,7 +32,9 @@ from sqlalchemy import (
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.sql.elements import ColumnElement
 
+from app.store._adverse import AdverseEventQueries
 from app.store._data import row_observation
+from app.store._enrolment import EnrolmentQueries
 from app.store.base import StoreBase, inserted_id
 from app.store.schema import BigId, audit_log, metadata, observations, patients
 from app.store.types import UTCDateTime
@@ -48,6 +53,9 @@ blood_gases = Table(
     Column("entered_by", String(), nullable=False),
     Column("entered_at", UTCDateTime(), nullable=False),
     Column("note", Text(), nullable=True),
+    Column("gas_unit", String(), nullable=True),  # as entered: "mmHg" or "kPa"
+    Column("pao2_entered", Double(), nullable=True),
+    Column("paco2_entered", Double(), nullable=True),
     Index("ix_blood_gases_study_id_t", "study_id", "t"),
 )
 
@@ -80,6 +88,9 @@ class BloodGasRow:
     entered_by: str
     entered_at: datetime
     note: str | None
+    gas_unit: str | None = None
+    pao2_entered: float | None = None
+    paco2_entered: float | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -129,7 +140,7 @@ class DeviceCoverage:
         return max(0.0, min(100.0, 100.0 * (1.0 - self.missing_s / span)))
 
 
-class TrialQueries(StoreBase):
+class TrialQueries(EnrolmentQueries, AdverseEventQueries, StoreBase):
     # ── blood gases ─────────────────────────────────────────────────────────────────────
     async def add_blood_gas(
         self,
@@ -143,8 +154,10 @@ class TrialQueries(StoreBase):
         fio2_pct: float | None = None,
         note: str | None = None,
         entered_at: datetime | None = None,
+        entered: tuple[str, float | None, float | None] | None = None,
     ) -> BloodGasRow:
-        """Record a blood gas for a patient (unknown study id → KeyError)."""
+        """Record a blood gas for a patient (unknown study id → KeyError); `entered` is the
+        (unit, PaO2, PaCO2) as typed, when it was not mmHg."""
         for name, v in (("pao2_mmhg", pao2_mmhg), ("paco2_mmhg", paco2_mmhg), ("ph", ph)):
             if v is not None and not (math.isfinite(v) and v > 0):
                 raise ValueError(f"{name} must be a positive number, not {v!r}")
@@ -165,6 +178,8 @@ class TrialQueries(StoreBase):
             "entered_at": entered_at or self._clock.now(),
             "note": note,
         }
+        if entered is not None:
+            values |= dict(zip(("gas_unit", "pao2_entered", "paco2_entered"), entered, strict=True))
         async with self._write() as conn:
             if await conn.scalar(_patient_id(study_id)) is None:
                 raise KeyError(study_id)
@@ -245,10 +260,11 @@ class TrialQueries(StoreBase):
 
     # ── observations around a time ─────────────────────────────────────────────────────
     async def nearest_observation(
-        self, bed: str, code: str, t: datetime, within_s: float
+        self, bed: str, code: str, t: datetime, within_s: float, *, before_only: bool = False
     ) -> Observation | None:
         """The usable observation of `code` at `bed` nearest to `t`, at most `within_s` away
-        (the earlier one on a tie: the setting in force when a blood gas was drawn)."""
+        (the earlier one on a tie: the setting in force when a blood gas was drawn);
+        `before_only`: the last one at or before `t` (the FiO2 a gas was drawn at)."""
         c = observations.c
         lo, hi = t - timedelta(seconds=within_s), t + timedelta(seconds=within_s)
         base = select(observations).where(
@@ -261,7 +277,7 @@ class TrialQueries(StoreBase):
         after = base.where(c.t > t, c.t <= hi).order_by(c.t, c.id).limit(1)
         async with self._read() as conn:
             a = (await conn.execute(before)).mappings().one_or_none()
-            b = (await conn.execute(after)).mappings().one_or_none()
+            b = None if before_only else (await conn.execute(after)).mappings().one_or_none()
         found = [row_observation(r) for r in (a, b) if r is not None]
         if not found:
             return None
@@ -388,6 +404,9 @@ def _gas(row: RowMapping) -> BloodGasRow:
         entered_by=row["entered_by"],
         entered_at=row["entered_at"],
         note=row["note"],
+        gas_unit=row["gas_unit"],
+        pao2_entered=row["pao2_entered"],
+        paco2_entered=row["paco2_entered"],
     )
 
 

@@ -9,9 +9,13 @@ from typing import Any
 
 
 class Role(StrEnum):
-    """What a user may do: nurses acknowledge, engineers wire devices, admins manage users."""
+    """What a user may do (`app.auth`): nurses acknowledge and enter signs, coordinators
+    enter trial data, investigators adjudicate and sign, engineers wire devices, admins
+    manage users."""
 
     NURSE = "nurse"
+    COORDINATOR = "coordinator"
+    INVESTIGATOR = "investigator"
     ENGINEER = "engineer"
     ADMIN = "admin"
 

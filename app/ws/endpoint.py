@@ -6,7 +6,8 @@ act on (a browser never sees the HTTP status of a refused handshake):
     4400  bad query (last_seq not a non-negative integer)
     4401  missing, invalid or expired token, or unknown user: sign in again
 
-Client → server: `{"type": "ack", "alert_id": ...}` (as `POST /api/alerts/{id}/ack`; the
+Client → server: `{"type": "ack", "alert_id": ...}` (as `POST /api/alerts/{id}/ack`, with
+the same role check — a refused one is answered `{"type": "error", "status": 403, ...}`; the
 transition then reaches every client as an `alert` message) and `{"type": "ping"}` (answered
 with `pong`). A message the server cannot use is answered with `{"type": "error", ...}`.
 """
@@ -22,7 +23,7 @@ from typing import Any
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
-from app.auth import AuthError, Principal, authenticate_token
+from app.auth import AuthError, Principal, authenticate_token, forbidden_ack, may_acknowledge
 from app.context import AppContext
 from app.ws.hub import Client
 
@@ -114,6 +115,13 @@ async def _ack(
     if ctx.clock.now() >= user.expires_at:
         await websocket.close(CLOSE_UNAUTHORIZED, "token expired")
         raise WebSocketDisconnect(CLOSE_UNAUTHORIZED)
+    found = await ctx.store.alert(alert_id)
+    if found is not None and not may_acknowledge(user.role, found.category):
+        reason = forbidden_ack(user.role, found.category)
+        ctx.hub.send_to(
+            client, {"type": "error", "status": 403, "reason": reason, "alert_id": alert_id}
+        )
+        return
     try:
         await ctx.alerts.acknowledge(alert_id, by=user.username, t=ctx.clock.now())
     except KeyError:

@@ -2,21 +2,28 @@
 
 Each item is `met`, `not_met` or `unknown`, with its value and where the value came from.
 Missing data is `unknown`, never `met`. The record is `eligible` only when every item is met,
-`ineligible` as soon as one is not met, and `incomplete` otherwise.
+`ineligible` as soon as one is not met, and `incomplete` otherwise. `now` is the planned
+infusion start.
 
-Computed items (shared/CLINICAL.md, "The trial"):
-- age ≥ 18 (enrolment);
-- invasive ventilation: ventilator data at this bed in the last 10 min;
-- P/F < 200 at the latest blood gas (FiO2 from the ventilator nearest the gas's time);
-- PEEP ≥ 8 cmH2O at the latest blood gas (from the ventilator);
+Items (shared/CLINICAL.md, "The trial"; issue 15):
+- age ≥ 18 (enrolment); informed consent (who consented, when, who took it);
+- invasive airway (endotracheal tube or tracheostomy), confirmed by a clinician — never
+  inferred from ventilator data;
+- bilateral infiltrates on X-ray or CT (modality, time, reader);
+- P/F < 200 and PEEP ≥ 8 cmH2O at the qualifying gas: the latest gas, drawn at most
+  `qualifying_gas_max_h` (6 h) before `now`, its FiO2 the last ventilator value at or
+  before the draw (or typed in with the gas);
 - ≤ 96 h since ARDS onset (the protocol also says within one week: 96 h is the tighter bound);
-- P/F persistent: a later gas 8–24 h after the first qualifying gas (P/F < 200) still has
-  P/F < 200 and has not improved by more than 20 % over it.
-Exclusion criteria are confirmed by a clinician, one by one (absent → met, present → not met).
+- P/F persistent: anchored on the diagnostic gas (the first gas at or after ARDS onset with
+  P/F < 200), a gas 8–24 h later still has P/F < 200 and has not improved by more than 20 %;
+- protective ventilation over that interval: the median VT ≤ 8 mL/kg predicted body weight
+  (height and sex) and the median plateau ≤ 30 cmH2O, or a clinician's confirmation;
+- each exclusion criterion confirmed absent, in the seed protocol's words.
 """
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -24,6 +31,16 @@ from enum import StrEnum
 from typing import Any
 
 from core.records import format_time, format_time_or_none
+from monitors.trial.enrolment import (
+    PAO2_FLOOR_MMHG,
+    Airway,
+    Body,
+    Confirmation,
+    Consent,
+    Imaging,
+    VentSample,
+    gas_warnings,
+)
 from monitors.trial.indices import pf_ratio
 
 
@@ -42,13 +59,14 @@ class Verdict(StrEnum):
 EXCLUSIONS: tuple[tuple[str, str], ...] = (
     ("malignancy", "Malignancy"),
     ("cardiogenic_oedema", "Cardiogenic pulmonary oedema"),
-    ("atelectasis_over_50pct", "Atelectasis of more than 50 % of the lungs"),
-    ("pregnancy_or_lactation", "Pregnancy or lactation"),
+    ("atelectasis_over_50pct", "over 50 % atelectasis of either lung lobe"),
+    ("pregnancy_perinatal_lactation", "pregnancy or perinatal or lactation"),
     ("end_stage_respiratory_disease", "End-stage respiratory disease"),
     ("over_3_organ_failures", "More than 3 organ failures"),
     ("meld_over_40", "MELD score above 40"),
     ("pulmonary_hypertension_stage_3_4", "Pulmonary hypertension, stage III–IV"),
-    ("no_arterial_or_central_line", "No arterial or central venous line"),
+    ("no_arterial_line", "No arterial line"),
+    ("no_central_venous_line", "No central venous line"),
     ("dvt_or_pe_within_3_months", "Deep-vein thrombosis or pulmonary embolism within 3 months"),
     ("cerebral_herniation", "Cerebral herniation"),
 )
@@ -65,26 +83,35 @@ class Criteria:
     pf_below: float = 200.0
     peep_min_cmh2o: float = 8.0
     max_h_from_onset: float = 96.0
+    qualifying_gas_max_h: float = 6.0
     second_gas_min_h: float = 8.0
     second_gas_max_h: float = 24.0
     max_improvement_pct: float = 20.0
-    ventilator_recent_s: float = 600.0
+    vt_max_ml_per_kg_pbw: float = 8.0
+    pplat_max_cmh2o: float = 30.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GasFacts:
-    """One arterial blood gas with the ventilator settings in force when it was drawn."""
+    """One arterial blood gas (PaO2 in mmHg, converted) with the ventilator settings in force
+    when it was drawn."""
 
     t: datetime
     pao2_mmhg: float | None
     fio2_pct: float | None
-    fio2_source: str  # "ventilator 09:12:00Z", "entered", "none"
+    fio2_source: str  # "ventilator at 09:12:00Z", "entered", "none"
     peep_cmh2o: float | None
     peep_source: str
 
     @property
     def pf(self) -> float | None:
+        if self.pao2_mmhg is not None and self.pao2_mmhg < PAO2_FLOOR_MMHG:
+            return None  # implausible: never a qualifying value
         return pf_ratio(self.pao2_mmhg, self.fio2_pct)
+
+    @property
+    def warnings(self) -> list[str]:
+        return gas_warnings(self.pao2_mmhg, self.pf)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -99,14 +126,19 @@ class Answer:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Facts:
-    """Everything the checklist is computed from, as of `now`."""
+    """Everything the checklist is computed from, as of `now` (the planned start)."""
 
     now: datetime
     age_years: int | None
     ards_onset: datetime | None
-    ventilator_last_t: datetime | None
     gases: Sequence[GasFacts] = ()
     answers: Mapping[str, Answer] = field(default_factory=dict)
+    consent: Consent | None = None
+    imaging: Imaging | None = None
+    airway: Airway | None = None
+    body: Body | None = None
+    ventilation: Sequence[VentSample] = ()
+    protective_confirmed: Confirmation | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -133,24 +165,20 @@ class Item:
         }
 
 
-def _unknown(
+def _item(
     item_id: str,
     label: str,
-    source: str,
-    detail: str,
+    ok: bool | None,
     *,
     value: Any = None,
+    source: str,
+    detail: str = "",
     kind: str = "computed",
 ) -> Item:
-    """An item that cannot be judged yet: missing data is unknown, never met."""
+    """An item: `ok` None is unknown (missing data is never met)."""
+    st = Status.UNKNOWN if ok is None else Status.MET if ok else Status.NOT_MET
     return Item(
-        id=item_id,
-        label=label,
-        kind=kind,
-        status=Status.UNKNOWN,
-        value=value,
-        source=source,
-        detail=detail,
+        id=item_id, label=label, kind=kind, status=st, value=value, source=source, detail=detail
     )
 
 
@@ -183,16 +211,21 @@ def _r(x: float | None, nd: int = 1) -> float | None:
 def evaluate(facts: Facts, criteria: Criteria | None = None) -> Checklist:
     """The checklist for `facts` (see the module docstring)."""
     c = criteria or Criteria()
-    gases = sorted(facts.gases, key=lambda g: g.t)
-    gases = [g for g in gases if g.t <= facts.now]
+    gases = sorted((g for g in facts.gases if g.t <= facts.now), key=lambda g: g.t)
     latest = gases[-1] if gases else None
+    if latest is not None and facts.now - latest.t > timedelta(hours=c.qualifying_gas_max_h):
+        latest = None  # too old to qualify
+    anchor = _anchor(facts, gases, c)
     items = [
         _age(facts, c),
-        _ventilation(facts, c),
-        _pf(latest, c),
+        _consent(facts.consent),
+        _airway(facts.airway),
+        _imaging(facts.imaging),
+        _pf(latest, gases, c),
         _peep(latest, c),
         _onset(facts, c),
-        _persistent(gases, c),
+        _persistent(facts, anchor, gases, c),
+        _protective(facts, anchor, c),
     ]
     items += [_exclusion(i, label, facts.answers.get(i)) for i, label in EXCLUSIONS]
     return Checklist(now=facts.now, items=tuple(items))
@@ -201,44 +234,73 @@ def evaluate(facts: Facts, criteria: Criteria | None = None) -> Checklist:
 def _age(f: Facts, c: Criteria) -> Item:
     label = f"Age ≥ {c.min_age_years} years"
     if f.age_years is None:
-        return _unknown(
-            "age",
-            label,
-            "enrolment",
-            "age not entered",
-        )
-    ok = f.age_years >= c.min_age_years
-    return Item(
-        id="age",
-        label=label,
-        kind="computed",
-        status=Status.MET if ok else Status.NOT_MET,
-        value=f.age_years,
-        source="enrolment",
+        return _item("age", label, None, source="enrolment", detail="age not entered")
+    return _item(
+        "age", label, f.age_years >= c.min_age_years, value=f.age_years, source="enrolment"
     )
 
 
-def _ventilation(f: Facts, c: Criteria) -> Item:
-    label = "Invasive mechanical ventilation"
-    last = f.ventilator_last_t
-    if last is None or (f.now - last).total_seconds() > c.ventilator_recent_s:
-        seen = "never" if last is None else f"last at {format_time_or_none(last)}"
-        return _unknown(
-            "invasive_ventilation",
+def _consent(consent: Consent | None) -> Item:
+    label = "Informed consent (patient or legal representative)"
+    if consent is None:
+        return _item(
+            "informed_consent",
             label,
-            "ventilator",
-            (
-                f"no ventilator data in the last {c.ventilator_recent_s / 60:g} min ({seen}): "
-                "connect the ventilator to iaewatch"
-            ),
+            None,
+            source="coordinator",
+            detail="not recorded",
+            kind="confirmed",
         )
-    return Item(
-        id="invasive_ventilation",
-        label=label,
-        kind="computed",
-        status=Status.MET,
-        value=True,
-        source=f"ventilator data at {format_time_or_none(last)}",
+    return _item(
+        "informed_consent",
+        label,
+        True,
+        value=consent.consenter.value,
+        source=f"taken by {consent.taken_by} at {format_time(consent.t)}",
+        detail=f"consented by {consent.consenter_name} ({consent.consenter.value})",
+        kind="confirmed",
+    )
+
+
+def _airway(airway: Airway | None) -> Item:
+    label = "Invasive ventilation through an endotracheal tube or tracheostomy (confirmed)"
+    if airway is None:
+        return _item(
+            "invasive_airway",
+            label,
+            None,
+            source="clinician",
+            detail="confirm the airway: ventilator data alone does not show it",
+            kind="confirmed",
+        )
+    return _item(
+        "invasive_airway",
+        label,
+        True,
+        value=airway.kind.value,
+        source=f"confirmed by {airway.confirmed_by} at {format_time(airway.t)}",
+        kind="confirmed",
+    )
+
+
+def _imaging(imaging: Imaging | None) -> Item:
+    label = "Bilateral infiltrates on chest X-ray or CT"
+    if imaging is None:
+        return _item(
+            "bilateral_infiltrates",
+            label,
+            None,
+            source="imaging",
+            detail="no reading recorded",
+            kind="confirmed",
+        )
+    return _item(
+        "bilateral_infiltrates",
+        label,
+        imaging.bilateral,
+        value="bilateral" if imaging.bilateral else "not bilateral",
+        source=f"{imaging.modality.value} at {format_time(imaging.t)}, read by {imaging.reader}",
+        kind="confirmed",
     )
 
 
@@ -246,50 +308,49 @@ def _gas_source(g: GasFacts) -> str:
     return f"blood gas {format_time_or_none(g.t)}; FiO2: {g.fio2_source}"
 
 
-def _pf(g: GasFacts | None, c: Criteria) -> Item:
-    label = f"PaO2/FiO2 < {c.pf_below:g} mmHg"
+def _pf(g: GasFacts | None, gases: list[GasFacts], c: Criteria) -> Item:
+    label = f"PaO2/FiO2 < {c.pf_below:g} mmHg (gas within {c.qualifying_gas_max_h:g} h)"
     if g is None:
-        return _unknown(
-            "pf_below_200",
-            label,
-            "blood gas",
-            "no blood gas entered",
+        why = (
+            "no blood gas entered"
+            if not gases
+            else (
+                f"the latest gas ({format_time(gases[-1].t)}) is more than "
+                f"{c.qualifying_gas_max_h:g} h old: draw a new one"
+            )
         )
+        return _item("pf_below_200", label, None, source="blood gas", detail=why)
     pf = g.pf
     if pf is None:
-        why = "no PaO2" if g.pao2_mmhg is None else "no FiO2 from the ventilator at that time"
-        return _unknown(
-            "pf_below_200",
-            label,
-            _gas_source(g),
-            why,
-        )
-    return Item(
-        id="pf_below_200",
-        label=label,
-        kind="computed",
-        status=Status.MET if pf < c.pf_below else Status.NOT_MET,
-        value=_r(pf),
-        source=_gas_source(g),
-        detail=f"PaO2 {g.pao2_mmhg:g} mmHg, FiO2 {g.fio2_pct:g} %",
+        if g.pao2_mmhg is None:
+            why = "no PaO2"
+        elif g.pao2_mmhg < PAO2_FLOOR_MMHG:
+            why = f"PaO2 {g.pao2_mmhg:.1f} mmHg is implausible"
+        else:
+            why = "no FiO2 from the ventilator at or before the draw"
+        return _item("pf_below_200", label, None, source=_gas_source(g), detail=why)
+    detail = f"PaO2 {g.pao2_mmhg:.1f} mmHg, FiO2 {g.fio2_pct:g} %"
+    if g.warnings:
+        detail += "; " + "; ".join(g.warnings)
+    return _item(
+        "pf_below_200", label, pf < c.pf_below, value=_r(pf), source=_gas_source(g), detail=detail
     )
 
 
 def _peep(g: GasFacts | None, c: Criteria) -> Item:
     label = f"PEEP ≥ {c.peep_min_cmh2o:g} cmH2O"
     if g is None or g.peep_cmh2o is None:
-        return _unknown(
+        return _item(
             "peep_at_least_8",
             label,
-            "ventilator" if g is None else f"ventilator at {format_time_or_none(g.t)}",
-            "no blood gas entered" if g is None else "no PEEP from the ventilator then",
+            None,
+            source="ventilator" if g is None else f"ventilator at {format_time_or_none(g.t)}",
+            detail="no qualifying blood gas" if g is None else "no PEEP from the ventilator then",
         )
-    ok = g.peep_cmh2o >= c.peep_min_cmh2o
-    return Item(
-        id="peep_at_least_8",
-        label=label,
-        kind="computed",
-        status=Status.MET if ok else Status.NOT_MET,
+    return _item(
+        "peep_at_least_8",
+        label,
+        g.peep_cmh2o >= c.peep_min_cmh2o,
         value=_r(g.peep_cmh2o),
         source=f"{g.peep_source} (blood gas {format_time_or_none(g.t)})",
     )
@@ -298,95 +359,151 @@ def _peep(g: GasFacts | None, c: Criteria) -> Item:
 def _onset(f: Facts, c: Criteria) -> Item:
     label = f"Within {c.max_h_from_onset:g} h (and one week) of ARDS onset"
     if f.ards_onset is None:
-        return _unknown(
-            "onset_within_96h",
-            label,
-            "enrolment",
-            "ARDS onset not entered",
+        return _item(
+            "onset_within_96h", label, None, source="enrolment", detail="ARDS onset not entered"
         )
     hours = (f.now - f.ards_onset).total_seconds() / 3600.0
     if hours < 0:
-        return _unknown(
+        return _item(
             "onset_within_96h",
             label,
-            "enrolment",
-            f"ARDS onset {format_time_or_none(f.ards_onset)} is in the future: check the entry",
+            None,
             value=_r(hours),
+            source="enrolment",
+            detail=f"ARDS onset {format_time(f.ards_onset)} is in the future: check the entry",
         )
-    ok = hours <= c.max_h_from_onset and hours <= 7 * 24
-    return Item(
-        id="onset_within_96h",
-        label=label,
-        kind="computed",
-        status=Status.MET if ok else Status.NOT_MET,
+    return _item(
+        "onset_within_96h",
+        label,
+        hours <= c.max_h_from_onset and hours <= 7 * 24,
         value=_r(hours),
-        source=f"ARDS onset {format_time_or_none(f.ards_onset)} (enrolment)",
+        source=f"ARDS onset {format_time(f.ards_onset)} (enrolment)",
         detail=f"{hours:.1f} h since onset",
     )
 
 
-def _persistent(gases: list[GasFacts], c: Criteria) -> Item:
+def _anchor(f: Facts, gases: list[GasFacts], c: Criteria) -> GasFacts | None:
+    """The diagnostic gas: the first at or after ARDS onset with P/F < the threshold."""
+    if f.ards_onset is None:
+        return None
+    onset = f.ards_onset
+    return next((g for g in gases if g.t >= onset and g.pf is not None and g.pf < c.pf_below), None)
+
+
+def _persistent(f: Facts, first: GasFacts | None, gases: list[GasFacts], c: Criteria) -> Item:
     label = (
         f"P/F still < {c.pf_below:g} after {c.second_gas_min_h:g}–{c.second_gas_max_h:g} h "
         f"of protective ventilation, improved ≤ {c.max_improvement_pct:g} %"
     )
-
-    def unknown(detail: str, source: str = "blood gases") -> Item:
-        return _unknown(
-            "pf_persistent",
-            label,
-            source,
-            detail,
-        )
-
-    first = next((g for g in gases if (g.pf is not None and g.pf < c.pf_below)), None)
     if first is None:
-        return unknown("no qualifying first blood gas (P/F < 200 with FiO2 known)")
+        why = (
+            "ARDS onset not entered"
+            if f.ards_onset is None
+            else ("no diagnostic blood gas (P/F < 200 with FiO2 known) at or after ARDS onset")
+        )
+        return _item("pf_persistent", label, None, source="blood gases", detail=why)
     pf1 = first.pf
     assert pf1 is not None
     lo = first.t + timedelta(hours=c.second_gas_min_h)
     hi = first.t + timedelta(hours=c.second_gas_max_h)
     later = [g for g in gases if lo <= g.t <= hi]
     if not later:
-        return unknown(
-            f"needs a second blood gas between {format_time(lo)} and {format_time(hi)} "
-            f"({c.second_gas_min_h:g}–{c.second_gas_max_h:g} h after the first at "
-            f"{format_time(first.t)})"
+        return _item(
+            "pf_persistent",
+            label,
+            None,
+            source="blood gases",
+            detail=(
+                f"needs a second blood gas between {format_time(lo)} and {format_time(hi)} "
+                f"({c.second_gas_min_h:g}–{c.second_gas_max_h:g} h after the diagnostic gas "
+                f"at {format_time(first.t)})"
+            ),
         )
     second = later[-1]
     pf2 = second.pf
-    source = f"blood gases {format_time_or_none(first.t)} and {format_time_or_none(second.t)}"
+    source = f"blood gases {format_time(first.t)} (diagnostic) and {format_time(second.t)}"
     if pf2 is None:
-        return unknown("the second blood gas has no P/F (PaO2 or FiO2 missing)", source)
+        return _item(
+            "pf_persistent",
+            label,
+            None,
+            source=source,
+            detail="the second blood gas has no P/F (PaO2 or FiO2 missing)",
+        )
     change = (pf2 - pf1) / pf1 * 100.0
-    ok = pf2 < c.pf_below and change <= c.max_improvement_pct
-    return Item(
-        id="pf_persistent",
-        label=label,
-        kind="computed",
-        status=Status.MET if ok else Status.NOT_MET,
+    return _item(
+        "pf_persistent",
+        label,
+        pf2 < c.pf_below and change <= c.max_improvement_pct,
         value={"first_pf": _r(pf1), "second_pf": _r(pf2), "change_pct": _r(change)},
         source=source,
         detail=f"P/F {pf1:.0f} → {pf2:.0f} ({change:+.1f} %)",
     )
 
 
+def _protective(f: Facts, first: GasFacts | None, c: Criteria) -> Item:
+    label = (
+        f"Protective ventilation: VT ≤ {c.vt_max_ml_per_kg_pbw:g} mL/kg PBW, "
+        f"plateau ≤ {c.pplat_max_cmh2o:g} cmH2O"
+    )
+    if f.body is None:
+        return _item(
+            "protective_ventilation",
+            label,
+            None,
+            source="enrolment",
+            detail="height and sex not entered (predicted body weight)",
+        )
+    pbw = f.body.pbw_kg
+    if f.protective_confirmed is not None:
+        conf = f.protective_confirmed
+        return _item(
+            "protective_ventilation",
+            label,
+            True,
+            value={"pbw_kg": _r(pbw)},
+            source=f"confirmed by {conf.by} at {format_time(conf.t)}",
+            detail=conf.note or "",
+            kind="confirmed",
+        )
+    since = first.t if first is not None else f.now - timedelta(hours=c.second_gas_max_h)
+    window = [s for s in f.ventilation if since <= s.t <= f.now]
+    vts = [s.vt_ml for s in window if s.vt_ml is not None]
+    pplats = [s.pplat_cmh2o for s in window if s.pplat_cmh2o is not None]
+    source = f"ventilator {format_time(since)} – {format_time(f.now)}"
+    if not vts or not pplats:
+        return _item(
+            "protective_ventilation",
+            label,
+            None,
+            value={"pbw_kg": _r(pbw)},
+            source=source,
+            detail="no tidal volume or plateau data over the interval: confirm it",
+        )
+    vt_per_kg = statistics.median(vts) / pbw
+    pplat = statistics.median(pplats)
+    return _item(
+        "protective_ventilation",
+        label,
+        vt_per_kg <= c.vt_max_ml_per_kg_pbw and pplat <= c.pplat_max_cmh2o,
+        value={"pbw_kg": _r(pbw), "vt_ml_per_kg_pbw": _r(vt_per_kg, 2), "pplat_cmh2o": _r(pplat)},
+        source=source,
+        detail=f"median VT {vt_per_kg:.1f} mL/kg PBW ({pbw:.1f} kg), median plateau {pplat:.0f}",
+    )
+
+
 def _exclusion(item_id: str, label: str, answer: Answer | None) -> Item:
     text = f"Exclusion absent: {label}"
     if answer is None:
-        return _unknown(
-            item_id,
-            text,
-            "clinician",
-            "not confirmed yet",
-            kind="confirmed",
+        return _item(
+            item_id, text, None, source="clinician", detail="not confirmed yet", kind="confirmed"
         )
-    return Item(
-        id=item_id,
-        label=text,
-        kind="confirmed",
-        status=Status.NOT_MET if answer.present else Status.MET,
+    return _item(
+        item_id,
+        text,
+        not answer.present,
         value="present" if answer.present else "absent",
-        source=f"confirmed by {answer.by} at {format_time_or_none(answer.t)}",
+        source=f"confirmed by {answer.by} at {format_time(answer.t)}",
         detail=answer.note or "",
+        kind="confirmed",
     )

@@ -117,7 +117,7 @@ async def test_roles(
     }
     r = await client.post("/api/beds/ICU-1/infusion/start", json=start, headers=engineer)
     assert r.status_code == 403
-    assert r.json()["detail"] == "needs the role admin or nurse"
+    assert r.json()["detail"] == "needs the role admin or investigator or nurse"
 
     user = {"username": "newnurse", "role": "nurse", "password": "a long enough password"}
     assert (await client.post("/api/users", json=user, headers=nurse)).status_code == 403

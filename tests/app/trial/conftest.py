@@ -81,6 +81,24 @@ async def ventilate(
     await store.add_observations(batch)
 
 
+async def confirm_enrolment(store: Store, t: datetime = T0 - timedelta(hours=2)) -> None:
+    """Record consent, imaging, airway, height and sex, and protective ventilation."""
+    facts: dict[str, dict[str, object]] = {
+        "consent": {
+            "consenter": "legal_representative",
+            "consenter_name": "Wang Li (spouse)",
+            "t": t,
+            "taken_by": "coord.chen",
+        },
+        "imaging": {"modality": "ct", "t": t, "reader": "dr.zhao", "bilateral": True},
+        "airway": {"kind": "endotracheal_tube", "confirmed_by": "dr.lee", "t": t},
+        "body": {"height_cm": 175.0, "sex": "male"},
+        "protective_ventilation": {"by": "dr.lee", "t": t, "note": "VT 6 mL/kg PBW, Pplat 26"},
+    }
+    for kind, data in facts.items():
+        await store.add_fact(study_id=SID, kind=kind, data=data, by="coord.chen", t=t)
+
+
 @pytest.fixture
 async def enrolled(store: Store) -> Store:
     await store.upsert_bed(BED, label="Bed 1")
@@ -100,7 +118,13 @@ async def enrolled(store: Store) -> Store:
 async def app(url: str, vclock: VirtualClock) -> AsyncIterator[FastAPI]:
     s = await Store.open(url)
     try:
-        for name, role in (("nina", Role.NURSE), ("ada", Role.ADMIN), ("eric", Role.ENGINEER)):
+        for name, role in (
+            ("nina", Role.NURSE),
+            ("ada", Role.ADMIN),
+            ("eric", Role.ENGINEER),
+            ("chen", Role.COORDINATOR),
+            ("dr.lee", Role.INVESTIGATOR),
+        ):
             await s.add_user(name, role, hash_password("correct horse battery"))
     finally:
         await s.close()

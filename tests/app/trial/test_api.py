@@ -44,7 +44,7 @@ async def test_trial_view_never_shows_the_arm(client: httpx.AsyncClient, ctx: Ap
     assert '"arm"' not in json.dumps(body)
     assert body["order"]["dose_cells"] == 80e6 and body["order"]["rate_ml_h"] == [100.0, 200.0]
     assert body["eligibility"]["verdict"] == "incomplete"
-    assert len(body["eligibility"]["items"]) == 6 + len(EXCLUSIONS)
+    assert len(body["eligibility"]["items"]) == 9 + len(EXCLUSIONS)
     r = await client.get(f"/api/patients/{SID}/order", headers=nurse)
     assert r.json()["dose_text"] == "80.0 × 10^6 cells"
     assert (await client.get("/api/patients/nobody/trial", headers=nurse)).status_code == 404
@@ -60,7 +60,7 @@ async def test_blood_gas_entry_goes_to_the_engine_and_pairs_the_ventilator(
     nurse = headers(ctx, "nina", Role.NURSE)
     r = await client.post(
         f"/api/patients/{SID}/blood-gases",
-        json={"pao2_mmhg": 80, "ph": 7.3, "t": "2026-03-01T07:59:00Z"},
+        json={"unit": "mmHg", "pao2": 80, "ph": 7.3, "t": "2026-03-01T07:59:00Z"},
         headers=nurse,
     )
     assert r.status_code == 201, r.text
@@ -74,12 +74,14 @@ async def test_blood_gas_entry_goes_to_the_engine_and_pairs_the_ventilator(
     sub.close()
     r = await client.post(
         f"/api/patients/{SID}/blood-gases",
-        json={"pao2_mmhg": 80, "t": "2026-03-01T09:00:00Z"},
+        json={"unit": "mmHg", "pao2": 80, "t": "2026-03-01T09:00:00Z"},
         headers=nurse,
     )
     assert r.status_code == 422  # in the future
     eng = headers(ctx, "eric", Role.ENGINEER)
-    r = await client.post(f"/api/patients/{SID}/blood-gases", json={"pao2_mmhg": 80}, headers=eng)
+    r = await client.post(
+        f"/api/patients/{SID}/blood-gases", json={"unit": "mmHg", "pao2": 80}, headers=eng
+    )
     assert r.status_code == 403
 
 
@@ -130,7 +132,7 @@ async def test_exclusions_and_the_guarded_infusion_start(
     assert len(log) == 1 and log[0]["actor"] == "nina" and log[0]["t"] == T0
     assert log[0]["details"]["reason"] == start["override_reason"]
     assert log[0]["details"]["verdict"] == "incomplete"
-    assert log[0]["details"]["failing"]["invasive_ventilation"] == "unknown"
+    assert log[0]["details"]["failing"]["invasive_airway"] == "unknown"
     # one study infusion per patient
     r = await client.post(
         f"/api/patients/{SID}/infusion/start", json={"planned_min": 45}, headers=nurse

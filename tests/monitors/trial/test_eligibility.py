@@ -16,6 +16,18 @@ from monitors.trial.eligibility import (
     Verdict,
     evaluate,
 )
+from monitors.trial.enrolment import (
+    Airway,
+    AirwayKind,
+    Body,
+    Confirmation,
+    Consent,
+    Consenter,
+    Imaging,
+    Modality,
+    Sex,
+    VentSample,
+)
 
 NOW = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 
@@ -43,7 +55,23 @@ def facts(**kw: object) -> Facts:
         "now": NOW,
         "age_years": 54,
         "ards_onset": NOW - timedelta(hours=40),
-        "ventilator_last_t": NOW - timedelta(seconds=5),
+        "consent": Consent(
+            consenter=Consenter.LEGAL_REPRESENTATIVE,
+            consenter_name="Wang Li (spouse)",
+            t=NOW - timedelta(hours=11),
+            taken_by="coord.chen",
+        ),
+        "imaging": Imaging(
+            modality=Modality.CT, t=NOW - timedelta(hours=20), reader="dr.zhao", bilateral=True
+        ),
+        "airway": Airway(
+            kind=AirwayKind.ENDOTRACHEAL_TUBE, confirmed_by="dr.lee", t=NOW - timedelta(hours=1)
+        ),
+        # male, 175 cm: PBW 50 + 0.91 × 22.6 = 70.566 kg
+        "body": Body(height_cm=175, sex=Sex.MALE),
+        "ventilation": [
+            VentSample(t=NOW - timedelta(hours=h), vt_ml=420, pplat_cmh2o=27) for h in range(10)
+        ],
         # P/F 72/0.6 = 120, then 65/0.6 = 108.3 (−9.7 %)
         "gases": [gas(10, 72, 60), gas(0.5, 65, 60)],
         "answers": ALL_ABSENT,
@@ -71,7 +99,17 @@ def test_everything_met_is_eligible() -> None:
 
 def test_missing_data_is_unknown_never_met() -> None:
     check = evaluate(
-        facts(age_years=None, ards_onset=None, ventilator_last_t=None, gases=[], answers={})
+        facts(
+            age_years=None,
+            ards_onset=None,
+            gases=[],
+            answers={},
+            consent=None,
+            imaging=None,
+            airway=None,
+            body=None,
+            ventilation=[],
+        )
     )
     assert check.verdict is Verdict.INCOMPLETE
     assert all(i.status is Status.UNKNOWN for i in check.items)
@@ -132,10 +170,102 @@ def test_gases_after_now_are_not_used() -> None:
     assert check.eligible
 
 
-def test_stale_ventilator_data_is_unknown() -> None:
-    check = evaluate(facts(ventilator_last_t=NOW - timedelta(minutes=11)))
-    assert status(check, "invasive_ventilation") is Status.UNKNOWN
+@pytest.mark.parametrize("missing", ["consent", "imaging", "airway"])
+def test_a_missing_confirmed_inclusion_item_is_unknown(missing: str) -> None:
+    check = evaluate(facts(**{missing: None}))
+    item = {"consent": "informed_consent", "imaging": "bilateral_infiltrates"}.get(
+        missing, "invasive_airway"
+    )
+    assert status(check, item) is Status.UNKNOWN
     assert check.verdict is Verdict.INCOMPLETE
+
+
+def test_confirmed_items_say_who_when_and_how() -> None:
+    check = evaluate(facts())
+    consent = next(i for i in check.items if i.id == "informed_consent")
+    assert consent.value == "legal_representative"
+    assert "coord.chen" in consent.source and "Wang Li" in consent.detail
+    imaging = next(i for i in check.items if i.id == "bilateral_infiltrates")
+    assert imaging.source == "ct at 2026-02-28T12:00:00Z, read by dr.zhao"
+    assert next(i for i in check.items if i.id == "invasive_airway").value == "endotracheal_tube"
+
+
+def test_imaging_not_bilateral_is_not_met() -> None:
+    one_sided = Imaging(modality=Modality.XRAY, t=NOW, reader="dr.zhao", bilateral=False)
+    check = evaluate(facts(imaging=one_sided))
+    assert status(check, "bilateral_infiltrates") is Status.NOT_MET
+
+
+def test_the_qualifying_gas_must_be_recent() -> None:
+    # the latest gas 7 h before the start: older than the 6 h the protocol allows
+    check = evaluate(facts(gases=[gas(16, 72, 60), gas(7, 65, 60)]))
+    assert status(check, "pf_below_200") is Status.UNKNOWN
+    assert "more than 6 h old" in next(i for i in check.items if i.id == "pf_below_200").detail
+    assert (
+        status(
+            evaluate(
+                facts(gases=[gas(16, 72, 60), gas(7, 65, 60)]), Criteria(qualifying_gas_max_h=8)
+            ),
+            "pf_below_200",
+        )
+        is Status.MET
+    )
+
+
+def test_persistence_is_anchored_on_the_diagnostic_gas_at_or_after_onset() -> None:
+    # a gas before onset (P/F 100) is not the anchor; the diagnostic gas 10 h ago is
+    onset = NOW - timedelta(hours=12)
+    check = evaluate(
+        facts(ards_onset=onset, gases=[gas(20, 60, 60), gas(10, 72, 60), gas(0.5, 65, 60)])
+    )
+    item = next(i for i in check.items if i.id == "pf_persistent")
+    assert item.status is Status.MET and item.value["first_pf"] == 120.0
+    # with only the pre-onset gas and one 8 h after onset there is no diagnostic gas pair
+    check = evaluate(facts(ards_onset=onset, gases=[gas(20, 60, 60), gas(0.5, 65, 60)]))
+    assert status(check, "pf_persistent") is Status.UNKNOWN
+
+
+def test_implausible_pao2_never_qualifies_and_low_values_warn() -> None:
+    g = gas(0.5, 15, 60)
+    assert g.pf is None
+    check = evaluate(facts(gases=[gas(10, 72, 60), g]))
+    assert status(check, "pf_below_200") is Status.UNKNOWN
+    low = gas(0.5, 28, 60)  # PaO2 28 mmHg, P/F 46.7: plausible but suspicious
+    assert len(low.warnings) == 2
+    detail = next(
+        i for i in evaluate(facts(gases=[gas(10, 72, 60), low])).items if i.id == "pf_below_200"
+    ).detail
+    assert "check sample" in detail
+
+
+def test_protective_ventilation_uses_predicted_body_weight() -> None:
+    check = evaluate(facts())
+    item = next(i for i in check.items if i.id == "protective_ventilation")
+    assert item.status is Status.MET
+    assert item.value["pbw_kg"] == pytest.approx(70.6)
+    assert item.value["vt_ml_per_kg_pbw"] == pytest.approx(420 / 70.566, abs=0.01)
+    # a woman of 160 cm: PBW 45.5 + 0.91 × 7.6 = 52.4 kg; 420 mL is 8.0 mL/kg → 8.01 > 8
+    woman = evaluate(facts(body=Body(height_cm=160, sex=Sex.FEMALE)))
+    assert status(woman, "protective_ventilation") is Status.NOT_MET
+    high_plateau = [VentSample(t=NOW - timedelta(hours=1), vt_ml=420, pplat_cmh2o=33)]
+    assert status(evaluate(facts(ventilation=high_plateau)), "protective_ventilation") is (
+        Status.NOT_MET
+    )
+
+
+def test_protective_ventilation_without_data_is_unknown_unless_confirmed() -> None:
+    assert status(evaluate(facts(ventilation=[])), "protective_ventilation") is Status.UNKNOWN
+    assert status(evaluate(facts(body=None)), "protective_ventilation") is Status.UNKNOWN
+    confirmed = Confirmation(by="dr.lee", t=NOW, note="VT 6 mL/kg per chart")
+    check = evaluate(facts(ventilation=[], protective_confirmed=confirmed))
+    assert status(check, "protective_ventilation") is Status.MET
+
+
+def test_exclusions_use_the_seed_protocols_words() -> None:
+    labels = dict(EXCLUSIONS)
+    assert labels["atelectasis_over_50pct"] == "over 50 % atelectasis of either lung lobe"
+    assert labels["pregnancy_perinatal_lactation"] == "pregnancy or perinatal or lactation"
+    assert "no_arterial_line" in labels and "no_central_venous_line" in labels
 
 
 def test_onset_in_the_future_is_unknown_not_met() -> None:
@@ -145,13 +275,15 @@ def test_onset_in_the_future_is_unknown_not_met() -> None:
 
 def test_exclusions_present_absent_unconfirmed() -> None:
     answers = dict(ALL_ABSENT)
-    answers["pregnancy_or_lactation"] = Answer(present=True, by="dr.lee", t=NOW, note="β-hCG +")
+    answers["pregnancy_perinatal_lactation"] = Answer(
+        present=True, by="dr.lee", t=NOW, note="β-hCG +"
+    )
     del answers["meld_over_40"]
     check = evaluate(facts(answers=answers))
-    assert status(check, "pregnancy_or_lactation") is Status.NOT_MET
+    assert status(check, "pregnancy_perinatal_lactation") is Status.NOT_MET
     assert status(check, "meld_over_40") is Status.UNKNOWN
     assert check.verdict is Verdict.INELIGIBLE
-    preg = next(i for i in check.items if i.id == "pregnancy_or_lactation")
+    preg = next(i for i in check.items if i.id == "pregnancy_perinatal_lactation")
     assert preg.source.startswith("confirmed by dr.lee") and preg.detail == "β-hCG +"
 
 
