@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).parents[1]
-PACKAGES = ("core", "drivers", "simulators", "monitors", "app")
+PACKAGES = ("core", "drivers", "simulators", "monitors", "importers", "app")
 FORBIDDEN = {
     "core": {"drivers", "simulators", "monitors", "app"},
     "drivers": {"simulators", "monitors", "app"},
     "monitors": {"drivers", "simulators", "app"},
     "simulators": {"monitors", "app"},
+    "importers": {"drivers", "simulators", "monitors", "app"},
 }
 
 

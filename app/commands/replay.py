@@ -1,4 +1,5 @@
-"""`iaewatch replay FILE.jsonl [--rules FILE]`: a recorded stream → alert transitions.
+"""`iaewatch replay FILE.jsonl... [--rules FILE] [--summary]`: recorded streams → alert
+transitions, or their alert burden.
 
 Records (core.records, several beds interleaved, in time order) are fed to the trial's engine
 (`monitors.build_engine`: the rule set and the study order check, as `serve` runs it) through
@@ -8,19 +9,26 @@ alert transition is one JSON object on stdout (`core.records.alert_record`, the 
 REST API and the station websocket; `seq` is null: nothing is committed). A malformed line or
 time going backwards stops the replay with the line number on stderr (exit 2). Alerts still
 active at the end of the file stay active: no end is invented.
+
+Several files are replayed one after the other, each through a fresh engine (one file is one
+recording: `iaewatch import` writes one per ICU stay). `--summary` prints, instead of the
+transitions, the alert starts per patient-hour by category and priority, inside and outside
+the monitoring window (`app.burden`).
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Annotated
 
 import typer
 
+from app.burden import Burden
 from core.errors import ConfigError, RecordError
 from core.model import Alert, DeviceEvent, Observation
 from core.records import alert_record, format_time, parse_record
@@ -57,15 +65,19 @@ def replay(
     emit: Callable[[Alert], None],
     *,
     progress: Callable[[int], None] | None = None,
+    see: Callable[[Observation | DeviceEvent], None] | None = None,
 ) -> tuple[int, int]:
-    """Feed `lines` to `engine` through the service's loop, emitting transitions; returns
-    (records, transitions). Raises RecordError (with the line number) on a bad line."""
+    """Feed `lines` to `engine` through the service's loop, emitting transitions (and showing
+    each record to `see` first); returns (records, transitions). Raises RecordError (with the
+    line number) on a bad line."""
     stepper = Stepper(engine)
     last_t: datetime | None = None
     records = transitions = 0
     for msg in read_records(lines, progress=progress):
         records += 1
         last_t = msg.t
+        if see is not None:
+            see(msg)
         for a in stepper.feed(msg):
             emit(a)
             transitions += 1
@@ -80,10 +92,46 @@ def _ruleset(rules: Path | None) -> RuleSet:
     return default_ruleset() if rules is None else load_ruleset(rules)
 
 
+def _replay_one(
+    file: Path,
+    engine: TrialEngine,
+    emit: Callable[[Alert], None],
+    see: Callable[[Observation | DeviceEvent], None] | None,
+) -> None:
+    """Replay one file ('-' = stdin); a progress bar on a terminal. Exit 2 on bad input."""
+    name = "<stdin>" if str(file) == "-" else str(file)
+    try:
+        stream: IO[bytes] = sys.stdin.buffer if name == "<stdin>" else file.open("rb")
+    except OSError as exc:
+        print(f"error: {name}: cannot read: {exc.strerror or exc}", file=sys.stderr)
+        raise typer.Exit(2) from None
+    try:
+        if sys.stderr.isatty() and name != "<stdin>":
+            size = max(1, file.stat().st_size)
+            with typer.progressbar(
+                length=size, label=f"replay {file.name}", file=sys.stderr, show_eta=True
+            ) as bar:
+                replay(stream, engine, emit, progress=bar.update, see=see)
+        else:
+            replay(stream, engine, emit, see=see)
+    except RecordError as exc:
+        sys.stdout.flush()
+        print(f"error: {name}:{exc.line}: {exc.message}", file=sys.stderr)
+        raise typer.Exit(2) from None
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
+
+
 def register(cli: typer.Typer) -> None:
     @cli.command("replay")
     def replay_cmd(
-        file: Annotated[Path, typer.Argument(help="Recorded stream, JSON Lines ('-' = stdin).")],
+        files: Annotated[
+            list[Path],
+            typer.Argument(
+                help="Recorded streams, JSON Lines ('-' = stdin); each through a fresh engine."
+            ),
+        ],
         rules: Annotated[
             Path | None, typer.Option("--rules", help="Rule set YAML (default: the shipped set).")
         ] = None,
@@ -94,42 +142,44 @@ def register(cli: typer.Typer) -> None:
                 help="Seconds after which an unacknowledged high-priority alert escalates.",
             ),
         ] = None,
+        summary: Annotated[
+            bool,
+            typer.Option(
+                "--summary",
+                help="Print the alert burden (starts per patient-hour by category and "
+                "priority, inside and outside the monitoring window) instead of transitions.",
+            ),
+        ] = False,
+        as_json: Annotated[
+            bool, typer.Option("--json", help="With --summary: the summary as one JSON object.")
+        ] = False,
     ) -> None:
-        """Replay FILE through the rules engine; one JSON alert transition per line."""
+        """Replay FILEs through the rules engine; one JSON alert transition per line."""
         try:
-            engine = build_engine(_ruleset(rules), escalate_after_s=escalate_after)
+            ruleset = _ruleset(rules)
         except ConfigError as exc:
             print(f"error: {exc}", file=sys.stderr)
             raise typer.Exit(2) from None
-        name = "<stdin>" if str(file) == "-" else str(file)
         out = sys.stdout
+        burden = Burden(timedelta(hours=ruleset.monitoring_window_h))
 
         def emit(a: Alert) -> None:
-            out.write(json.dumps(alert_record(a), ensure_ascii=False, default=str) + "\n")
-
-        try:
-            stream: IO[bytes] = sys.stdin.buffer if name == "<stdin>" else file.open("rb")
-        except OSError as exc:
-            print(f"error: {name}: cannot read: {exc.strerror or exc}", file=sys.stderr)
-            raise typer.Exit(2) from None
-        try:
-            if sys.stderr.isatty() and name != "<stdin>":
-                size = max(1, file.stat().st_size)
-                with typer.progressbar(
-                    length=size, label="replay", file=sys.stderr, show_eta=True
-                ) as bar:
-                    replay(stream, engine, emit, progress=bar.update)
+            if summary:
+                burden.count(a)
             else:
-                replay(stream, engine, emit)
-        except RecordError as exc:
-            out.flush()
-            print(f"error: {name}:{exc.line}: {exc.message}", file=sys.stderr)
-            raise typer.Exit(2) from None
-        finally:
-            if stream is not sys.stdin.buffer:
-                stream.close()
+                out.write(json.dumps(alert_record(a), ensure_ascii=False, default=str) + "\n")
+
+        warnings: Counter[str] = Counter()
+        for file in files:
+            engine = build_engine(ruleset, escalate_after_s=escalate_after)
+            burden.stream = str(file)
+            _replay_one(file, engine, emit, burden.see if summary else None)
+            warnings.update(engine.warnings)
+        if summary:
+            text = json.dumps(burden.as_dict()) if as_json else burden.table()
+            out.write(text + "\n")
         out.flush()
-        if engine.warnings:
-            total = sum(engine.warnings.values())
-            kinds = ", ".join(f"{k} ×{v}" for k, v in sorted(engine.warnings.items()))
+        if warnings:
+            total = sum(warnings.values())
+            kinds = ", ".join(f"{k} ×{v}" for k, v in sorted(warnings.items()))
             print(f"warning: {total} sample(s) not used: {kinds}", file=sys.stderr)
