@@ -20,9 +20,11 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     false,
 )
 
+from app.store.audit_chain import hash_default, prev_hash_default
 from app.store.types import JSONDoc, UTCDateTime
 
 NAMING = {
@@ -222,5 +224,28 @@ audit_log = Table(
     Column("action", String(), nullable=False),
     Column("target", String(), nullable=False),
     Column("details", JSONDoc, nullable=False),
+    # the hash chain (app.store.audit_chain), filled by these defaults on every insert
+    Column("prev_hash", String(64), nullable=False, default=prev_hash_default),
+    Column("hash", String(64), nullable=False, default=hash_default),
     Index("ix_audit_log_t", "t"),
+)
+
+# Outbound messages waiting for their endpoint (app.outbound), oldest first: a row is written
+# in the same transaction as the alert transition it carries, and deleted once the endpoint
+# accepted it (HL7 AA, HTTP 2xx). `control_id` is the message's idempotent id (MSH-10).
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("endpoint", String(), nullable=False),
+    Column("control_id", String(), nullable=False),
+    Column("created", UTCDateTime(), nullable=False),
+    Column("alert_id", String(), nullable=True),
+    Column("seq", BigInteger(), nullable=True),
+    Column("payload", Text(), nullable=False),
+    Column("attempts", Integer(), nullable=False, server_default="0"),
+    Column("last_error", Text(), nullable=True),
+    UniqueConstraint("endpoint", "control_id"),
+    Index("ix_outbox_endpoint_id", "endpoint", "id"),
+    sqlite_autoincrement=True,
 )
