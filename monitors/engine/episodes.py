@@ -68,8 +68,11 @@ class Episodes:
             if res:
                 if rr.pending_since is None:
                     rr.pending_since, rr.pending_dt = ts, dt
+                    rr.pending_seen = None
                     bed.timed[rule.id] = None
-                if ts - rr.pending_since >= rule.persist_s:
+                if bed.trigger is not None or bed.event is not None:
+                    rr.pending_seen = ts  # a sample (or an event) agrees, not a tick
+                if held(rule, rr):
                     self.start(bed, rule, rr, ts, dt, out, iae)
             elif rr.pending_since is not None:
                 rr.pending_since = None
@@ -249,7 +252,7 @@ class Episodes:
                 in_win = not rule.window_only or bed.in_window(ts, rule.window_h or 0.0)
                 if not in_win and rule.outside_window == "ignore":
                     rr.pending_since = None
-                elif ts - rr.pending_since >= rule.persist_s:
+                elif held(rule, rr):
                     self.start(bed, rule, rr, ts, now, out, rule.iae and in_win)
             elif (
                 ep is not None
@@ -338,6 +341,15 @@ class Episodes:
             message=_message(rule.title, evidence),
             evidence=evidence,
         )
+
+
+def held(rule: Rule, rr: RuleRun) -> bool:
+    """The rule's condition has held for its `persist_s`: shown by an agreeing sample at least
+    `persist_s` after the first, so one sample (which stays fresh for a while) never is."""
+    if not rule.persist_s:
+        return True
+    since, seen = rr.pending_since, rr.pending_seen
+    return since is not None and seen is not None and seen - since >= rule.persist_s
 
 
 def _start_certainty(bed: BedState, ts: float, hours: float, ev: dict[str, Any]) -> None:

@@ -19,7 +19,7 @@ from core.errors import UnitError
 from core.model import Alert, Observation, ValueStatus
 from core.params import VASOPRESSOR_CODES
 from core.units import normalise_unit, to_canonical
-from monitors.engine.plan import Plan
+from monitors.engine.plan import ART_LINE, Plan
 from monitors.engine.state import BedState, Extreme, Series, SlidingMean
 from monitors.engine.warnings import Warnings
 from monitors.rules.derived import DERIVED, Derived
@@ -30,6 +30,8 @@ Evaluate = Callable[[BedState, Rule, float, datetime, list[Alert]], None]
 _DOSE_UNITS = frozenset({"ug/kg/min", "ug/min", "ug/kg/h", "ug/h", "mg/min", "mg/h"})
 _STUDY_PUMP_CODES = frozenset({"MDC_FLOW_FLUID_PUMP", "MDC_VOL_FLUID_DELIV", "MDC_VOL_FLUID_TBI"})
 _AGENT_SET = frozenset(VASOPRESSOR_CODES.values())
+_ART_SET = frozenset(ART_LINE)
+_SAME_INSTANT_S = 2.0  # a monitor's values of one instant arrive within this
 _VALID = ValueStatus.VALID
 
 
@@ -49,6 +51,9 @@ class Intake:
         self._by_trigger = plan.by_trigger
         self._derived_by_trigger = plan.derived_by_trigger
         self._conv: dict[tuple[str, str], Callable[[float], float] | None] = {}
+        self._feeds = plan.feeds
+        # values of a feed that can be an outlier (not settings: doses, the study pump)
+        self._screened = frozenset(plan.watched) - _AGENT_SET - _STUDY_PUMP_CODES
 
     @contextmanager
     def quietly(self) -> Iterator[None]:
@@ -98,7 +103,81 @@ class Intake:
         if bed.last_t < ts:
             bed.last_t = ts
             bed.last_dt = msg.t
+        s = bed.series.get(code) or self.series(bed, code)
+        if s.device != msg.device:
+            s.gaps.clear()  # the cadence is learned per code and source
+        elif ts > s.t:
+            s.gaps.append(ts - s.t)
+        if usable:
+            assert value is not None
+            if code in _ART_SET and self._art_artefact(bed, code, ts, value, msg.device):
+                usable = False
+            elif code in self._screened and self._held_back(bed, s, code, ts, value, msg, out):
+                return
         self.store(bed, code, ts, value if usable else None, msg.device, msg.t, out)
+
+    def _art_artefact(
+        self, bed: BedState, code: str, ts: float, value: float, device: str | None
+    ) -> bool:
+        """A flush or zeroing of the arterial line: systolic near 0 (mean ≈ 25 while systolic
+        and diastolic read 0) or no pulse pressure (a square wave). The line's other values
+        of the same instant are made unusable too."""
+        vals = {code: value}
+        for other in ART_LINE:
+            o = bed.series.get(other)
+            if (
+                other != code
+                and o is not None
+                and o.value is not None
+                and abs(o.t - ts) <= _SAME_INSTANT_S
+                and o.device == device
+            ):
+                vals[other] = o.value
+        sys_, dia = vals.get(ART_LINE[0]), vals.get(ART_LINE[1])
+        feeds = self._feeds
+        if not (
+            (sys_ is not None and sys_ <= feeds.art_zero_mmhg)
+            or (sys_ is not None and dia is not None and sys_ - dia < feeds.art_flat_mmhg)
+        ):
+            return False
+        for other in vals:
+            if other != code:
+                bed.series[other].value = None
+        self._warn(f"artefact:{code}", f"{bed.name}: arterial line flushed or zeroed, not used")
+        return True
+
+    def _held_back(
+        self,
+        bed: BedState,
+        s: Series,
+        code: str,
+        ts: float,
+        value: float,
+        msg: Observation,
+        out: list[Alert],
+    ) -> bool:
+        """On a slow feed, an isolated value far from its neighbours is held until the next
+        sample confirms it (then both are stored) or contradicts it (then it is dropped)."""
+        held, s.held = s.held, None
+        feeds = self._feeds
+        if held is not None:
+            if _near(value, held[1], feeds.outlier_jump_pct):
+                self.store(bed, code, held[0], held[1], held[2], held[3], out)
+                return False
+            self._warn(
+                f"outlier:{code}",
+                f"{bed.name}: {code} = {held[1]:g} far from both neighbours, not used",
+            )
+        cadence = s.cadence()
+        if (
+            s.value is not None
+            and cadence is not None
+            and cadence >= feeds.slow_feed_s
+            and not _near(value, s.value, feeds.outlier_jump_pct)
+        ):
+            s.held = (ts, value, msg.device, msg.t)
+            return True
+        return False
 
     def store(
         self,
@@ -208,3 +287,8 @@ class Intake:
 
         self._conv[key] = conv
         return conv(value)
+
+
+def _near(value: float, ref: float, pct: float) -> bool:
+    """`value` within `pct` % of `ref`."""
+    return abs(value - ref) <= abs(ref) * pct / 100.0

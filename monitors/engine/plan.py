@@ -14,6 +14,9 @@ from monitors.rules.conditions import walk
 from monitors.rules.derived import DERIVED, Derived
 from monitors.rules.ruleset import Rule, RuleSet
 
+ART_LINE = ("MDC_PRESS_BLD_ART_SYS", "MDC_PRESS_BLD_ART_DIA", "MDC_PRESS_BLD_ART_MEAN")
+"""The arterial line's systolic, diastolic and mean, screened together for artefacts."""
+
 
 class Plan:
     """The rule set's needs, indexed for the engine's hot paths. Read-only once built."""
@@ -64,6 +67,8 @@ class Plan:
             watched.update((d.a, d.b))
             for trig in d.triggers:
                 self.derived_by_trigger.setdefault(trig, []).append(d)
+        if watched & set(ART_LINE):
+            watched.update(ART_LINE)  # the three together tell a flush or zeroing
         watched.update(VASOPRESSOR_CODES.values())  # doses feed the agent count
         watched.add("MDC_VOL_FLUID_DELIV")  # volume delivered, checked at infusion_end
         self.watched = frozenset(watched)
@@ -82,6 +87,7 @@ class Plan:
             f = rs.freshness.get(code, default)
             self.fresh[code] = float("inf") if f is None else f
         self.agents = tuple(VASOPRESSOR_CODES.values())
+        self.feeds = rs.feeds
         hours = {r.window_h for r in rs.rules if r.window_h is not None}
         self.window_hours = tuple(sorted(hours | {rs.monitoring_window_h}))
 

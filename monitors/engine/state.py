@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from monitors.engine.lifecycle import Episode
 
 NEVER = float("-inf")
+CADENCE_GAPS = 8  # intervals a source's cadence is learned from
 
 
 class Extreme:
@@ -76,9 +77,11 @@ class Series:
 
     `smooth` holds sliding means (by span) and `extremes` sliding extremes keyed by
     (span, is_max, smoothing span) — of the smoothed values when that span is not 0.
+    `gaps` are the last intervals between samples from the same source (its cadence), and
+    `held` an outlier on a slow feed waiting for the next sample to confirm it.
     """
 
-    __slots__ = ("device", "extremes", "hist", "smooth", "t", "value")
+    __slots__ = ("device", "extremes", "gaps", "held", "hist", "smooth", "t", "value")
 
     def __init__(self) -> None:
         self.t = NEVER
@@ -87,16 +90,33 @@ class Series:
         self.hist: deque[tuple[float, float]] | None = None  # usable samples, for the baseline
         self.smooth: dict[float, SlidingMean] = {}
         self.extremes: dict[tuple[float, bool, float], Extreme] = {}
+        self.gaps: deque[float] = deque(maxlen=CADENCE_GAPS)
+        self.held: tuple[float, float, str | None, datetime] | None = None
+
+    def cadence(self) -> float | None:
+        """The source's usual interval between samples (median of the last gaps), if known."""
+        gaps = self.gaps
+        if not gaps:
+            return None
+        return sorted(gaps)[len(gaps) // 2]
 
 
 class RuleRun:
     """One rule's progress at one bed: pending onset, clearing, the open episode."""
 
-    __slots__ = ("clear_since", "episode", "last_trigger", "pending_dt", "pending_since")
+    __slots__ = (
+        "clear_since",
+        "episode",
+        "last_trigger",
+        "pending_dt",
+        "pending_seen",
+        "pending_since",
+    )
 
     def __init__(self) -> None:
         self.pending_since: float | None = None
         self.pending_dt: datetime | None = None
+        self.pending_seen: float | None = None  # last sample (or event) that agreed
         self.clear_since: float | None = None
         self.last_trigger: float = NEVER
         self.episode: Episode | None = None

@@ -35,7 +35,7 @@ from core.yamlfile import Marked, load_marked, read_marked
 from monitors.rules.read_conditions import CondReader
 from monitors.rules.read_params import Params, count
 from monitors.rules.read_rule import read_rule
-from monitors.rules.ruleset import BaselineSpec, Rule, RuleSet
+from monitors.rules.ruleset import BaselineSpec, FeedChecks, Rule, RuleSet
 
 _TOP_KEYS = {
     "name",
@@ -46,6 +46,7 @@ _TOP_KEYS = {
     "baseline",
     "freshness_s",
     "params",
+    "feeds",
     "rules",
 }
 DEFAULT_RULESET = "ucmsc_ards.yaml"
@@ -96,6 +97,9 @@ def _read(c: Checker, doc: Marked) -> RuleSet:
     if "baseline" in doc:
         bm = c.mapping(doc["baseline"], doc.line_of("baseline"), "baseline")
         baseline = _baseline(c, params, bm)
+    feeds = FeedChecks()
+    if "feeds" in doc:
+        feeds = _feeds(c, c.mapping(doc["feeds"], doc.line_of("feeds"), "feeds"))
     rules_node = c.seq(doc["rules"], doc.line_of("rules"), "rules")
     if not rules_node:
         c.fail("a rule set needs at least one rule", rules_node.line, "rules")
@@ -121,7 +125,16 @@ def _read(c: Checker, doc: Marked) -> RuleSet:
         latching=bool(latching),
         freshness={**params.fresh, "default": params.fresh_default},
         params=dict(params.aliases),
+        feeds=feeds,
     )
+
+
+def _feeds(c: Checker, m: Marked) -> FeedChecks:
+    names = ("slow_feed_s", "outlier_jump_pct", "art_zero_mmhg", "art_flat_mmhg")
+    c.keys(m, "feeds", set(names))
+    d = FeedChecks()
+    got = {k: c.get(m, k, "feeds", c.positive, getattr(d, k)) for k in names}
+    return FeedChecks(**{k: float(v) for k, v in got.items() if v is not None})
 
 
 def _baseline(c: Checker, params: Params, m: Marked) -> BaselineSpec:

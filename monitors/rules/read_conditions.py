@@ -44,6 +44,7 @@ KINDS = (
     "none",
 )
 _BOUNDS = ("below", "at_most", "above", "at_least")
+_DEFAULT_CADENCE_X = 3.0  # stale after 3 of the source's own intervals (if > after_s)
 _DEFAULT_SMOOTH_S = 30.0  # rate rules compare 30 s means, so one noisy sample is no trend
 # Default 'worse values' step per canonical unit (an update needs at least this much worse).
 _STEP_BY_UNIT = {
@@ -249,7 +250,7 @@ class CondReader:
 
     def _stale(self, m: Marked, path: str) -> Cond:
         c = self.c
-        c.keys(m, path, {"params", "after_s"}, {"params", "after_s"})
+        c.keys(m, path, {"params", "after_s", "cadence_x"}, {"params", "after_s"})
         seq = c.seq(m["params"], m.line_of("params"), join(path, "params"))
         if not seq:
             c.fail("needs at least one parameter", seq.line, join(path, "params"))
@@ -258,7 +259,8 @@ class CondReader:
             for _i, x, line, field in c.items(seq, join(path, "params"))
         )
         after = c.positive(m["after_s"], m.line_of("after_s"), join(path, "after_s"))
-        return Stale(refs, after)
+        cadence_x = c.get(m, "cadence_x", path, c.positive, _DEFAULT_CADENCE_X)
+        return Stale(refs, after, cadence_x or _DEFAULT_CADENCE_X)
 
     def _vasopressor(self, m: Marked, path: str) -> Cond:
         c = self.c

@@ -28,6 +28,7 @@ class Params:
     def __init__(self, c: Checker) -> None:
         self.c = c
         self.aliases: dict[str, tuple[str, ...]] = {}
+        self.agree: dict[str, float] = {}  # alias -> the most its codes may differ
         self.fresh: dict[str, float | None] = {}
         self.fresh_default = DEFAULT_FRESH_S
 
@@ -62,16 +63,24 @@ class Params:
             for c in codes
         )
         name = obj if isinstance(obj, str) else "/".join(codes)
-        return ParamRef(name=name, codes=codes, fresh=fresh)
+        return ParamRef(name=name, codes=codes, fresh=fresh, agree_within=self.agree.get(name))
 
     def read_aliases(self, m: Marked) -> None:
-        """`params:` — alias name: code or list of codes."""
+        """`params:` — alias name: code or list of codes, or `{codes, agree_within}` (a
+        group whose fresh codes further apart than `agree_within` cannot tell)."""
+        c = self.c
         for name, codes in m.items():
             line, field = m.line_of(name), join("params", name)
             if not ID.match(name):
-                self.c.fail("alias names are lower_case words", line, field)
+                c.fail("alias names are lower_case words", line, field)
             if name in PARAMETERS:
-                self.c.fail("an alias cannot shadow a parameter code", line, field)
+                c.fail("an alias cannot shadow a parameter code", line, field)
+            if isinstance(codes, Marked):
+                c.keys(codes, field, {"codes", "agree_within"}, {"codes"})
+                agree = c.get(codes, "agree_within", field, c.positive)
+                if agree is not None:
+                    self.agree[name] = agree
+                line, field, codes = codes.line_of("codes"), join(field, "codes"), codes["codes"]
             self.aliases[name] = self.code(codes, line, field)
 
     def read_freshness(self, m: Marked) -> None:

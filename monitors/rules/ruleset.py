@@ -33,6 +33,22 @@ class BaselineSpec:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class FeedChecks:
+    """How real feeds are screened before rules read them (`feeds:` in the YAML).
+
+    On a slow feed (learned cadence ≥ `slow_feed_s`) a sample more than `outlier_jump_pct`
+    away from the previous one is held until the next sample confirms it; arterial-line
+    flushes and zeroing (systolic ≤ `art_zero_mmhg`, or a pulse pressure below
+    `art_flat_mmhg`) are artefacts, not pressures.
+    """
+
+    slow_feed_s: float = 30.0
+    outlier_jump_pct: float = 20.0
+    art_zero_mmhg: float = 10.0
+    art_flat_mmhg: float = 5.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Rule:
     """One rule: a condition, what to call it, how long it must hold, when it may fire."""
 
@@ -70,6 +86,7 @@ class RuleSet:
     latching: bool = True
     freshness: dict[str, float | None] = field(default_factory=dict)
     params: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    feeds: FeedChecks = field(default_factory=FeedChecks)
 
     def rule(self, rule_id: str) -> Rule:
         for r in self.rules:

@@ -41,8 +41,9 @@ def test_replay_writes_transitions(runner: CliRunner) -> None:
     assert ("ICU-4", "arrhythmia", "start", False) in got  # no infusion at ICU-4: no IAE
     hyp = [o for o in out if o["rule"] == "hypoxemia_spo2"]
     assert [o["phase"] for o in hyp] == ["start", "end"]
-    # 84 % from 08:15:00 (samples every 10 s): the tick at 08:15:15 confirms 15 s held
-    assert hyp[0]["t"] == "2026-03-01T08:15:15Z"
+    # 84 % from 08:15:00 (samples every 10 s): a hold needs an agreeing sample 15 s on, so
+    # the sample at 08:15:20 confirms it (a tick alone never does: issue 13)
+    assert hyp[0]["t"] == "2026-03-01T08:15:20Z"
     assert [o["t"] for o in out] == sorted(o["t"] for o in out)
     # the file's units were converted: °F, fraction, mbar — no warnings
     assert "warning" not in res.stderr

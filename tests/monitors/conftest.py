@@ -20,6 +20,7 @@ CODES = {
     "pulse": ("MDC_PULS_OXIM_PULS_RATE", "/min"),
     "sbp": ("MDC_PRESS_BLD_ART_SYS", "mm[Hg]"),
     "map": ("MDC_PRESS_BLD_ART_MEAN", "mm[Hg]"),
+    "dia": ("MDC_PRESS_BLD_ART_DIA", "mm[Hg]"),
     "nbp_sys": ("MDC_PRESS_BLD_NONINV_SYS", "mm[Hg]"),
     "nbp_mean": ("MDC_PRESS_BLD_NONINV_MEAN", "mm[Hg]"),
     "temp": ("MDC_TEMP_BLD", "Cel"),

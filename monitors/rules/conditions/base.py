@@ -30,12 +30,15 @@ class ParamRef:
 
     A group such as `[MDC_PRESS_BLD_ART_SYS, MDC_PRESS_BLD_NONINV_SYS]` prefers the arterial
     line while it reports and falls back to the cuff; a preferred code whose latest sample is
-    fresh but unusable makes the group unknown rather than falling back.
+    fresh but unusable makes the group unknown rather than falling back. With `agree_within`
+    (ECG heart rate before the oximeter's pulse), two fresh codes further apart than that
+    make the group unknown: the fallback never stands in for a reading it contradicts.
     """
 
     name: str
     codes: tuple[str, ...]
     fresh: tuple[float, ...]  # seconds a sample stands for the present value, per code
+    agree_within: float | None = None
 
     def current(self, bed: BedState, now: float) -> tuple[str | None, float | None]:
         series = bed.series
@@ -45,11 +48,21 @@ class ParamRef:
             if s is not None and now - s.t <= self.fresh[0]:
                 return code, s.value
             return None, None
+        agree = self.agree_within
+        found: tuple[str, float | None] | None = None
         for code, fresh in zip(self.codes, self.fresh, strict=True):
             s = series.get(code)
-            if s is not None and now - s.t <= fresh:
-                return code, s.value
-        return None, None
+            if s is None or now - s.t > fresh:
+                continue
+            if found is None:
+                found = (code, s.value)
+                if agree is None or s.value is None:
+                    return found
+            elif s.value is not None and found[1] is not None and agree is not None:
+                if abs(s.value - found[1]) > agree:
+                    return found[0], None  # the sources disagree: cannot tell
+                return found
+        return found or (None, None)
 
     def baseline(self, bed: BedState, code: str) -> tuple[str | None, float | None]:
         b = bed.baseline.get(code)

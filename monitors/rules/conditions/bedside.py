@@ -20,7 +20,7 @@ from monitors.rules.conditions.base import (
 )
 
 if TYPE_CHECKING:
-    from monitors.engine.state import BedState
+    from monitors.engine.state import BedState, Series
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,21 +206,28 @@ class Vasopressor(Cond):
 
 
 class Stale(Cond):
-    """A parameter seen at this bed has not arrived for `after_s` (its device not known lost)."""
+    """A parameter seen at this bed has not arrived for more than its stale time (its device
+    not known lost): `after_s`, or `cadence_x` times the source's own learned cadence if
+    longer, so a feed that has sent once a minute all along is not stale at 60 s."""
 
     timed = True
 
-    def __init__(self, refs: tuple[ParamRef, ...], after_s: float) -> None:
+    def __init__(self, refs: tuple[ParamRef, ...], after_s: float, cadence_x: float) -> None:
         super().__init__()
         self.params = refs
         self.codes = tuple(dict.fromkeys(c for r in refs for c in r.codes))
         self.after_s = after_s
+        self.cadence_x = cadence_x
+
+    def _after(self, s: Series) -> float:
+        cadence = s.cadence()
+        return self.after_s if cadence is None else max(self.after_s, cadence * self.cadence_x)
 
     def stale_codes(self, bed: BedState, now: float) -> list[str]:
         out = []
         for code in self.codes:
             s = bed.series.get(code)
-            if s is None or now - s.t < self.after_s:
+            if s is None or now - s.t <= self._after(s):
                 continue
             if s.device is not None and s.device in bed.disconnected:
                 continue  # the device_disconnected alert already says it
@@ -231,8 +238,8 @@ class Stale(Cond):
         due = now + self.after_s
         for code in self.codes:
             s = bed.series.get(code)
-            if s is not None and s.t + self.after_s > now:
-                due = min(due, s.t + self.after_s)
+            if s is not None and s.t + self._after(s) >= now:
+                due = min(due, s.t + self._after(s))
         return due
 
     def test(self, bed: BedState, now: float, active: bool) -> bool | None:
@@ -244,6 +251,7 @@ class Stale(Cond):
     def collect(self, bed: BedState, now: float, ev: Evidence) -> None:
         stale = self.stale_codes(bed, now)
         ev["stale"] = {c: r3(now - bed.series[c].t) for c in stale}
+        ev["stale_after_s"] = {c: r3(self._after(bed.series[c])) for c in stale}
 
     def severity(self, bed: BedState, now: float, out: dict[str, float]) -> None:
         out[str(self.uid)] = float(len(self.stale_codes(bed, now)))

@@ -1,0 +1,128 @@
+"""Real feeds (issue 13 item 2): holds need agreeing samples over time, staleness follows a
+source's own cadence, and cross-checks keep artefacts from standing in for the patient."""
+
+from __future__ import annotations
+
+from core.model import Phase
+
+M = 60.0
+
+
+def _starts(sc, rule):  # type: ignore[no-untyped-def]
+    return [a for a in sc.of(rule) if a.phase is Phase.START]
+
+
+def test_one_sample_never_satisfies_a_hold(scenario, make_baseline) -> None:
+    # a once-a-minute monitor: one MAP of 28 (line being zeroed, no sys/dia sent) stays
+    # "fresh" for 60 s, longer than the 60 s hold; the next sample is normal again
+    sc = make_baseline(scenario(), map=80)
+    sc.infusion(0)
+    sc.series(60, 3600, M, map=lambda s: 28 if s == 600 else 80, spo2=94, hr=90)
+    sc.run(until=3600)
+    assert _starts(sc, "hypotension") == []
+
+
+def test_two_agreeing_samples_spanning_the_hold_alert(scenario, make_baseline) -> None:
+    sc = make_baseline(scenario(), map=80)
+    sc.infusion(0)
+    sc.series(60, 3600, M, map=lambda s: 80 if s < 600 else 55, spo2=94, hr=90)
+    sc.run(until=3600)
+    (a,) = _starts(sc, "hypotension")
+    assert a.evidence["held_s"] >= 60
+    assert (a.t - a.onset).total_seconds() <= 3 * M  # the outlier check waits one sample
+
+
+def test_a_once_a_minute_feed_is_not_stale_at_60_s(scenario) -> None:
+    sc = scenario()
+    sc.series(0, 4 * 3600, 60.0, spo2=94, hr=90, map=80)
+    sc.run(until=4 * 3600)
+    assert sc.of("stale_vitals") == []
+
+
+def test_a_once_a_minute_feed_that_stops_is_stale_after_three_intervals(scenario) -> None:
+    sc = scenario()
+    sc.series(0, 1800, 60.0, spo2=94, hr=90, map=80)
+    sc.run(until=1800 + 600)
+    (a,) = _starts(sc, "stale_vitals")
+    silent = (a.t - sc.engine.beds()[0].last_seen).total_seconds()  # type: ignore[operator]
+    assert 150 <= silent <= 190
+    assert a.evidence["stale_after_s"]["MDC_PULS_OXIM_SAT_O2"] == 180
+
+
+def test_a_one_hertz_feed_is_stale_after_60_s(scenario) -> None:
+    sc = scenario()
+    sc.series(0, 600, 1.0, spo2=94)
+    sc.run(until=700)
+    (a,) = _starts(sc, "stale_vitals")
+    assert (a.t - a.onset).total_seconds() == 0
+    assert a.t.timestamp() - sc.engine.beds()[0].last_seen.timestamp() == 61  # more than 60 s  # type: ignore[union-attr]
+
+
+def test_pulse_rate_does_not_stand_in_for_an_ecg_it_contradicts(scenario, make_baseline) -> None:
+    # lead-off: the ECG counts 12 /min while the oximeter sees a pulse of 88
+    sc = make_baseline(scenario(), hr=88, pulse=88)
+    sc.infusion(0)
+    sc.series(0, 1800, 1.0, hr=lambda s: 12 if 600 <= s < 900 else 88, pulse=88, spo2=94)
+    sc.run(until=1800)
+    assert sc.of("bradycardia") == []
+
+
+def test_pulse_stands_in_when_the_ecg_is_absent(scenario, make_baseline) -> None:
+    sc = make_baseline(scenario(), hr=lambda s: None, pulse=88)
+    sc.infusion(0)
+    sc.series(0, 1800, 1.0, pulse=lambda s: 35 if s >= 600 else 88, spo2=94)
+    sc.run(until=1800)
+    (a,) = _starts(sc, "bradycardia")
+    assert "MDC_PULS_OXIM_PULS_RATE" in a.evidence["values"]
+
+
+def test_arterial_line_zeroing_is_an_artefact_not_hypotension(scenario, make_baseline) -> None:
+    sc = make_baseline(scenario(), map=80, sbp=120)
+    sc.infusion(0)
+    zero = lambda s: 600 <= s < 900  # noqa: E731
+    sc.series(
+        0,
+        1800,
+        1.0,
+        sbp=lambda s: 0 if zero(s) else 120,
+        dia=lambda s: 0 if zero(s) else 60,
+        map=lambda s: 25 if zero(s) else 80,
+    )
+    sc.run(until=1800)
+    assert sc.of("hypotension") == []
+    assert sum(n for k, n in sc.engine.warnings.items() if k.startswith("artefact:")) > 0
+
+
+def test_arterial_line_square_wave_is_an_artefact(scenario, make_baseline) -> None:
+    sc = make_baseline(scenario(), map=80, sbp=120)
+    sc.infusion(0)
+    flush = lambda s: 600 <= s < 900  # noqa: E731
+    sc.series(
+        0,
+        1800,
+        1.0,
+        sbp=lambda s: 300 if flush(s) else 120,
+        dia=lambda s: 298 if flush(s) else 60,
+        map=lambda s: 299 if flush(s) else 80,
+    )
+    sc.run(until=1800)
+    assert sc.of("hypertension") == [] and sc.of("hypotension") == []
+
+
+def test_an_isolated_outlier_on_a_slow_feed_is_held_and_dropped(scenario, make_baseline) -> None:
+    sc = make_baseline(scenario(), spo2=92)
+    sc.infusion(0)
+    sc.series(60, 7200, M, spo2=lambda s: 72 if s == 1200 else 92)
+    sc.run(until=7200)
+    assert sc.of("hypoxemia_spo2") == []
+    assert sc.engine.warnings["outlier:MDC_PULS_OXIM_SAT_O2"] == 1
+
+
+def test_a_confirmed_fall_on_a_slow_feed_alerts_within_minutes(scenario, make_baseline) -> None:
+    sc = make_baseline(scenario(), spo2=92)
+    sc.infusion(0)
+    sc.series(60, 7200, M, spo2=lambda s: 72 if s >= 1200 else 92)
+    sc.run(until=7200)
+    (a,) = _starts(sc, "hypoxemia_spo2")
+    assert a.onset.timestamp() - sc.engine.beds()[0].infusion_start.timestamp() == 1200  # type: ignore[union-attr]
+    assert (a.t - a.onset).total_seconds() <= 2 * M
