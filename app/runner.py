@@ -57,7 +57,10 @@ def build_service(
         services.append(mqtt_service(mqtt))
     if config is not None:
         services.append(devices_service(config))
-    return create_app(settings, clock=clock, bus=bus, services=services)
+    app = create_app(settings, clock=clock, bus=bus, services=services)
+    if config is not None:
+        app.state.site = config.site  # the station page and reports show the site's time zone
+    return app
 
 
 def mqtt_service(

@@ -120,6 +120,10 @@ class InfusionStopIn(In):
 
 
 class InfusionOut(BaseModel):
+    state: Literal["running", "paused", "stopped", "complete"] | None = Field(
+        default=None, description="what the infusion is doing (stopped: a pump alarm is open)"
+    )
+    state_reason: str | None = Field(default=None, description="stopped: the pump alarm's kind")
     started_at: UtcTime
     ended_at: UtcTime | None
     planned_min: float | None
@@ -131,6 +135,9 @@ class InfusionOut(BaseModel):
     progress: float | None = Field(description="0–1, from the pump's volume, else elapsed time")
     progress_source: Literal["pump", "time"] | None
     window_end: UtcTime = Field(description="started_at + 24 h: the end of the IAE window")
+    window_6h_end: UtcTime | None = Field(
+        default=None, description="started_at + 6 h: where most protocol IAEs stop counting"
+    )
     source: str | None = None
     start_time_source: Literal["pump", "seen_at_reconnect"] | None = Field(
         default=None, description="whose time started_at is: the pump's own, or seen at reconnect"
@@ -223,9 +230,10 @@ class DeviceOut(BaseModel):
 
 
 class BedPatientOut(BaseModel):
+    """A bed's patient as every station sees it: blinded, no trial arm."""
+
     study_id: str
     weight_kg: float
-    arm: Arm
     ards_onset: UtcTime | None = None
     age_years: int | None = None
 

@@ -49,6 +49,15 @@ async def post_login(body: LoginIn, ctx: Ctx, guard: Guard, request: Request) ->
     return TokenOut(access_token=token, username=username, role=role, expires_at=expires)
 
 
+@router.post("/refresh", response_model=TokenOut, responses={401: {"description": "expired"}})
+async def post_refresh(ctx: Ctx, user: CurrentUser) -> TokenOut:
+    """A new token for the holder of a valid one, no password: a station on duty refreshes
+    before its token expires, so its session lasts as long as the shift (a disabled account,
+    a changed secret or an expired token still get 401)."""
+    token, expires = issue_token(ctx, user.username, user.role)
+    return TokenOut(access_token=token, username=user.username, role=user.role, expires_at=expires)
+
+
 @router.get("/me", response_model=UserOut)
 async def get_me(user: CurrentUser) -> UserOut:
     """Who the token belongs to."""

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from app.store import BedRow, InfusionRow, PatientRow, Store
 
 IAE_WINDOW = timedelta(hours=24)
+PROTOCOL_WINDOW = timedelta(hours=6)
+"""Most protocol IAEs count within 6 h of the infusion start; cardiac arrest and death in 24 h."""
 RATE_CODE = "MDC_FLOW_FLUID_PUMP"
 INFUSED_CODE = "MDC_VOL_FLUID_DELIV"
 
@@ -64,10 +66,31 @@ def patient_dict(p: PatientRow) -> dict[str, Any]:
     }
 
 
+def infusion_state(
+    inf: InfusionRow, rate: float | None, alerts: Iterable[Alert]
+) -> tuple[str, str | None]:
+    """What the infusion is doing, truthfully: `complete` once ended; `stopped` (with the pump
+    alarm's kind) while a pump alarm alert of the bed is open; `paused` at a rate of 0;
+    else `running`."""
+    if inf.ended_at is not None:
+        return "complete", None
+    for a in alerts:
+        if a.ended_at is None and a.evidence.get("event") == "pump_alarm":
+            kind = (a.evidence.get("fields") or {}).get("kind")
+            return "stopped", str(kind) if kind else None
+    if rate is not None and rate <= 0:
+        return "paused", None
+    return "running", None
+
+
 def infusion_dict(
-    inf: InfusionRow, latest: Mapping[str, Observation], now: datetime
+    inf: InfusionRow,
+    latest: Mapping[str, Observation],
+    now: datetime,
+    alerts: Iterable[Alert] = (),
 ) -> dict[str, Any]:
-    """An infusion with its progress: the pump's figures when it reports, else elapsed time."""
+    """An infusion with its progress (the pump's figures when it reports, else elapsed time),
+    its state (`infusion_state`, from the bed's open `alerts`) and both windows' ends."""
     started, ended = inf.started_at, inf.ended_at
 
     def since_start(code: str) -> float | None:
@@ -87,7 +110,10 @@ def infusion_dict(
     elif planned:
         elapsed = ((ended or now) - started).total_seconds() / 60.0
         progress, source = min(1.0, max(0.0, elapsed / planned)), "time"
+    state, reason = infusion_state(inf, rate, alerts)
     return {
+        "state": state,
+        "state_reason": reason,
         "started_at": iso(started),
         "ended_at": iso(ended),
         "planned_min": inf.planned_min,
@@ -99,10 +125,15 @@ def infusion_dict(
         "progress": progress,
         "progress_source": source,
         "window_end": iso(started + IAE_WINDOW),
+        "window_6h_end": iso(started + PROTOCOL_WINDOW),
         "source": inf.source,
         "start_time_source": inf.start_time_source,
         "start_uncertainty_s": inf.start_uncertainty_s,
     }
+
+
+STATION_HIDDEN = frozenset({"bed", "arm"})
+"""Patient fields a bed payload leaves out: the bed is the key, and the arm would unblind."""
 
 
 def alert_summary(alerts: Iterable[Alert]) -> dict[str, Any]:
@@ -140,19 +171,23 @@ class Views:
         return [device_dict(bed, d, p) for d, p in sorted(self._devices.at_bed(bed))]
 
     async def bed_dict(self, row: BedRow, alerts: Iterable[Alert]) -> dict[str, Any]:
+        """A bed as every station sees it: blinded (no trial arm: `STATION_HIDDEN`)."""
         latest = await self.latest(row.bed)
         now = self._clock.now()
+        mine = [a for a in alerts if a.bed == row.bed]
         return {
             "bed": row.bed,
             "label": row.label,
             "patient": (
                 None
                 if row.patient is None
-                else {k: v for k, v in patient_dict(row.patient).items() if k != "bed"}
+                else {k: v for k, v in patient_dict(row.patient).items() if k not in STATION_HIDDEN}
             ),
-            "infusion": None if row.infusion is None else infusion_dict(row.infusion, latest, now),
+            "infusion": (
+                None if row.infusion is None else infusion_dict(row.infusion, latest, now, mine)
+            ),
             "latest": values_dict(latest),
-            "alert": alert_summary(a for a in alerts if a.bed == row.bed),
+            "alert": alert_summary(mine),
             "devices": self.devices(row.bed),
         }
 

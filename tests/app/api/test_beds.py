@@ -52,7 +52,7 @@ async def test_list_beds(
     assert one["label"] == "Bed 1"
     assert one["patient"]["study_id"] == "UC-001"
     assert one["patient"]["weight_kg"] == 72.5
-    assert one["patient"]["arm"] == "cells"
+    assert "arm" not in one["patient"]  # blinded: the station's bed payload never carries it
     assert one["infusion"] is None
     assert one["latest"][SPO2] == {
         "value": 93.0,
