@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import zlib
 from collections import Counter
 from collections.abc import Awaitable, Callable
 
@@ -32,7 +33,7 @@ from core.clock import Clock
 from core.errors import DecodeError
 from drivers.hl7.message import parse_message
 from drivers.hl7.mllp import MllpDecoder, frame
-from drivers.hl7.pcd import build_oru_r01, build_oru_r40, corrupt
+from drivers.hl7.pcd import Patient, build_oru_r01, build_oru_r40, corrupt
 from simulators.faults import Faults
 from simulators.source import VitalsSource
 
@@ -41,6 +42,13 @@ log = logging.getLogger(__name__)
 ALARMED_RHYTHMS = ("VT", "VF", "asystole")
 
 Connect = Callable[[], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
+
+
+def simulated_eui64(location: str) -> str:
+    """A stable EUI-64 for the simulated monitor at `location`: the IEEE 'locally
+    administered' bit set (0x02 in the first byte), so it can never be a real device's."""
+    crc = zlib.crc32(location.encode("utf-8"))
+    return f"0A5A1A{crc:08X}00"
 
 
 class _NoAck(Exception):
@@ -61,7 +69,7 @@ class Hl7Sender:
         *,
         sending_facility: str = "",
         device_eui64: str = "",
-        patient_id: str = "",
+        patient: Patient | None = None,
         ack_timeout: float = 5.0,
         reconnect_delay: float = 1.0,
         alarm_repeat: float = 10.0,
@@ -73,15 +81,15 @@ class Hl7Sender:
         self.bed_location = bed_location
         self.sending_app = sending_app
         self.sending_facility = sending_facility
-        self.device_eui64 = device_eui64
-        self.patient_id = patient_id
+        self.device_eui64 = device_eui64 or simulated_eui64(bed_location)
+        self.patient = patient or Patient(id=f"SIM-{bed_location}", authority="IAEWATCH-SIM")
         self.faults = faults or Faults()
         self.interval = interval
         self.ack_timeout = ack_timeout
         self.reconnect_delay = reconnect_delay
         self.alarm_repeat = alarm_repeat
         self.sent = 0
-        self.acks: Counter[str] = Counter()  # MSA-1 of the answers to our messages
+        self.acks: Counter[str] = Counter()  # MSA-1 of the answers (CA: MSH-15 AL, MSH-16 NE)
         self.connections = 0
         self.ack_timeouts = 0
         self._seq = 0
@@ -116,7 +124,7 @@ class Hl7Sender:
                 location=self.bed_location,
                 sending_app=self.sending_app,
                 sending_facility=self.sending_facility,
-                patient_id=self.patient_id,
+                patient=self.patient,
                 device_eui64=self.device_eui64,
             )
             out.append((cid, message))
@@ -134,7 +142,7 @@ class Hl7Sender:
                 location=self.bed_location,
                 sending_app=self.sending_app,
                 sending_facility=self.sending_facility,
-                patient_id=self.patient_id,
+                patient=self.patient,
                 device_eui64=self.device_eui64,
             )
             out.append((cid, message))

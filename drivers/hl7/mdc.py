@@ -30,10 +30,6 @@ def mdc_number(partition: int, term: int) -> int:
 # -- parameters ----------------------------------------------------------------------------
 # Confirmed numbers come from core.params (Parameter.mdc); derived ones are read only.
 DERIVED_PARAMETER_NUMBERS: dict[int, str] = {
-    150033: "MDC_PRESS_BLD_ART_SYS",  # IVH NOM_PRESS_BLD_ART_SYS 0x4A11, unconfirmed
-    150034: "MDC_PRESS_BLD_ART_DIA",  # IVH 0x4A12, unconfirmed
-    150035: "MDC_PRESS_BLD_ART_MEAN",  # IVH 0x4A13, unconfirmed
-    151562: "MDC_RESP_RATE",  # IVH NOM_RESP_RATE 0x500A, unconfirmed
     160920: "MDC_VENT_CONC_AWAY_O2_INSP",  # IVH 0x7498, unconfirmed
     151784: "MDC_PRESS_RESP_PLAT",  # IVH NOM_PRESS_RESP_PLAT 0x50E8, unconfirmed
 }
@@ -42,19 +38,77 @@ CONFIRMED_PARAMETER_NUMBERS: dict[int, str] = {
     p.mdc: p.code for p in PARAMETERS.values() if p.mdc is not None
 }
 
-PARAMETER_BY_NUMBER: dict[int, str] = {**DERIVED_PARAMETER_NUMBERS, **CONFIRMED_PARAMETER_NUMBERS}
+PUBLIC_SAMPLE_NUMBERS: dict[int, tuple[str, str]] = {
+    # number: (reference name as senders write it, our code); each seen in public PCD-01
+    # samples AND derived from IVH, so written as well as read (docs/devices/hl7.md lists them)
+    150033: ("MDC_PRESS_BLD_ART_SYS", "MDC_PRESS_BLD_ART_SYS"),  # GE B40/B1x5 samples + IVH
+    150034: ("MDC_PRESS_BLD_ART_DIA", "MDC_PRESS_BLD_ART_DIA"),  # GE B40/B1x5 samples + IVH
+    150035: ("MDC_PRESS_BLD_ART_MEAN", "MDC_PRESS_BLD_ART_MEAN"),  # GE B40/B1x5 samples + IVH
+    151562: ("MDC_RESP_RATE", "MDC_RESP_RATE"),  # GE and Mindray samples + IVH 0x500A
+    # EtCO2: 151708 in a Mindray parameter table and the German MII FHIR ICU profiles
+    151708: ("MDC_CONC_AWAY_CO2_ET", "MDC_AWAY_CO2_ET"),
+}
+"""Numbers two public sources agree on, beyond core.params' confirmed ones."""
+
+VENDOR_NUMBERS: dict[int, tuple[str, str]] = {
+    # GE CARESCAPE B1x5 HL7 samples send EtCO2 as the expired-CO2 concentration term
+    151712: ("MDC_CONC_AWAY_CO2_EXP", "MDC_AWAY_CO2_ET"),
+}
+"""Vendor variants read as one of our codes (read only: we never write them)."""
+
+NAME_ALIASES: dict[str, str] = {
+    name: code for name, code in (*PUBLIC_SAMPLE_NUMBERS.values(), *VENDOR_NUMBERS.values())
+}
+"""Reference names senders use for one of our codes under another name."""
+
+PARAMETER_BY_NUMBER: dict[int, str] = {
+    **DERIVED_PARAMETER_NUMBERS,
+    **{n: code for n, (_, code) in (*PUBLIC_SAMPLE_NUMBERS.items(), *VENDOR_NUMBERS.items())},
+    **CONFIRMED_PARAMETER_NUMBERS,
+}
+
+WRITTEN_NUMBERS: dict[str, tuple[int, str]] = {
+    **{code: (n, name) for n, (name, code) in PUBLIC_SAMPLE_NUMBERS.items()},
+    **{code: (n, code) for n, code in CONFIRMED_PARAMETER_NUMBERS.items()},
+    # no public number for MDC_TEMP_BLD: sent as temperature, as GE's samples send every
+    # temperature channel (150344^MDC_TEMP); it is read back as MDC_TEMP
+    "MDC_TEMP_BLD": (150344, "MDC_TEMP"),
+}
+"""Our code → (number, reference name) that our messages carry in OBX-3. A code without an
+entry has no number two sources agree on: the central-station simulator leaves it out."""
 
 
-def parameter_code(number: int | None, name: str) -> tuple[str, bool]:
-    """Our code for an OBX-3 (numeric code, reference name) and whether it is in the
-    vocabulary. The number wins when known; an unknown code keeps its given name."""
-    if number is not None and number in PARAMETER_BY_NUMBER:
-        return PARAMETER_BY_NUMBER[number], True
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """What an OBX-3 (number, reference name) means to us."""
+
+    code: str
+    known: bool  # the code is in core.params
+    conflict: str = ""  # non-empty: number and name name different parameters (not guessed)
+
+
+def _code_of_name(name: str) -> str | None:
     if name in PARAMETERS:
-        return name, True
+        return name
+    return NAME_ALIASES.get(name)
+
+
+def parameter_code(number: int | None, name: str) -> Resolved:
+    """Our code for an OBX-3 (numeric code, reference name). The number wins when known and
+    the name agrees (or is absent or unknown); when number and name name two different
+    parameters the row is kept under its OBX-3 text, unknown, with the conflict said."""
+    by_number = PARAMETER_BY_NUMBER.get(number) if number is not None else None
+    by_name = _code_of_name(name)
+    if by_number is not None and by_name is not None and by_number != by_name:
+        text = f"{number}^{name}"
+        return Resolved(text, False, f"{number} is {by_number}, {name} is {by_name}")
+    if by_number is not None:
+        return Resolved(by_number, True)
+    if by_name is not None:
+        return Resolved(by_name, True)
     if name:
-        return name, False
-    return (str(number) if number is not None else ""), False
+        return Resolved(name, False)
+    return Resolved(str(number) if number is not None else "", False)
 
 
 # -- units -----------------------------------------------------------------------------------
@@ -74,7 +128,7 @@ UNITS: tuple[MdcUnit, ...] = (
     MdcUnit("MDC_DIM_MILLI_L", "mL", 263762),  # PROTOCOLS.md §3 (confirmed)
     MdcUnit("MDC_DIM_MILLI_L_PER_HR", "mL/h", 265266),  # PROTOCOLS.md §3 (confirmed)
     MdcUnit("MDC_DIM_CM_H2O", "cm[H2O]", None, 266048),  # IVH 0x0F40, unconfirmed
-    MdcUnit("MDC_DIM_RESP_PER_MIN", "/min", None, 264928),  # IVH 0x0AE0
+    MdcUnit("MDC_DIM_RESP_PER_MIN", "/min", 264928),  # IVH 0x0AE0 + GE and Mindray samples
     MdcUnit("MDC_DIM_PER_MIN", "/min", None, 264672),  # IVH 0x09E0
     MdcUnit("MDC_DIM_PULS_PER_MIN", "/min", None, 264896),  # IVH 0x0AC0
     MdcUnit("MDC_DIM_KILO_PASCAL", "kPa", None, 265987),  # IVH 0x0F03
@@ -134,6 +188,12 @@ def obx6_for(code: str, ucum: str) -> tuple[str, str, str, str, str, str]:
     return (number, unit.name, "MDC", ucum, ucum, "UCUM")
 
 
+def unit_number(code: str, ucum: str) -> int | None:
+    """The confirmed MDC unit number we write for `ucum` of `code` (None: not confirmed)."""
+    unit = _unit_for_writing(code, ucum)
+    return unit.number if unit is not None else None
+
+
 def _unit_for_writing(code: str, ucum: str) -> MdcUnit | None:
     if ucum == "/min":
         return _UNIT_BY_NAME[
@@ -151,7 +211,8 @@ EVT_ALARM_NAME = "MDC_EVT_ALARM"
 ATTR_EVENT_PHASE = 68481  # MDC_ATTR_EVENT_PHASE (PROTOCOLS.md §3)
 ATTR_ALARM_STATE = 68482  # MDC_ATTR_ALARM_STATE (PROTOCOLS.md §3)
 ATTR_ALARM_INACTIVATION_STATE = 68483  # MDC_ATTR_ALARM_INACTIVATION_STATE (PROTOCOLS.md §3)
-ATTR_ALARM_PRIORITY = 68484  # MDC_ATTR_ALARM_PRIORITY: one vendor sample only, unconfirmed
+ATTR_ALARM_PRIORITY = 68484  # MDC_ATTR_ALARM_PRIORITY: a vendor sample and GE Mural's R40
+ATTR_ALERT_TYPE = 68485  # MDC_ATTR_ALERT_TYPE: GE Mural's R40 sample only, unconfirmed
 ATTR_ALERT_SOURCE = 68480  # MDC_ATTR_ALERT_SOURCE: one public design note only, unconfirmed
 
 ATTRIBUTE_NAMES: dict[int, str] = {
@@ -159,8 +220,47 @@ ATTRIBUTE_NAMES: dict[int, str] = {
     ATTR_ALARM_STATE: "MDC_ATTR_ALARM_STATE",
     ATTR_ALARM_INACTIVATION_STATE: "MDC_ATTR_ALARM_INACTIVATION_STATE",
     ATTR_ALARM_PRIORITY: "MDC_ATTR_ALARM_PRIORITY",
+    ATTR_ALERT_TYPE: "MDC_ATTR_ALERT_TYPE",
     ATTR_ALERT_SOURCE: "MDC_ATTR_ALERT_SOURCE",
 }
+"""Alarm companion rows by the numbers we write."""
+
+_OTHER_ATTRIBUTE_NUMBERS: dict[int, str] = {
+    # GE Mural's public ORU^R40 sample numbers these differently (68164-68167); read both
+    68164: "MDC_ATTR_ALERT_SOURCE",
+    68165: "MDC_ATTR_EVENT_PHASE",
+    68166: "MDC_ATTR_ALERT_STATE",
+    68167: "MDC_ATTR_ALARM_INACTIVATION_STATE",
+}
+_ATTRIBUTE_NAMES_READ = frozenset({*ATTRIBUTE_NAMES.values(), *_OTHER_ATTRIBUTE_NUMBERS.values()})
+
+
+def attribute_name(number: int | None, name: str) -> str:
+    """The companion attribute an OBX-3 names ('' when it is not one): the reference name
+    first (the numbering differs between public samples), then the number."""
+    if name in _ATTRIBUTE_NAMES_READ:
+        return name
+    if number is None:
+        return ""
+    return ATTRIBUTE_NAMES.get(number) or _OTHER_ATTRIBUTE_NUMBERS.get(number, "")
+
+
+def is_event(number: int | None, name: str) -> bool:
+    """Whether an OBX-3 names an event (alarm or advisory): `MDC_EVT_…`, a vendor's
+    `MDCX_EVT_…` (GE Mural sends `0^MDCX_EVT_ALERT_ADVISORY^MDC`), or partition 3."""
+    if name.startswith(("MDC_EVT_", "MDCX_EVT_")):
+        return True
+    return number is not None and number // 65536 == PARTITION_EVT
+
+
+_KEEPALIVE_WORDS = ("WATCHDOG", "HEARTBEAT", "KEEP_ALIVE", "KEEPALIVE")
+
+
+def is_keepalive(name: str) -> bool:
+    """Whether an event is an ACM link keep-alive (watchdog / heartbeat), not an alarm.
+    Matched on the name: no public numeric code was found (docs/devices/hl7.md)."""
+    upper = name.upper()
+    return any(word in upper for word in _KEEPALIVE_WORDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,4 +312,16 @@ def rhythm_event(rhythm: str) -> Rhythm:
 
 
 # -- device hierarchy (PCD-01 MDS / VMD / channel rows) --------------------------------------
-MDS_MULTI_PARAM = ("69965", "MDC_DEV_MON_PHYSIO_MULTI_PARAM_MDS")  # IVH 1:4429 + a PCD sample
+MDS_MULTI_PARAM = (69965, "MDC_DEV_MON_PHYSIO_MULTI_PARAM_MDS")  # IVH 1:4429 + GE samples
+DEVICE_NUMBERS: dict[str, int] = {
+    # VMD / channel objects as GE's public PCD-01 samples (B40, B1x5) number them
+    "MDC_DEV_ECG_VMD": 69798,
+    "MDC_DEV_ECG_CHAN": 69799,
+    "MDC_DEV_ANALY_SAT_O2_VMD": 69642,
+    "MDC_DEV_METER_PRESS_BLD_VMD": 69854,
+    "MDC_DEV_METER_PRESS_BLD_CHAN": 69855,
+    "MDC_DEV_METER_TEMP_VMD": 69902,
+    "MDC_DEV_METER_TEMP_CHAN": 69903,
+}
+"""Device-object numbers seen in public samples; a VMD or channel without one is not written
+(its metrics still carry the containment in OBX-4)."""

@@ -288,9 +288,20 @@ def format_dtm(t: datetime) -> str:
     return t.strftime("%Y%m%d%H%M%S%z")
 
 
-ACK_CODES = frozenset({"AA", "AE", "AR"})
-"""MSA-1 values of original-mode acknowledgements: accept, error, reject (python-hl7 docs;
-HL7 v2 chapter 2 table 0008)."""
+ACK_CODES = frozenset({"AA", "AE", "AR", "CA", "CE", "CR"})
+"""MSA-1 values (HL7 v2 chapter 2 table 0008): original mode and enhanced-mode application
+acknowledgements AA / AE / AR (accept, error, reject); enhanced-mode accept acknowledgements
+CA / CE / CR (commit accept, error, reject)."""
+
+ACCEPT_CODES = {"AA": "CA", "AE": "CE", "AR": "CR"}
+"""The enhanced-mode accept acknowledgement for each application outcome."""
+
+
+def ack_wanted(condition: str, code: str) -> bool:
+    """Whether an MSH-15 / MSH-16 condition (HL7 table 0155: AL always, NE never, ER error
+    or reject only, SU successful completion only) asks for an acknowledgement `code`."""
+    success = code in ("AA", "CA")
+    return {"AL": True, "NE": False, "ER": not success, "SU": success}.get(condition, True)
 
 
 def build_ack(
@@ -337,7 +348,7 @@ def build_ack(
     incoming_id = incoming.msh.field(10) if incoming else ""
     msa = ["MSA", code, incoming_id]
     segments: list[list[str]] = [msh, msa]
-    if code != "AA":
+    if code not in ("AA", "CA"):
         msa.append(enc.escape_text(text[:80]))
         err_code = error_code or "207"
         err_text = {

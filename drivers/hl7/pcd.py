@@ -10,8 +10,16 @@ What we read from a message (IHE PCD Technical Framework, as public samples show
   (alarm priority PH/PM/PL and type SP/ST/SA, *unconfirmed* placement), OBX-11 result status
   (`X` marks device rows, which carry no value), OBX-14 time, OBX-18 device EUI-64.
 - PCD-04 alarm rows: the alarm id is either OBX-3 = MDC_EVT_ALARM with the event code in
-  OBX-5, or OBX-3 = the event code itself; companion rows (event phase 68481, alarm state
-  68482, inactivation state 68483, priority 68484) attach to the alarm row before them.
+  OBX-5, or OBX-3 = the event code itself (`MDC_EVT_…`, or a vendor's `MDCX_EVT_ALERT_…`
+  advisory, its text in OBX-5); companion rows (event phase, alarm state, inactivation
+  state, priority, alert type, source: read by name, then by either public numbering, see
+  `mdc.ATTRIBUTE_NAMES`) attach to the alarm row before them. An alarm named as a keep-alive
+  (watchdog / heartbeat) is link health, kept apart in `Report.keepalives`.
+- Demo and test data (`Report.demo`): MSH-11 processing id `T` (training) or `D`
+  (debugging) marks the whole message; OBX-8 `DEMO` marks its row. Such rows are read but
+  kept apart from the patient's (`Metric.demo`, `Alarm.demo`).
+- A numeric code and reference name that name two different parameters are not guessed:
+  the row keeps its OBX-3 text as an unknown code and says so (`Metric.conflict`).
 
 Tolerance: an NM value that is not a number becomes "no value" (the rest of the message is
 kept); an unknown unit for a known parameter marks the value questionable. Structural faults
@@ -36,6 +44,11 @@ PCD_01_PROFILE = ("PCD_DEC_001", "IHE PCD", "1.3.6.1.4.1.19376.1.6.1.1.1", "ISO"
 """MSH-21 of PCD-01 (PROTOCOLS.md §3)."""
 MONITORING_OF_PATIENT = ("182777000", "monitoring of patient", "SCT")
 """OBR-4 of PCD-01 (PROTOCOLS.md §3)."""
+
+DEMO_PROCESSING_IDS = frozenset({"T", "D"})
+"""MSH-11.1 values that are not production (HL7 table 0103: training, debugging)."""
+DEMO_FLAG = "DEMO"
+"""OBX-8 token some central stations put on values from a monitor in demonstration mode."""
 
 USABLE_RESULT_STATUS = frozenset({"R", "F", "C", "P", ""})
 """OBX-11 values whose numbers we use: R(esult not verified), F(inal), C(orrected),
@@ -69,6 +82,8 @@ class Metric:
     containment: str
     time: datetime | None
     device: str | None  # EUI-64 from OBX-18 when sent
+    demo: bool = False  # OBX-8 DEMO, or a training / debugging message
+    conflict: str = ""  # OBX-3 number and name disagree (see `mdc.parameter_code`)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -84,9 +99,11 @@ class Alarm:
     state: str = ""  # active / inactive / latched ... (68482)
     inactivation: str = ""  # enabled / audio-paused ... (68483)
     priority: str = ""  # PH / PM / PL ... (OBX-8 or 68484)
-    kind: str = ""  # SP / ST / SA (OBX-8)
+    kind: str = ""  # SP / ST / SA (OBX-8 or the alert-type row)
+    source: str = ""  # the alert source row, when sent
     time: datetime | None = None
     device: str | None = None
+    demo: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -101,6 +118,8 @@ class Report:
     alarms: tuple[Alarm, ...]
     devices: tuple[str, ...]  # EUI-64 identifiers seen in OBX-18 (order of appearance)
     message: Message = field(repr=False)
+    demo: tuple[str, ...] = ()  # why (some of) its data is demo or test data; () = none
+    keepalives: tuple[Alarm, ...] = ()  # ACM keep-alive / watchdog rows: link health only
 
     @property
     def is_alarm(self) -> bool:
@@ -154,6 +173,10 @@ def decode_report(msg: Message, *, assume_tz: tzinfo = UTC) -> Report:
     )
     pid = msg.first("PID")
     pv1 = msg.first("PV1")
+    processing = msh.component(11, 1).strip().upper()
+    demo: list[str] = []
+    if processing in DEMO_PROCESSING_IDS:
+        demo.append(f"MSH-11 processing id {processing}")
     metrics: list[Metric] = []
     alarms: list[_AlarmBuilder] = []
     devices: list[str] = []
@@ -174,16 +197,31 @@ def decode_report(msg: Message, *, assume_tz: tzinfo = UTC) -> Report:
         if device and device not in devices:
             devices.append(device)
         t = parse_dtm(seg.component(14, 1), assume_tz) or obr_time or header.time
-        _read_obx(seg, t, device, metrics, alarms, is_alarm=trigger == "R40")
+        row_demo = bool(demo) or _flags(seg, DEMO_FLAG)
+        if row_demo and not demo and "OBX-8 DEMO" not in demo:
+            demo.append("OBX-8 DEMO")
+        _read_obx(seg, t, device, metrics, alarms, is_alarm=trigger == "R40", demo=row_demo)
+    built = [a.build() for a in alarms]
     return Report(
         header=header,
         patient_id=pid.component(3, 1) if pid else "",
         location=pv1.text(3).rstrip(msg.encoding.component) if pv1 else "",
         observation_time=first_obr_time,
         metrics=tuple(metrics),
-        alarms=tuple(a.build() for a in alarms),
+        alarms=tuple(a for a in built if not mdc.is_keepalive(a.name)),
         devices=tuple(devices),
         message=msg,
+        demo=tuple(demo),
+        keepalives=tuple(a for a in built if mdc.is_keepalive(a.name)),
+    )
+
+
+def _flags(seg: Segment, token: str) -> bool:
+    """Whether OBX-8 (abnormal flags, repeating) carries `token`."""
+    enc = seg.encoding
+    return any(
+        enc.unescape(rep.split(enc.component)[0]).strip().upper() == token
+        for rep in seg.repetitions(8)
     )
 
 
@@ -200,6 +238,8 @@ class _AlarmBuilder:
     phase: str = ""
     state: str = ""
     inactivation: str = ""
+    source: str = ""
+    demo: bool = False
 
     def build(self) -> Alarm:
         return Alarm(
@@ -213,8 +253,10 @@ class _AlarmBuilder:
             inactivation=self.inactivation.lower(),
             priority=self.priority,
             kind=self.kind,
+            source=self.source,
             time=self.time,
             device=self.device,
+            demo=self.demo,
         )
 
 
@@ -226,6 +268,7 @@ def _read_obx(
     alarms: list[_AlarmBuilder],
     *,
     is_alarm: bool,
+    demo: bool,
 ) -> None:
     status = seg.component(11, 1).upper()
     if status == "X":  # device rows (MDS / VMD / channel) carry no value
@@ -237,26 +280,27 @@ def _read_obx(
     if number == mdc.EVT_ALARM or name == mdc.EVT_ALARM_NAME:
         ev_number, ev_name, comps = _coded(seg, 5)
         text = comps[1] if len(comps) > 1 and not ev_name.startswith("MDC_") else ""
-        alarms.append(_AlarmBuilder(ev_number, ev_name, text, containment, t, device))
+        alarms.append(_AlarmBuilder(ev_number, ev_name, text, containment, t, device, demo=demo))
         _interpretation(seg, alarms[-1])
         return
-    if number in mdc.ATTRIBUTE_NAMES or name in mdc.ATTRIBUTE_NAMES.values():
+    attribute = mdc.attribute_name(number, name)
+    if attribute:
         if alarms:
-            _attribute(alarms[-1], mdc.ATTRIBUTE_NAMES.get(number or -1, name), value_text)
+            _attribute(alarms[-1], attribute, seg.component(5, 1))  # coded: its code
         return
-    is_event = name.startswith("MDC_EVT_") or (
-        number is not None and number // 65536 == mdc.PARTITION_EVT
-    )
-    if is_event:
+    if mdc.is_event(number, name):
         if is_alarm or mdc.rhythm_of(number, name):
-            alarms.append(_AlarmBuilder(number, name, value_text, containment, t, device))
+            event_number = number or None  # vendor terms (MDCX_) are sent with number 0
+            alarms.append(
+                _AlarmBuilder(event_number, name, value_text, containment, t, device, demo=demo)
+            )
             _interpretation(seg, alarms[-1])
         return
     if status not in USABLE_RESULT_STATUS or value_type != "NM":
         return
     if is_alarm and alarms:
         return  # the value that tripped an alarm: already sent in PCD-01
-    metrics.append(_metric(seg, number, name, containment, value_text, t, device))
+    metrics.append(_metric(seg, number, name, containment, value_text, t, device, demo))
 
 
 def _interpretation(seg: Segment, alarm: _AlarmBuilder) -> None:
@@ -271,12 +315,16 @@ def _interpretation(seg: Segment, alarm: _AlarmBuilder) -> None:
 def _attribute(alarm: _AlarmBuilder, name: str, value: str) -> None:
     if name == "MDC_ATTR_EVENT_PHASE":
         alarm.phase = value.strip()
-    elif name == "MDC_ATTR_ALARM_STATE":
+    elif name in ("MDC_ATTR_ALARM_STATE", "MDC_ATTR_ALERT_STATE"):
         alarm.state = value.strip()
     elif name == "MDC_ATTR_ALARM_INACTIVATION_STATE":
         alarm.inactivation = value.strip()
     elif name == "MDC_ATTR_ALARM_PRIORITY":
         alarm.priority = value.strip().upper()
+    elif name == "MDC_ATTR_ALERT_TYPE":
+        alarm.kind = value.strip().upper()
+    elif name == "MDC_ATTR_ALERT_SOURCE":
+        alarm.source = value.strip()
 
 
 def _metric(
@@ -287,13 +335,15 @@ def _metric(
     value_text: str,
     t: datetime | None,
     device: str | None,
+    demo: bool,
 ) -> Metric:
-    code, known = mdc.parameter_code(number, name)
-    if not code:
-        code = "OBX-3 empty"
+    resolved = mdc.parameter_code(number, name)
+    code, known = resolved.code or "OBX-3 empty", resolved.known
     unit = mdc.unit_from_obx6(seg.components(6))
     value = _number(value_text)
     status = ValueStatus.VALID if value is not None else ValueStatus.UNAVAILABLE
+    if resolved.conflict:
+        status = ValueStatus.QUESTIONABLE
     param = parameter(code) if known else None
     if param is not None and value is not None:
         try:
@@ -316,13 +366,40 @@ def _metric(
         containment=containment,
         time=t,
         device=device,
+        demo=demo,
+        conflict=resolved.conflict,
     )
 
 
 # -- writing ---------------------------------------------------------------------------------
+PCD_04_PROFILE = ("IHE_PCD_ACM_001", "IHE PCD", "1.3.6.1.4.1.19376.1.6.1.4.1", "ISO")
+"""MSH-21 of PCD-04 as GE Mural's public ORU^R40 sample writes it (the OID is unconfirmed)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Patient:
+    """PID as PCD-01 asks for it: PID-3 identifier (with its assigning authority and type MR),
+    PID-5 name (family, given; name type L, or U when no name is known: PID-5 is required),
+    PID-7 birth date, PID-8 sex."""
+
+    id: str = ""
+    authority: str = ""
+    family: str = ""
+    given: str = ""
+    birth_date: str = ""  # YYYYMMDD
+    sex: str = ""  # HL7 table 0001: F, M, O, U
+
+    def segment(self, enc: Encoding) -> list[str]:
+        c, e = enc.component, enc.escape_text
+        pid3 = c.join((e(self.id), "", "", e(self.authority), "MR")) if self.id else ""
+        named = self.family or self.given  # name type L(egal), else U(nspecified), table 0200
+        pid5 = c.join((e(self.family), e(self.given), "", "", "", "", "L" if named else "U"))
+        return ["PID", "", "", pid3, "", pid5, "", self.birth_date, self.sex]
+
+
 @dataclass(frozen=True, slots=True)
 class _Group:
-    vmd: str  # MDC reference id of the VMD (number unconfirmed: name only)
+    vmd: str  # MDC reference id of the VMD
     channel: str
     codes: tuple[str, ...]
 
@@ -340,7 +417,7 @@ _GROUPS: tuple[_Group, ...] = (
         ("MDC_PRESS_BLD_NONINV_SYS", "MDC_PRESS_BLD_NONINV_DIA", "MDC_PRESS_BLD_NONINV_MEAN"),
     ),
     _Group(
-        "MDC_DEV_ANALY_PRESS_BLD_VMD",
+        "MDC_DEV_METER_PRESS_BLD_VMD",
         "MDC_DEV_METER_PRESS_BLD_CHAN",
         ("MDC_PRESS_BLD_ART_SYS", "MDC_PRESS_BLD_ART_DIA", "MDC_PRESS_BLD_ART_MEAN"),
     ),
@@ -348,8 +425,6 @@ _GROUPS: tuple[_Group, ...] = (
     _Group("MDC_DEV_ANALY_RESP_RATE_VMD", "MDC_DEV_ANALY_RESP_RATE_CHAN", ("MDC_RESP_RATE",)),
     _Group("MDC_DEV_CO2_VMD", "MDC_DEV_CO2_CHAN", ("MDC_AWAY_CO2_ET",)),
 )
-_GROUPED = frozenset(c for g in _GROUPS for c in g.codes)
-_OTHER = _Group("MDC_DEV_GENERAL_VMD", "MDC_DEV_GENERAL_CHAN", ())
 
 
 def _fmt_value(value: float) -> str:
@@ -387,13 +462,32 @@ def _msh(
         "UNICODE UTF-8",  # MSH-18
         "",
         "",
-        c.join(PCD_01_PROFILE),  # MSH-21
+        c.join(PCD_04_PROFILE if trigger == "R40" else PCD_01_PROFILE),  # MSH-21
     ]
 
 
-def _patient(enc: Encoding, patient_id: str, location: str) -> list[list[str]]:
-    pid = ["PID", "", "", enc.escape_text(patient_id) if patient_id else ""]
-    return [pid, ["PV1", "", "I", location]]
+def _equipment(enc: Encoding, eui64: str) -> str:
+    """OBX-18 (EI): the EUI-64 as entity and universal id, `<eui>^^<eui>^EUI-64`."""
+    e = enc.escape_text(eui64)
+    return enc.component.join((e, "", e, "EUI-64")) if eui64 else ""
+
+
+def _obx(
+    enc: Encoding,
+    value_type: str,
+    ident: tuple[int, str],
+    containment: str,
+    value: str = "",
+    unit: str = "",
+    flags: str = "",
+    status: str = "R",
+    time: str = "",
+    equipment: str = "",
+) -> list[str]:
+    number, name = ident
+    obx3 = enc.component.join((str(number), enc.escape_text(name), "MDC"))
+    row = ["OBX", "", value_type, obx3, containment, value, unit, "", flags, "", "", status]
+    return [*row, "", "", time, "", "", "", equipment]
 
 
 def build_oru_r01(
@@ -402,21 +496,23 @@ def build_oru_r01(
     now: datetime,
     control_id: str,
     location: str,
+    device_eui64: str = "",
     sending_app: str = "CENTRAL",
     sending_facility: str = "",
-    patient_id: str = "",
-    device_eui64: str = "",
+    patient: Patient | None = None,
     encoding: Encoding | None = None,
 ) -> bytes:
     """A PCD-01 ORU^R01 carrying `values` (vocabulary code → value in the canonical unit).
 
-    `location` is PV1-3 as written (components joined by `^`). Rows: one MDS row (OBX-11 X,
-    OBX-18 the EUI-64), then per VMD a VMD row and a channel row (X) and the metric rows (R),
-    with OBX-4 containment `1.<vmd>.1.<metric>`. A numeric MDC code is written only where it
-    is confirmed (core.params `Parameter.mdc`); otherwise only the reference name.
+    `location` is PV1-3 as written (components joined by `^`). Rows: the MDS row (OBX-11 X),
+    then per VMD its VMD and channel rows where their numbers are known (`mdc.DEVICE_NUMBERS`)
+    and the metric rows (R), with OBX-4 containment `1.<vmd>.1.<metric>`. Every OBX-3 carries
+    its numeric MDC code and every OBX-6 its unit code: a value whose code has no number two
+    sources agree on (`mdc.WRITTEN_NUMBERS`) is left out. Every row's OBX-18 is the EUI-64.
     """
     enc = encoding or Encoding()
     c = enc.component
+    stamp = format_dtm(now)
     segments: list[list[str]] = [
         _msh(
             enc,
@@ -426,7 +522,8 @@ def build_oru_r01(
             control_id=control_id,
             trigger="R01",
         ),
-        *_patient(enc, patient_id, location),
+        (patient or Patient()).segment(enc),
+        ["PV1", "", "I", location],
         [
             "OBR",
             "1",
@@ -435,42 +532,63 @@ def build_oru_r01(
             c.join(MONITORING_OF_PATIENT),
             "",
             "",
-            format_dtm(now),
+            stamp,
         ],
     ]
-    eui = c.join((enc.escape_text(device_eui64), "EUI-64")) if device_eui64 else ""
-    rows: list[list[str]] = []
-
-    def device_row(code: tuple[str, str], containment: str) -> None:
-        row = ["OBX", "", "", c.join((*code, "MDC")), containment, "", "", "", "", "", "", "X"]
-        rows.append([*row, "", "", "", "", "", "", eui] if eui else row)
-
-    device_row(mdc.MDS_MULTI_PARAM, "1.0.0.0")
-    groups = [*_GROUPS, _Group(_OTHER.vmd, _OTHER.channel, tuple(sorted(set(values) - _GROUPED)))]
+    eui = _equipment(enc, device_eui64)
+    rows: list[list[str]] = [
+        _obx(enc, "", mdc.MDS_MULTI_PARAM, "1.0.0.0", status="X", equipment=eui)
+    ]
+    rest = tuple(sorted(set(values) - {code for g in _GROUPS for code in g.codes}))
     vmd_index = 0
-    for group in groups:
-        present = [code for code in group.codes if code in values]
+    for group in (*_GROUPS, _Group("", "", rest)):
+        present = [code for code in group.codes if code in values and _writable(code)]
         if not present:
             continue
         vmd_index += 1
-        device_row(("", group.vmd), f"1.{vmd_index}.0.0")
-        device_row(("", group.channel), f"1.{vmd_index}.1.0")
+        for name, containment in (
+            (group.vmd, f"1.{vmd_index}.0.0"),
+            (group.channel, f"1.{vmd_index}.1.0"),
+        ):
+            if name in mdc.DEVICE_NUMBERS:
+                ident = (mdc.DEVICE_NUMBERS[name], name)
+                rows.append(_obx(enc, "", ident, containment, status="X", equipment=eui))
         for metric_index, code in enumerate(present, start=1):
-            rows.append(_metric_row(enc, code, values[code], f"1.{vmd_index}.1.{metric_index}"))
+            containment = f"1.{vmd_index}.1.{metric_index}"
+            rows.append(_metric_row(enc, code, values[code], containment, stamp, eui))
     for set_id, row in enumerate(rows, start=1):
         row[1] = str(set_id)
     segments.extend(rows)
     return compose(segments, enc)
 
 
-def _metric_row(enc: Encoding, code: str, value: float, containment: str) -> list[str]:
+def _writable(code: str) -> bool:
+    param = parameter(code)
+    return (
+        code in mdc.WRITTEN_NUMBERS
+        and param is not None
+        and mdc.unit_number(code, param.unit) is not None
+    )
+
+
+def _metric_row(
+    enc: Encoding, code: str, value: float, containment: str, stamp: str, eui: str
+) -> list[str]:
     c = enc.component
     param = parameter(code)
-    number = str(param.mdc) if param is not None and param.mdc is not None else ""
-    unit = param.unit if param is not None else ""
-    obx6 = c.join(enc.escape_text(u) for u in mdc.obx6_for(code, unit)).rstrip(c) if unit else ""
-    ident = c.join((number, enc.escape_text(code), "MDC"))
-    return ["OBX", "", "NM", ident, containment, _fmt_value(value), obx6, "", "", "", "", "R"]
+    assert param is not None
+    obx6 = c.join(enc.escape_text(u) for u in mdc.obx6_for(code, param.unit)).rstrip(c)
+    value_text = _fmt_value(value)
+    return _obx(
+        enc,
+        "NM",
+        mdc.WRITTEN_NUMBERS[code],
+        containment,
+        value_text,
+        obx6,
+        time=stamp,
+        equipment=eui,
+    )
 
 
 PHASES = frozenset({"start", "continue", "end"})
@@ -483,17 +601,19 @@ def build_oru_r40(
     now: datetime,
     control_id: str,
     location: str,
+    device_eui64: str = "",
     sending_app: str = "CENTRAL",
     sending_facility: str = "",
-    patient_id: str = "",
-    device_eui64: str = "",
+    patient: Patient | None = None,
     priority: str = "PH",
     encoding: Encoding | None = None,
 ) -> bytes:
-    """A PCD-04 ORU^R40 for a rhythm alarm (our rhythm name, e.g. "VT") in `phase`.
+    """A PCD-04 ORU^R40 (IHE ACM) for a rhythm alarm (our rhythm name, e.g. "VT") in `phase`.
 
-    OBR-4 is MDC_EVT_ALARM; the alarm row has OBX-3 = MDC_EVT_ALARM and the event code in
-    OBX-5, OBX-8 the priority and `SP` (physiological); then phase and state rows.
+    MSH-21 `IHE_PCD_ACM_001`; OBR-4 MDC_EVT_ALARM; the alarm row has OBX-3 = MDC_EVT_ALARM,
+    the event code in OBX-5 and OBX-8 the priority and `SP` (physiological); then the facet
+    rows event phase, alarm state, inactivation state, priority and alert type (OBX-4
+    `<containment>.<facet>`), each with the equipment's EUI-64 in OBX-18.
     """
     if phase not in PHASES:
         raise ValueError(f"phase must be one of {sorted(PHASES)}")
@@ -502,12 +622,37 @@ def build_oru_r40(
     event = mdc.rhythm_event(rhythm)
     enc = encoding or Encoding()
     c, r = enc.component, enc.repetition
-    alarm_id = c.join((str(mdc.EVT_ALARM), mdc.EVT_ALARM_NAME, "MDC"))
+    stamp = format_dtm(now)
+    alarm_id = (mdc.EVT_ALARM, mdc.EVT_ALARM_NAME)
     ev = c.join((str(event.number) if event.number is not None else "", event.name, "MDC"))
-    eui = c.join((enc.escape_text(device_eui64), "EUI-64")) if device_eui64 else ""
+    eui = _equipment(enc, device_eui64)
     sub = "1.1.1.1"
     state = "inactive" if phase == "end" else "active"
-    tail = ["", "", format_dtm(now), "", "", "", eui]
+    facets: tuple[tuple[int, str, str], ...] = (
+        (mdc.ATTR_EVENT_PHASE, "MDC_ATTR_EVENT_PHASE", phase),
+        (mdc.ATTR_ALARM_STATE, "MDC_ATTR_ALARM_STATE", state),
+        (mdc.ATTR_ALARM_INACTIVATION_STATE, "MDC_ATTR_ALARM_INACTIVATION_STATE", "enabled"),
+        (mdc.ATTR_ALARM_PRIORITY, "MDC_ATTR_ALARM_PRIORITY", priority),
+        (mdc.ATTR_ALERT_TYPE, "MDC_ATTR_ALERT_TYPE", "SP"),
+    )
+    rows = [
+        _obx(
+            enc,
+            "CWE",
+            alarm_id,
+            f"{sub}.1",
+            ev,
+            flags=r.join((priority, "SP")),
+            time=stamp,
+            equipment=eui,
+        ),
+        *(
+            _obx(enc, "ST", (number, name), f"{sub}.{i}", value, time=stamp, equipment=eui)
+            for i, (number, name, value) in enumerate(facets, start=2)
+        ),
+    ]
+    for set_id, row in enumerate(rows, start=1):
+        row[1] = str(set_id)
     segments: list[list[str]] = [
         _msh(
             enc,
@@ -517,14 +662,11 @@ def build_oru_r40(
             control_id=control_id,
             trigger="R40",
         ),
-        *_patient(enc, patient_id, location),
-        ["OBR", "1", enc.escape_text(control_id), "", alarm_id, "", "", format_dtm(now)],
-        ["OBX", "1", "CWE", alarm_id, f"{sub}.1", ev, "", "", r.join((priority, "SP")), "", "",
-         "R", *tail],
-        ["OBX", "2", "ST", c.join((str(mdc.ATTR_EVENT_PHASE), "MDC_ATTR_EVENT_PHASE", "MDC")),
-         f"{sub}.3", phase, "", "", "", "", "", "R"],
-        ["OBX", "3", "ST", c.join((str(mdc.ATTR_ALARM_STATE), "MDC_ATTR_ALARM_STATE", "MDC")),
-         f"{sub}.4", state, "", "", "", "", "", "R"],
+        (patient or Patient()).segment(enc),
+        ["PV1", "", "I", location],
+        ["OBR", "1", enc.escape_text(control_id), enc.escape_text(control_id),
+         c.join((str(mdc.EVT_ALARM), mdc.EVT_ALARM_NAME, "MDC")), "", "", stamp],
+        *rows,
     ]  # fmt: skip
     return compose(segments, enc)
 

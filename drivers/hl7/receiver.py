@@ -17,9 +17,24 @@ Bed lookup: the keys tried, first match wins, are each OBX-18 device EUI-64, MSH
 universal id (an EUI-64 when a bedside monitor sends directly), PV1-3 as written (e.g.
 `ICU^^3`) and its first component, then MSH-3 and MSH-4 as written and their first component.
 
+Acknowledgement mode (HL7 v2 chapter 2): MSH-15 and MSH-16 both empty is original mode, one
+acknowledgement AA / AE / AR. Otherwise enhanced mode: an accept acknowledgement CA / CE / CR
+when MSH-15 asks for it (empty read as AL) and an application acknowledgement AA / AE / AR
+when MSH-16 asks for it (empty read as NE); conditions AL, NE, ER, SU (HL7 table 0155).
+A PCD-04 (ORU^R40) is answered `ORA^R41` or `ACK^R40`, per sender (`pcd04_reply`, keyed like
+`bed_map`; `default_pcd04_reply` otherwise).
+
 Times: an OBX-14 / OBR-7 / MSH-7 time is used when it lies within `past_tolerance` seconds
 before and `future_tolerance` seconds after the receiver's clock; otherwise (or when absent)
-the clock's time is used. A time without an offset is read in `assume_tz` (UTC by default).
+the clock's time is used. A time without an offset is read in `assume_tz`: the site's zone
+(the service passes `SiteConfig.tz`); UTC only when the caller gives none.
+
+Demo and test data (`Report.demo`: MSH-11 T/D, OBX-8 DEMO) never become observations or
+alarms. The bed gets a `device_demo_mode` event {active: true, reason} when its sender starts
+sending them and {active: false} when real data comes back: a technical alert, not data.
+A row whose OBX-3 number and name disagree is kept under its OBX-3 text (rules ignore it) and
+a `device_code_conflict` event says so, once per bed and OBX-3. ACM keep-alive rows are link
+health: the accepted message keeps the feed alive; no event.
 
 Alarms: every PCD-04 alarm becomes a `device_alarm` event. A rhythm alarm (VT, VF, asystole,
 AF, SVT, brady) also becomes an `arrhythmia` event when it starts — phase `start`, or a
@@ -30,32 +45,40 @@ alarm already running when we connect, or a sender that never sends phases, is n
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from core.errors import DecodeError
 from core.model import DeviceEvent, EventSource, Observation
-from drivers.hl7.message import Message, build_ack, parse_message
+from drivers.hl7.message import ACCEPT_CODES, Message, ack_wanted, build_ack, parse_message
 from drivers.hl7.pcd import Alarm, Report, decode_report
 
 log = logging.getLogger(__name__)
 
 Output = Observation | DeviceEvent
+Admit = Callable[[str, Report], str | None]
+"""The listener's sender check: why a bed must not take this message, or None."""
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """The answer to one message and what it carried."""
 
-    code: str  # MSA-1: AA, AE or AR
-    ack: bytes  # the acknowledgement message (not yet MLLP-framed)
+    code: str  # the outcome, as MSA-1 of an application acknowledgement: AA, AE or AR
+    ack: bytes  # the first acknowledgement to send (b"" when the sender wants none)
     reason: str = ""
     bed: str | None = None
     identification: dict[str, str] = field(default_factory=dict)
     outputs: tuple[Output, ...] = ()
     control_id: str = ""
+    app_ack: bytes = b""  # enhanced mode: the application acknowledgement after `ack`
+
+    @property
+    def acks(self) -> tuple[bytes, ...]:
+        """Every acknowledgement to send, in order (not yet MLLP-framed)."""
+        return tuple(a for a in (self.ack, self.app_ack) if a)
 
 
 def _header_only(payload: bytes) -> Message | None:
@@ -65,6 +88,13 @@ def _header_only(payload: bytes) -> Message | None:
         return parse_message(first)
     except DecodeError:
         return None
+
+
+PCD04_REPLIES: dict[str, tuple[str, str, str]] = {
+    "ORA^R41": ("ORA", "R41", "ORA_R41"),
+    "ACK^R40": ("ACK", "R40", "ACK"),
+}
+"""What a PCD-04 sender may expect back (MSH-9 of the reply)."""
 
 
 class Hl7Receiver:
@@ -80,7 +110,14 @@ class Hl7Receiver:
         future_tolerance: float = 120.0,
         alarm_refresh: float = 60.0,
         application: str = "IAEWATCH",
+        pcd04_reply: Mapping[str, str] | None = None,
+        default_pcd04_reply: str = "ORA^R41",
     ) -> None:
+        replies = {**(pcd04_reply or {}), "": default_pcd04_reply}
+        unknown = sorted(v for v in replies.values() if v not in PCD04_REPLIES)
+        if unknown:
+            raise ValueError(f"PCD-04 reply must be one of {sorted(PCD04_REPLIES)}: {unknown}")
+        self.pcd04_reply = replies
         self.bed_map = dict(bed_map)
         self.device_id = device_id
         self.assume_tz = assume_tz
@@ -91,14 +128,19 @@ class Hl7Receiver:
         self._acks = 0
         self._alarms_seen: dict[tuple[str, str], datetime] = {}
         self._unknown_logged: set[str] = set()
+        self._demo_beds: dict[str, str] = {}  # bed -> reason, while its sender sends demo data
+        self._conflicts_seen: set[tuple[str, str]] = set()
         self.implausible_times = 0
+        self.keepalives = 0  # ACM keep-alive rows received (link health)
 
     # -- the one entry point ---------------------------------------------------------------
-    def receive(self, payload: bytes, now: datetime) -> Outcome:
+    def receive(self, payload: bytes, now: datetime, admit: Admit | None = None) -> Outcome:
+        """Answer one message; `admit(bed, report)` may refuse its bed's sender (AR, 204)."""
         try:
             msg = parse_message(payload)
         except DecodeError as exc:
             return self._answer(_header_only(payload), "AE", str(exc), "100", now)
+        reply_key = ""
         code, trigger, _ = msg.message_type
         if code != "ORU":
             return self._answer(msg, "AR", f"message type {code or '?'} not accepted", "200", now)
@@ -124,12 +166,20 @@ class Hl7Receiver:
                 self._unknown_logged.add(keys)
                 log.warning("HL7 message %s rejected: %s", report.header.control_id, text)
             return self._answer(msg, "AR", text, "204", now, identification=ident)
+        refused = admit(bed, report) if admit is not None else None
+        if refused is not None:
+            return self._answer(msg, "AR", refused, "204", now, bed=bed, identification=ident)
+        reply_key = next((k for k in self.candidates(report) if k in self.pcd04_reply), "")
         try:
             outputs = self._outputs(report, bed, now)
         except ValueError as exc:  # a value our model refuses: answer, never drop the link
             log.exception("HL7 message %s could not be translated", report.header.control_id)
-            return self._answer(msg, "AE", f"cannot use the message: {exc}", "207", now)
-        return self._answer(msg, "AA", "", "", now, bed=bed, identification=ident, out=outputs)
+            return self._answer(
+                msg, "AE", f"cannot use the message: {exc}", "207", now, reply_key=reply_key
+            )
+        return self._answer(
+            msg, "AA", "", "", now, bed=bed, identification=ident, out=outputs, reply_key=reply_key
+        )
 
     # -- bed ------------------------------------------------------------------------------
     @staticmethod
@@ -165,8 +215,18 @@ class Hl7Receiver:
         return now
 
     def _outputs(self, report: Report, bed: str, now: datetime) -> tuple[Output, ...]:
-        out: list[Output] = []
+        out: list[Output] = self._demo_events(report, bed, now)
+        self.keepalives += len(report.keepalives)
         for m in report.metrics:
+            if m.demo:
+                continue
+            if m.conflict and (bed, m.code) not in self._conflicts_seen:
+                self._conflicts_seen.add((bed, m.code))
+                log.warning("HL7 %s: OBX-3 %s: %s", bed, m.code, m.conflict)
+                fields = {"obx3": m.code, "reason": m.conflict}
+                out.append(
+                    self._event(self._time(m.time, now), bed, "device_code_conflict", fields)
+                )
             out.append(
                 Observation(
                     t=self._time(m.time, now),
@@ -179,8 +239,21 @@ class Hl7Receiver:
                 )
             )
         for alarm in report.alarms:
-            out.extend(self._alarm_events(alarm, bed, now))
+            if not alarm.demo:
+                out.extend(self._alarm_events(alarm, bed, now))
         return tuple(out)
+
+    def _demo_events(self, report: Report, bed: str, now: datetime) -> list[Output]:
+        """`device_demo_mode` when a bed's sender starts or stops sending demo/test data."""
+        reason = "; ".join(report.demo)
+        was = self._demo_beds.get(bed)
+        if reason and was is None:
+            self._demo_beds[bed] = reason
+            return [self._event(now, bed, "device_demo_mode", {"active": True, "reason": reason})]
+        if not reason and was is not None:
+            del self._demo_beds[bed]
+            return [self._event(now, bed, "device_demo_mode", {"active": False, "reason": was})]
+        return []
 
     def _alarm_events(self, alarm: Alarm, bed: str, now: datetime) -> list[DeviceEvent]:
         t = self._time(alarm.time, now)
@@ -195,6 +268,8 @@ class Hl7Receiver:
         }
         if alarm.code is not None:
             fields["mdc"] = alarm.code
+        if alarm.source:
+            fields["source"] = alarm.source
         events = [self._event(t, bed, "device_alarm", fields)]
         if alarm.rhythm is None:
             return events
@@ -235,12 +310,43 @@ class Hl7Receiver:
         bed: str | None = None,
         identification: dict[str, str] | None = None,
         out: tuple[Output, ...] = (),
+        reply_key: str = "",
     ) -> Outcome:
-        self._acks += 1
         trigger = msg.message_type[1] if msg is not None else ""
-        # PCD-04 is answered by ORA^R41 (PROTOCOLS.md §3), everything else by ACK.
-        kind = ("ORA", "R41", "ORA_R41") if trigger == "R40" else ("ACK", trigger, "ACK")
-        ack = build_ack(
+        kind = PCD04_REPLIES[self.pcd04_reply[reply_key]] if trigger == "R40" else None
+        kind = kind or ("ACK", trigger, "ACK")
+        accept_mode = msg.msh.field(15).strip().upper() if msg is not None else ""
+        app_mode = msg.msh.field(16).strip().upper() if msg is not None else ""
+        if accept_mode or app_mode:  # enhanced mode
+            codes = [
+                ACCEPT_CODES[code] if ack_wanted(accept_mode or "AL", ACCEPT_CODES[code]) else "",
+                code if ack_wanted(app_mode or "NE", code) else "",
+            ]
+        else:
+            codes = [code, ""]
+        acks = [self._build(msg, c, reason, error_code, now, kind) if c else b"" for c in codes]
+        return Outcome(
+            code=code,
+            ack=acks[0] or acks[1],
+            app_ack=acks[1] if acks[0] else b"",
+            reason=reason,
+            bed=bed,
+            identification=identification or {},
+            outputs=out,
+            control_id=msg.control_id if msg is not None else "",
+        )
+
+    def _build(
+        self,
+        msg: Message | None,
+        code: str,
+        reason: str,
+        error_code: str,
+        now: datetime,
+        kind: tuple[str, str, str],
+    ) -> bytes:
+        self._acks += 1
+        return build_ack(
             msg,
             code,
             control_id=f"{self.application}{self._acks:08d}",
@@ -252,13 +358,4 @@ class Hl7Receiver:
             message_type=kind[0],
             trigger=kind[1],
             structure=kind[2],
-        )
-        return Outcome(
-            code=code,
-            ack=ack,
-            reason=reason,
-            bed=bed,
-            identification=identification or {},
-            outputs=out,
-            control_id=msg.control_id if msg is not None else "",
         )

@@ -6,10 +6,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+from hl7apy import parser as hl7apy_parser
+from hl7apy.consts import VALIDATION_LEVEL
+
 from core.clock import VirtualClock
+from drivers.hl7 import mdc
 from drivers.hl7.message import build_ack, parse_message
 from drivers.hl7.mllp import MllpDecoder, frame
-from drivers.hl7.pcd import decode_report
+from drivers.hl7.pcd import Patient, decode_report
 from simulators.faults import Faults
 from simulators.hl7_sender import Hl7Sender
 from simulators.memlink import MemoryServer, run_for, run_until
@@ -32,7 +36,11 @@ async def test_numerics_every_tick_and_alarm_phases(vclock: VirtualClock) -> Non
     assert len(first) == 1
     rep = decode_report(parse_message(first[0][1]))
     assert rep.location == "ICU^^3"
-    assert {m.code: m.value for m in rep.metrics} == DEFAULT_ADULT_ARDS
+    # what a central station sends: every parameter with a numeric code (blood temperature
+    # as MDC_TEMP, as GE's samples do); ventilator settings are not a monitor's
+    want = {c: v for c, v in DEFAULT_ADULT_ARDS.items() if c in mdc.WRITTEN_NUMBERS}
+    want["MDC_TEMP"] = want.pop("MDC_TEMP_BLD")
+    assert {m.code: m.value for m in rep.metrics} == want
     vitals.rhythms = ["VF", "AF"]  # AF is not sent as a PCD-04 alarm by this simulator
     assert kinds(s) == [("R40", "start:VF"), ("R01", "")]
     await vclock.advance(5)
@@ -96,3 +104,40 @@ async def test_drop_fault_keeps_it_away(vclock: VirtualClock) -> None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+STRICT = VALIDATION_LEVEL.STRICT
+
+
+def _strict(message: bytes) -> None:
+    """hl7apy (an independent HL7 v2.6 implementation) in strict mode: PCD-01 as a whole
+    message; PCD-04 segment by segment (hl7apy's 2.6 tables have no ORU_R40 structure)."""
+    text = message.decode()
+    if parse_message(message).message_type[1] == "R01":
+        assert hl7apy_parser.parse_message(text, validation_level=STRICT).validate()
+        return
+    for line in text.strip("\r").split("\r"):
+        assert hl7apy_parser.parse_segment(line, version="2.6", validation_level=STRICT).validate()
+
+
+async def test_output_passes_hl7apy_strict_and_carries_what_pcd_asks(vclock: VirtualClock) -> None:
+    vitals = FixedVitals(dict(DEFAULT_ADULT_ARDS), rhythms=["VT"])
+    s = Hl7Sender(vitals, vclock, "ICU^^3", patient=Patient(id="MRN42", authority="HOSP"))
+    messages = [m for _, m in s.due_messages()]
+    assert [parse_message(m).message_type[1] for m in messages] == ["R40", "R01"]
+    for message in messages:
+        _strict(message)
+        msg = parse_message(message)
+        pid = msg.first("PID")
+        assert pid is not None and pid.text(3) == "MRN42^^^HOSP^MR" and pid.field(5)
+        for obx in msg.all("OBX"):
+            assert obx.component(3, 1).isdigit(), obx.fields  # MDC numeric code
+            assert obx.component(18, 4) == "EUI-64" and obx.component(18, 1) == s.device_eui64
+            if obx.component(2, 1) == "NM":
+                assert obx.component(6, 1).isdigit(), obx.fields  # unit code
+    r40 = parse_message(messages[0])
+    assert r40.msh.component(21, 1) == "IHE_PCD_ACM_001"
+    facets = {obx.component(3, 2): obx.text(5) for obx in r40.all("OBX")}
+    assert facets["MDC_ATTR_ALARM_INACTIVATION_STATE"] == "enabled"
+    assert facets["MDC_ATTR_ALERT_TYPE"] == "SP"
+    assert facets["MDC_ATTR_EVENT_PHASE"] == "start"

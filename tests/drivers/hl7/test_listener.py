@@ -107,13 +107,13 @@ async def test_values_arrive_at_the_right_bed(rig: Rig) -> None:
     rig.sender("ICU^^4", FixedVitals({"MDC_PULS_OXIM_SAT_O2": 99.0}))
     await rig.until(
         lambda: (
-            bool(rig.observations("ICU-3", "MDC_TEMP_BLD"))
+            bool(rig.observations("ICU-3", "MDC_TEMP"))
             and bool(rig.observations("ICU-4", "MDC_PULS_OXIM_SAT_O2"))
         )
     )
     assert {o.value for o in rig.observations("ICU-3", "MDC_PULS_OXIM_SAT_O2")} == {91.0}
     assert {o.value for o in rig.observations("ICU-4", "MDC_PULS_OXIM_SAT_O2")} == {99.0}
-    assert rig.observations("ICU-4", "MDC_TEMP_BLD") == []
+    assert rig.observations("ICU-4", "MDC_TEMP") == []
     (connected,) = rig.events("device_connected")[:1]
     assert connected.bed == "*"
     assert connected.fields["protocol"] == "hl7-mllp"
@@ -134,13 +134,13 @@ async def test_rhythm_alarm_becomes_arrhythmia_at_its_bed(rig: Rig) -> None:
     vitals.rhythms = []
     await rig.until(lambda: any(e.fields.get("phase") == "end" for e in rig.events("device_alarm")))
     assert len(rig.events("arrhythmia")) == 1
-    assert sender.acks["AE"] == sender.acks["AR"] == 0
+    assert sender.acks["CE"] == sender.acks["CR"] == 0
 
 
 async def test_unknown_sender_gets_ar_and_nothing_is_emitted(rig: Rig) -> None:
     stranger = rig.sender("ER^^1")
-    await rig.until(lambda: stranger.acks["AR"] >= 3)
-    assert stranger.acks["AA"] == 0
+    await rig.until(lambda: stranger.acks["CR"] >= 3)
+    assert stranger.acks["CA"] == 0
     assert rig.driver.rejected >= 3
     assert not [o for o in rig.out if isinstance(o, Observation)]
     assert rig.events("device_connected") == []
@@ -149,9 +149,9 @@ async def test_unknown_sender_gets_ar_and_nothing_is_emitted(rig: Rig) -> None:
 async def test_malformed_messages_get_ae_and_are_counted(rig: Rig) -> None:
     faults = Faults(corrupt_checksum=True)
     sender = rig.sender("ICU^^3", faults=faults)
-    await rig.until(lambda: sender.acks["AE"] >= 3)
+    await rig.until(lambda: sender.acks["CE"] >= 3)
     assert rig.driver.status.bad_frames >= 3
-    assert sender.acks["AA"] == 0
+    assert sender.acks["CA"] == 0
     faults.clear()
     await rig.until(lambda: bool(rig.observations("ICU-3", "MDC_PULS_OXIM_SAT_O2")))
 
@@ -190,14 +190,14 @@ async def test_stall_gives_stale_then_disconnected_and_recovers(rig: Rig) -> Non
 async def test_garbage_is_skipped_and_counted_while_data_flows(rig: Rig) -> None:
     faults = Faults(garbage=True)
     sender = rig.sender("ICU^^3", faults=faults)
-    await rig.until(lambda: sender.acks["AA"] >= 5)
+    await rig.until(lambda: sender.acks["CA"] >= 5)
     assert rig.driver.status.bad_frames >= 5
     assert len(rig.observations("ICU-3", "MDC_PULS_OXIM_SAT_O2")) >= 5
 
 
 async def test_slow_sender_still_delivers(rig: Rig) -> None:
     sender = rig.sender("ICU^^4", faults=Faults(slow_s=0.2))
-    await rig.until(lambda: sender.acks["AA"] >= 2)
+    await rig.until(lambda: sender.acks["CA"] >= 2)
     assert rig.observations("ICU-4", "MDC_ECG_HEART_RATE")
 
 
@@ -226,7 +226,7 @@ async def test_raw_messages_split_and_batched(rig: Rig, max_chunk: int) -> None:
         reading.cancel()
     finally:
         writer.close()
-    assert [acks.count(f"MSA|AA|R{i}\r".encode()) for i in range(3)] == [1, 1, 1]
+    assert [acks.count(f"MSA|CA|R{i}\r".encode()) for i in range(3)] == [1, 1, 1]
     await rig.until(lambda: len(rig.observations("ICU-3", "MDC_ECG_HEART_RATE")) == 3)
     assert [o.value for o in rig.observations("ICU-3", "MDC_ECG_HEART_RATE")] == [60, 61, 62]
     assert rig.driver.status.bad_frames == 1  # the junk
@@ -255,7 +255,7 @@ async def test_corrupted_bytes_never_crash_the_listener(
         faults.clear()
         rig.link.to_client.clear()
         answered = sum(sender.acks.values())
-        await rig.until(lambda: sender.acks["AA"] >= 1 and sum(sender.acks.values()) > answered)
+        await rig.until(lambda: sender.acks["CA"] >= 1 and sum(sender.acks.values()) > answered)
         seen = len(rig.observations("ICU-3", "MDC_PULS_OXIM_SAT_O2"))
         await rig.until(lambda: len(rig.observations("ICU-3", "MDC_PULS_OXIM_SAT_O2")) > seen)
         assert rig.driver.status.state is ConnectionState.CONNECTED

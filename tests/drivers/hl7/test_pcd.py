@@ -16,7 +16,7 @@ from core.params import PARAMETERS
 from drivers.hl7 import mdc
 from drivers.hl7.message import parse_message
 from drivers.hl7.mllp import MllpDecoder, frame
-from drivers.hl7.pcd import Report, build_oru_r01, build_oru_r40, corrupt, decode_report
+from drivers.hl7.pcd import Patient, Report, build_oru_r01, build_oru_r40, corrupt, decode_report
 
 T = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 HEAD = (
@@ -137,7 +137,13 @@ def test_number_wins_over_name_and_unknown_units_are_questionable() -> None:
         + "OBX|5|NM|^MDC_PULS_OXIM_SAT_O2^MDC|1.1.1.5|93||||||R"
     )
     a, b, c, d, e = rep.metrics
-    assert a.code == "MDC_PULS_OXIM_SAT_O2"
+    # number (SpO2) and name (heart rate) disagree: flagged and kept apart, never guessed
+    assert (a.code, a.known, a.status) == (
+        "150456^MDC_ECG_HEART_RATE",
+        False,
+        ValueStatus.QUESTIONABLE,
+    )
+    assert a.conflict == "150456 is MDC_PULS_OXIM_SAT_O2, MDC_ECG_HEART_RATE is MDC_ECG_HEART_RATE"
     assert (b.status, b.unit) == (ValueStatus.QUESTIONABLE, "furlong")
     assert c.status == ValueStatus.QUESTIONABLE  # 140 % is not possible
     assert d.value == pytest.approx(93.0)
@@ -245,33 +251,37 @@ def test_build_r01_layout() -> None:
     )
     assert lines[2] == "PV1||I|ICU^^3"
     assert lines[3] == ("OBR|1|MSG1|MSG1|182777000^monitoring of patient^SCT|||20260301080000+0000")
+    eui = "0123456789ABCDEF^^0123456789ABCDEF^EUI-64"
+    assert lines[1] == "PID|||||^^^^^^U"  # PID-5 is required: an unknown name says U
     assert lines[4] == (
-        "OBX|1||69965^MDC_DEV_MON_PHYSIO_MULTI_PARAM_MDS^MDC|1.0.0.0|||||||X|||||||"
-        "0123456789ABCDEF^EUI-64"
+        f"OBX|1||69965^MDC_DEV_MON_PHYSIO_MULTI_PARAM_MDS^MDC|1.0.0.0|||||||X|||||||{eui}"
     )
-    assert lines[7] == (
-        "OBX|4|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC|1.1.1.1|98"
-        "|262688^MDC_DIM_PERCENT^MDC^%^%^UCUM|||||R"
+    assert lines[5] == f"OBX|2||69642^MDC_DEV_ANALY_SAT_O2_VMD^MDC|1.1.0.0|||||||X|||||||{eui}"
+    assert lines[6] == (
+        "OBX|3|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC|1.1.1.1|98"
+        f"|262688^MDC_DIM_PERCENT^MDC^%^%^UCUM|||||R|||20260301080000+0000||||{eui}"
     )
-    # PEEP's number is unconfirmed: only the reference name is written, the unit too.
-    assert lines[10] == (
-        "OBX|7|NM|^MDC_PRESS_AWAY_END_EXP_POS^MDC|1.2.1.1|12"
-        "|^MDC_DIM_CM_H2O^MDC^cm[H2O]^cm[H2O]^UCUM|||||R"
-    )
+    # PEEP has no number two sources agree on: it is left out, never sent without one.
+    assert len(lines) == 8
     assert lines[-1] == ""
 
 
-def test_builder_writes_only_confirmed_numbers() -> None:
+def test_every_written_row_has_its_numeric_code_and_unit_code() -> None:
     out = build_oru_r01(
         {code: p.low + 1 for code, p in PARAMETERS.items()},
         now=T,
         control_id="M",
         location="B",
+        device_eui64="0123456789ABCDEF",
     ).decode()
-    for p in PARAMETERS.values():
-        row = next(r for r in out.split("\r") if f"^{p.code}^MDC|" in r)
-        ident = row.split("|")[3]
-        assert ident.split("^")[0] == (str(p.mdc) if p.mdc is not None else ""), row
+    rows = [r.split("|") for r in out.split("\r") if r.startswith("OBX")]
+    sent = {r[3].split("^")[1] for r in rows if r[2] == "NM"}
+    assert sent == {name for _, name in mdc.WRITTEN_NUMBERS.values()}
+    for r in rows:
+        assert r[3].split("^")[0].isdigit(), r  # OBX-3 numeric code on every row
+        assert r[18].endswith("^EUI-64"), r  # OBX-18 equipment on every row
+        if r[2] == "NM":
+            assert r[6].split("^")[0].isdigit(), r  # OBX-6 unit code
     for number in mdc.DERIVED_PARAMETER_NUMBERS:
         assert f"|{number}^" not in out
     for unit in mdc.UNITS:
@@ -326,7 +336,7 @@ def test_round_trip_build_frame_split_decode(
 ) -> None:
     t = T + timedelta(seconds=len(cuts))
     msgs = [
-        build_oru_r01(vals, now=t, control_id=f"M{i}", location=location, patient_id="P^1")
+        build_oru_r01(vals, now=t, control_id=f"M{i}", location=location, patient=Patient(id="P^1"))
         for i in range(2)
     ]
     stream = b"".join(frame(m) for m in msgs)
@@ -342,8 +352,10 @@ def test_round_trip_build_frame_split_decode(
         assert rep.header.control_id == f"M{i}"
         assert rep.patient_id == "P^1"
         assert rep.location == location.rstrip("^")
-        got = {m.code: m.value for m in rep.metrics}
-        assert got == pytest.approx(vals)
+        got = sorted((m.code, m.value) for m in rep.metrics)
+        sent = sorted((mdc.PARAMETER_BY_NUMBER[mdc.WRITTEN_NUMBERS[c][0]], v)
+                      for c, v in vals.items() if c in mdc.WRITTEN_NUMBERS)  # fmt: skip
+        assert got == sent
         assert all(m.time == t for m in rep.metrics)
 
 

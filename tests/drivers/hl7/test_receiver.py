@@ -54,7 +54,7 @@ def test_accepted_message_ack_bytes_and_observations() -> None:
     assert out.code == "AA"
     assert out.ack == (
         b"MSH|^~\\&|IAEWATCH|IAEWATCH|CENTRAL||20260301080000+0000||ACK^R01^ACK"
-        b"|IAEWATCH00000001|P|2.6\rMSA|AA|MSG1\r"
+        b"|IAEWATCH00000001|P|2.6\rMSA|CA|MSG1\r"  # enhanced mode (MSH-15 AL): accept ack
     )
     assert out.bed == "ICU-3"
     assert out.identification == {"sending_application": "CENTRAL", "sending_facility": ""}
@@ -90,7 +90,7 @@ def test_unknown_sender_is_rejected_with_ar() -> None:
     msg = parse_message(out.ack)
     msa = msg.first("MSA")
     assert msa is not None
-    assert (msa.field(1), msa.field(2)) == ("AR", "MSG1")
+    assert (msa.field(1), msa.field(2)) == ("CR", "MSG1")  # MSH-15 AL: commit reject
     err = msg.first("ERR")
     assert err is not None and err.component(3, 1) == "204"
     assert "ER^^1" in msa.text(3)
@@ -101,7 +101,7 @@ def test_malformed_message_gets_ae_with_its_control_id_when_msh_is_readable() ->
     out = rc.receive(corrupt(r01(control_id="BAD7")), T)
     assert out.code == "AE"
     assert out.control_id == "BAD7"
-    assert b"\rMSA|AE|BAD7|" in out.ack
+    assert b"\rMSA|CE|BAD7|" in out.ack  # its MSH-15 AL is readable: enhanced mode
     out = rc.receive(b"\x00\xff garbage", T)
     assert out.code == "AE"
     assert b"\rMSA|AE||" in out.ack
@@ -134,7 +134,7 @@ def test_alarm_is_answered_with_ora_r41() -> None:
     )
     assert out.code == "AA"
     assert parse_message(out.ack).message_type == ("ORA", "R41", "ORA_R41")
-    assert b"\rMSA|AA|AL1\r" in out.ack
+    assert b"\rMSA|CA|AL1\r" in out.ack
 
 
 def test_device_times_used_when_plausible_else_the_clock() -> None:
