@@ -76,6 +76,7 @@ class Hl7MllpDriver(Driver):
         backoff: Backoff | None = None,
         assume_tz: tzinfo = UTC,
         max_message: int = DEFAULT_MAX_SIZE,
+        pcd04_reply: Mapping[str, str] | None = None,
     ) -> None:
         if not bed_map:
             raise ConfigError("an HL7 listener needs at least one bed_map entry", field="bed_map")
@@ -88,7 +89,9 @@ class Hl7MllpDriver(Driver):
         )
         self.listen = listen
         self.host, self._requested_port = parse_listen(listen) if listen is not None else ("", 0)
-        self.receiver = Hl7Receiver(bed_map=bed_map, device_id=device_id, assume_tz=assume_tz)
+        self.receiver = Hl7Receiver(
+            bed_map=bed_map, device_id=device_id, assume_tz=assume_tz, pcd04_reply=pcd04_reply
+        )
         self.max_message = max_message
         self.rejected = 0  # messages answered AR (unknown sender, unsupported type)
         self._server: asyncio.Server | None = None
@@ -203,7 +206,8 @@ class Hl7MllpDriver(Driver):
                 self.rejected += 1
             else:
                 await self._queue.put(_Item("msg", conn, peer, outcome))
-            writer.write(frame(outcome.ack))
+            for ack in outcome.acks:  # none, or accept and application acks (enhanced mode)
+                writer.write(frame(ack))
             await writer.drain()
 
     # -- the session ----------------------------------------------------------------------
