@@ -170,9 +170,9 @@ def register(cli: typer.Typer) -> None:
                 out.write(json.dumps(alert_record(a), ensure_ascii=False, default=str) + "\n")
 
         warnings: Counter[str] = Counter()
-        for file in files:
+        for n, file in enumerate(files):
             engine = build_engine(ruleset, escalate_after_s=escalate_after)
-            burden.stream = str(file)
+            burden.stream = f"{n}:{file}"
             _replay_one(file, engine, emit, burden.see if summary else None)
             warnings.update(engine.warnings)
         if summary:

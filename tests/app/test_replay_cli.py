@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -117,3 +118,70 @@ def test_console_script(tmp_path: Path) -> None:
     f.write_text('{"t": "2026-03-01T08:00:00Z", "bed": "A"}\n')
     res = subprocess.run([str(exe), "replay", str(f)], capture_output=True, text=True, timeout=60)
     assert res.returncode == 2 and ":1:" in res.stderr and res.stderr.count("\n") == 1
+
+
+# ── --summary: the alert burden ──────────────────────────────────────────────────────────
+
+
+def _span_hours(lines: list[dict]) -> dict[str, tuple[float, str | None]]:  # type: ignore[type-arg]
+    """Per bed: hours from first to last record, and its infusion start (independently)."""
+    first: dict[str, str] = {}
+    last: dict[str, str] = {}
+    start: dict[str, str | None] = {}
+    for r in lines:
+        first.setdefault(r["bed"], r["t"])
+        last[r["bed"]] = r["t"]
+        if r.get("event") == "infusion_start":
+            start.setdefault(r["bed"], r["t"])
+    iso = datetime.fromisoformat
+    return {b: ((iso(last[b]) - iso(first[b])).total_seconds() / 3600, start.get(b)) for b in first}
+
+
+def test_summary_counts_the_starts_of_the_replay(runner: CliRunner) -> None:
+    starts = [
+        o for o in _lines(runner.invoke(cli, ["replay", str(DATA)]).stdout) if o["phase"] == "start"
+    ]
+    res = runner.invoke(cli, ["replay", "--summary", "--json", str(DATA)])
+    assert res.exit_code == 0, res.output
+    s = json.loads(res.stdout)
+    spans = _span_hours(_lines(DATA.read_text()))
+    assert s["beds"] == 2 and s["window_h"] == 24
+    # ICU-3: infusion at 08:00, records 07:30-08:29:50 → 0.5 h before, the rest inside
+    inside = (
+        datetime.fromisoformat("2026-03-01T08:29:50Z")
+        - datetime.fromisoformat("2026-03-01T08:00:00Z")
+    ).total_seconds() / 3600
+    total = sum(h for h, _ in spans.values())
+    assert s["patient_hours"]["inside"] == pytest.approx(inside)
+    assert s["patient_hours"]["outside"] == pytest.approx(total - inside)
+    counted = {
+        (r["category"], r["priority"]): r["inside"]["starts"] + r["outside"]["starts"]
+        for r in s["rows"]
+    }
+    expected: dict[tuple[str, str], int] = {}
+    for o in starts:
+        expected[(o["category"], o["priority"])] = (
+            expected.get((o["category"], o["priority"]), 0) + 1
+        )
+    assert counted == expected
+    nontech = sum(n for (c, _), n in expected.items() if c != "technical")
+    t = s["totals"]["non-technical"]
+    assert t["inside"]["starts"] + t["outside"]["starts"] == nontech
+    assert t["inside"]["per_patient_hour"] == pytest.approx(
+        t["inside"]["starts"] / inside, abs=1e-4
+    )
+
+
+def test_summary_table_and_several_files(runner: CliRunner, tmp_path: Path) -> None:
+    one = runner.invoke(cli, ["replay", "--summary", "--json", str(DATA)])
+    two = runner.invoke(cli, ["replay", "--summary", "--json", str(DATA), str(DATA)])
+    a, b = json.loads(one.stdout), json.loads(two.stdout)
+    assert b["beds"] == 2 * a["beds"]  # each file is its own recording, through a fresh engine
+    assert b["patient_hours"]["inside"] == pytest.approx(2 * a["patient_hours"]["inside"])
+    assert [r["inside"]["starts"] * 2 for r in a["rows"]] == [
+        r["inside"]["starts"] for r in b["rows"]
+    ]
+    text = runner.invoke(cli, ["replay", "--summary", str(DATA)]).stdout
+    assert text.startswith("alert burden: 2 bed(s),")
+    assert "all non-technical" in text and "all technical" in text
+    assert not text.lstrip().startswith("{")
