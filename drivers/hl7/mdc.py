@@ -94,14 +94,17 @@ def _code_of_name(name: str) -> str | None:
 
 
 def parameter_code(number: int | None, name: str) -> Resolved:
-    """Our code for an OBX-3 (numeric code, reference name). The number wins when known and
-    the name agrees (or is absent or unknown); when number and name name two different
-    parameters the row is kept under its OBX-3 text, unknown, with the conflict said."""
+    """Our code for an OBX-3 (numeric code, reference name). A known number is used when the
+    name agrees or is absent (or is not an MDC name); when it is another MDC name, known or
+    not (GE's public B1x5 samples send `150456^MDC_CO2_ET`: SpO2's number, CO2's name), the
+    row is kept under its OBX-3 text, unknown, with the conflict said: never guessed."""
     by_number = PARAMETER_BY_NUMBER.get(number) if number is not None else None
     by_name = _code_of_name(name)
-    if by_number is not None and by_name is not None and by_number != by_name:
+    named_other = by_name != by_number if by_name else name.startswith("MDC")
+    if by_number is not None and name and named_other:
         text = f"{number}^{name}"
-        return Resolved(text, False, f"{number} is {by_number}, {name} is {by_name}")
+        said = f"{name} is {by_name}" if by_name else f"{name} is not {by_number}"
+        return Resolved(text, False, f"{number} is {by_number}, {said}")
     if by_number is not None:
         return Resolved(by_number, True)
     if by_name is not None:

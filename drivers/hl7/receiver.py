@@ -223,7 +223,7 @@ class Hl7Receiver:
             if m.conflict and (bed, m.code) not in self._conflicts_seen:
                 self._conflicts_seen.add((bed, m.code))
                 log.warning("HL7 %s: OBX-3 %s: %s", bed, m.code, m.conflict)
-                fields = {"obx3": m.code, "reason": m.conflict}
+                fields = {"device": self.device_id, "obx3": m.code, "reason": m.conflict}
                 out.append(
                     self._event(self._time(m.time, now), bed, "device_code_conflict", fields)
                 )
@@ -249,10 +249,12 @@ class Hl7Receiver:
         was = self._demo_beds.get(bed)
         if reason and was is None:
             self._demo_beds[bed] = reason
-            return [self._event(now, bed, "device_demo_mode", {"active": True, "reason": reason})]
+            fields = {"device": self.device_id, "active": True, "reason": reason}
+            return [self._event(now, bed, "device_demo_mode", fields)]
         if not reason and was is not None:
             del self._demo_beds[bed]
-            return [self._event(now, bed, "device_demo_mode", {"active": False, "reason": was})]
+            fields = {"device": self.device_id, "active": False, "reason": was}
+            return [self._event(now, bed, "device_demo_mode", fields)]
         return []
 
     def _alarm_events(self, alarm: Alarm, bed: str, now: datetime) -> list[DeviceEvent]:
