@@ -178,6 +178,22 @@ EVENTS: Mapping[str, EventSpec] = MappingProxyType(
                 EventField("peer", "text"),
             ),
             _event(
+                "device_demo_mode",
+                "a device sends demo or test data (HL7 MSH-11 T/D, OBX-8 DEMO): none of it is used",
+                (_D,),
+                _DEVICE,
+                _REASON,
+                EventField("active", "bool", "true while its data are demo or test data"),
+            ),
+            _event(
+                "device_code_conflict",
+                "a device's code and name for a value disagree: the value is kept apart, unused",
+                (_D,),
+                _DEVICE,
+                _REASON,
+                EventField("obx3", "text", "the HL7 observation identifier as sent"),
+            ),
+            _event(
                 "device_alarm",
                 "a device alarm that is not an arrhythmia (start or end)",
                 (_D,),
