@@ -4,7 +4,7 @@ Topics under `<prefix>/<bed>/`:
 
 | topic                         | retained | payload                                            |
 |-------------------------------|----------|----------------------------------------------------|
-| `obs`                         | no       | an observation                                     |
+| `obs`                         | no       | an observation, or an array of a bed's, in order   |
 | `event`                       | no       | an event                                           |
 | `state/<device>`              | yes      | the device's last connected/disconnected/stale event |
 | `alarm/<device>/<alarm>`      | yes      | the onset event of an open alarm; empty once ended |
@@ -33,20 +33,39 @@ def encode(msg: Message) -> tuple[str, bytes]:
     return kind_of(msg), json.dumps(to_record(msg), default=str).encode()
 
 
+def encode_observations(batch: list[Observation]) -> bytes:
+    """One `obs` payload for several observations (a JSON array, in their order)."""
+    return json.dumps([to_record(o) for o in batch], default=str).encode()
+
+
 def decode(kind: str, payload: bytes) -> Message:
     """The bus message of a payload on a `kind` topic; RecordError when it is not one.
     Retained `state` and `alarm` topics carry events."""
+    (msg,) = _decode(kind, payload, batch=False)
+    return msg
+
+
+def decode_all(kind: str, payload: bytes) -> list[Message]:
+    """The bus messages of a payload: one, or an `obs` array of several."""
+    return _decode(kind, payload, batch=kind == "obs")
+
+
+def _decode(kind: str, payload: bytes, *, batch: bool) -> list[Message]:
     try:
         body = json.loads(payload)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise RecordError(f"not JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise RecordError("a message must be a JSON object")
-    msg = record_from_dict(body)
+    items = body if batch and isinstance(body, list) else [body]
+    out: list[Message] = []
     expected = "event" if kind in RETAINED_KINDS else kind
-    if expected != kind_of(msg):
-        raise RecordError(f"a {kind!r} message that is not one")
-    return msg
+    for item in items:
+        if not isinstance(item, dict):
+            raise RecordError("a message must be a JSON object")
+        msg = record_from_dict(item)
+        if expected != kind_of(msg):
+            raise RecordError(f"a {kind!r} message that is not one")
+        out.append(msg)
+    return out
 
 
 def segment(text: str) -> str:

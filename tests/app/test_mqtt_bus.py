@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from app.mqtt import MqttBus, decode, encode
+from app.mqtt.codec import decode_all, encode_observations
 from core.errors import ConfigError, RecordError
 from core.model import DeviceEvent, EventSource, Observation
 
@@ -58,6 +59,26 @@ def test_encode_decode_round_trip(msg: Observation | DeviceEvent) -> None:
 def test_bad_payloads_are_record_errors(kind: str, payload: bytes) -> None:
     with pytest.raises(RecordError):
         decode(kind, payload)
+
+
+def test_observations_travel_as_one_array_in_their_order() -> None:
+    later = Observation(
+        t=T0 + timedelta(seconds=1),
+        bed="ICU-1",
+        code="MDC_ECG_HEART_RATE",
+        value=88.0,
+        unit="/min",
+        device="monitor",
+    )
+    payload = encode_observations([OBS, later])
+    assert decode_all("obs", payload) == [OBS, later]
+    assert decode_all("event", encode(EVENT)[1]) == [EVENT]
+    with pytest.raises(RecordError):
+        decode_all("obs", b"[" + encode(EVENT)[1] + b"]")  # an event inside an obs array
+    with pytest.raises(RecordError):
+        decode_all("obs", b"[1, 2]")
+    with pytest.raises(RecordError):
+        decode_all("event", b"[" + encode(EVENT)[1] + b"]")  # only obs topics carry arrays
 
 
 def test_bad_url() -> None:

@@ -1,0 +1,303 @@
+"""The station at scale: gateways → Mosquitto → station (ingest, rules, store, fan-out) → clients.
+
+`--beds` beds each send what a bed sends at real rates, every second: a monitor's 12
+numerics, a ventilator's 10 values and two pumps' 3 each (28 observations a second). The
+gateways are `--gateway-procs` processes, each running our `MqttBus` (publish only), so their
+CPU per bed is measured too. The station is `iaewatch serve` with MQTT (`build_service`, no
+local devices) in its own process, on SQLite or PostgreSQL; `--clients` station websocket
+clients run in other processes (`bench_alarm_delay.clients_main`). After a warm-up, pump
+occlusions are raised one bed at a time; for each resulting alert,
+
+    delay = client receipt − alarm time at the gateway,
+
+so the figure covers the gateway's bus, the broker, the station's ingest, rules engine,
+database commit, fan-out and the socket. Printed: alarms seen by every client, p50/p99 delay,
+and per process CPU (% of one core) and RSS over the measured part.
+
+    .venv/bin/python bench/bench_station_scale.py [--beds 100] [--clients 20] [--alarms 20]
+        [--gateway-procs 2] [--database sqlite|postgresql] [--seconds 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import getpass
+import multiprocessing as mp
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
+
+from bench_alarm_delay import clients_main
+
+MONITOR = [f"MDC_BENCH_MON_{i}" for i in range(12)]
+VENT = [f"MDC_BENCH_VENT_{i}" for i in range(10)]
+PUMP = ["MDC_FLOW_FLUID_PUMP", "MDC_VOL_FLUID_DELIV", "MDC_VOL_FLUID_TBI"]
+UNITS = {"MDC_FLOW_FLUID_PUMP": "mL/h", "MDC_VOL_FLUID_DELIV": "mL", "MDC_VOL_FLUID_TBI": "mL"}
+PREFIX = "bench"
+SECRET = "bench-" + "x" * 40
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def station_main(db_url: str, mqtt_url: str, port: int) -> None:
+    os.environ["IAEWATCH_SECRET_KEY"] = SECRET
+    from app.runner import build_service, uvicorn_server
+    from app.settings import Settings
+
+    settings = Settings(
+        database_url=db_url,
+        port=port,
+        mqtt_url=mqtt_url,
+        mqtt_prefix=PREFIX,
+        mqtt_client_id="iaewatch-station-bench",
+    )
+    uvicorn_server(build_service(settings, None), "127.0.0.1", port).run()
+
+
+def gateway_main(mqtt_url: str, beds: list[str], seconds: float, alarms: Any) -> None:
+    """Publish `beds`' data at real rates for `seconds`; raise the occlusions asked for on the
+    `alarms` queue (bed names) as they come."""
+    from app.mqtt import MqttBus
+    from core.model import DeviceEvent, EventSource, Observation
+
+    async def run() -> None:
+        bus = MqttBus(mqtt_url, prefix=PREFIX, receive=False)
+        await bus.start()
+        end = time.monotonic() + seconds
+        tick = time.monotonic()
+        n = 0
+        while time.monotonic() < end:
+            now = datetime.now(UTC)
+            for bed in beds:
+                for codes, device in ((MONITOR, "monitor"), (VENT, "vent")):
+                    for code in codes:
+                        await bus.publish(
+                            Observation(
+                                t=now,
+                                bed=bed,
+                                code=code,
+                                value=50.0 + n % 7,
+                                unit="1",
+                                device=device,
+                            )
+                        )
+                for device in ("pump-study", "pump-norepi"):
+                    for code in PUMP:
+                        await bus.publish(
+                            Observation(
+                                t=now,
+                                bed=bed,
+                                code=code,
+                                value=10.0,
+                                unit=UNITS[code],
+                                device=device,
+                            )
+                        )
+            with contextlib.suppress(Exception):
+                while True:
+                    bed = alarms.get_nowait()
+                    await bus.publish(
+                        DeviceEvent(
+                            t=datetime.now(UTC),
+                            bed=bed,
+                            event="pump_alarm",
+                            fields={"kind": "occlusion"},
+                            source=EventSource.DEVICE,
+                            device="pump-study",
+                        )
+                    )
+            n += 1
+            tick += 1.0
+            await asyncio.sleep(max(0.0, tick - time.monotonic()))
+        await bus.close()
+
+    asyncio.run(run())
+
+
+class Broker:
+    def __init__(self, folder: Path) -> None:
+        self.port = free_port()
+        conf = folder / "mosquitto.conf"
+        conf.write_text(
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
+            f"user {getpass.getuser()}\nmax_queued_messages 10000000\n"
+        )
+        binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        self.proc = subprocess.Popen(
+            [binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port)):
+                return
+            time.sleep(0.05)
+        raise RuntimeError("mosquitto did not start")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+async def database(kind: str, folder: Path) -> tuple[str, Any]:
+    """A migrated database with a bench user; (url, cleanup)."""
+    from app.security import hash_password
+    from app.store import Store, upgrade
+
+    if kind == "sqlite":
+        url, cleanup = f"sqlite+aiosqlite:///{folder / 'bench.db'}", None
+    else:
+        from pgschema import create_pg_schema, drop_pg_schema, pg_url
+
+        role = await create_pg_schema()
+        url, cleanup = pg_url(role), (lambda: drop_pg_schema(role))
+    await upgrade(url)
+    store = await Store.open(url)
+    await store.add_user("bench", "nurse", hash_password("bench-password-long"))
+    await store.close()
+    return url, cleanup
+
+
+async def main(args: argparse.Namespace) -> None:
+    import httpx
+
+    folder = Path(tempfile.mkdtemp(prefix="iaew-scale-"))
+    broker = Broker(folder)
+    mqtt_url = f"mqtt://127.0.0.1:{broker.port}"
+    db_url, cleanup = await database(args.database, folder)
+    ctx = mp.get_context("spawn")
+    http_port = free_port()
+    station = ctx.Process(target=station_main, args=(db_url, mqtt_url, http_port))
+    station.start()
+    beds = [f"ICU-{i + 1:03d}" for i in range(args.beds)]
+    duration = args.warmup + args.seconds + args.alarms * args.spacing + 10
+    queues = [ctx.Queue() for _ in range(args.gateway_procs)]
+    gateways = [
+        ctx.Process(
+            target=gateway_main, args=(mqtt_url, beds[g :: args.gateway_procs], duration, q)
+        )
+        for g, q in enumerate(queues)
+    ]
+    try:
+        base = f"http://127.0.0.1:{http_port}"
+        async with httpx.AsyncClient(base_url=base) as http:
+            for _ in range(300):
+                with contextlib.suppress(httpx.TransportError):
+                    r = await http.post(
+                        "/api/auth/login",
+                        json={"username": "bench", "password": "bench-password-long"},
+                    )
+                    break
+                await asyncio.sleep(0.1)
+            token = r.json()["access_token"]
+        for g in gateways:
+            g.start()
+        await asyncio.sleep(args.warmup)
+        results = ctx.Queue()
+        per_proc = max(1, args.clients // args.client_procs)
+        url = f"ws://127.0.0.1:{http_port}/ws/station?token={token}"
+        listen = args.seconds + args.alarms * args.spacing + 6
+        clients = []
+        for i in range(args.client_procs):
+            n = per_proc if i < args.client_procs - 1 else args.clients - per_proc * i
+            clients.append(ctx.Process(target=clients_main, args=(url, n, listen, results)))
+        for c in clients:
+            c.start()
+        await asyncio.sleep(2)
+        procs = {"station": station.pid, **{f"gateway{i}": g.pid for i, g in enumerate(gateways)}}
+        cpu0 = {k: cpu_s(pid) for k, pid in procs.items() if pid}
+        t0 = time.monotonic()
+        await asyncio.sleep(max(0.0, args.seconds - args.alarms * args.spacing))
+        raised: dict[str, float] = {}
+        for i, bed in enumerate(beds[: args.alarms]):
+            raised[bed] = time.time()
+            queues[i % args.gateway_procs].put(bed)  # gateway g holds beds[g::procs]
+            await asyncio.sleep(args.spacing)
+        elapsed = time.monotonic() - t0
+        cpu = {k: (cpu_s(pid) - cpu0[k]) / elapsed * 100 for k, pid in procs.items() if pid}
+        rss = {k: rss_mib(pid) for k, pid in procs.items() if pid}
+        receipts: dict[str, list[float]] = {}
+        onsets: dict[str, float] = {}
+        for _ in clients:
+            got_r, got_o = await asyncio.to_thread(results.get, True, listen + 30)
+            for b, ts in got_r.items():
+                receipts.setdefault(b, []).extend(ts)
+            onsets.update(got_o)
+        for c in clients:
+            c.join(10)
+        # from the event's time at the gateway (the alert's onset), not from our request
+        delays = sorted((t - onsets[b]) * 1000 for b, ts in receipts.items() for t in ts)
+        complete = sum(1 for b in raised if len(receipts.get(b, [])) == args.clients)
+        print(
+            f"beds={args.beds} ({args.beds * 28:,} observations/s) clients={args.clients} "
+            f"database={args.database} gateways={args.gateway_procs} processes"
+        )
+        print(f"alarms seen by every client: {complete}/{len(raised)}")
+        if delays:
+            q = lambda p: delays[min(len(delays) - 1, int(p * len(delays)))]  # noqa: E731
+            print(
+                f"gateway alarm → websocket receipt: p50 {q(0.5):.1f} ms  p99 {q(0.99):.1f} ms  "
+                f"max {delays[-1]:.1f} ms  (n={len(delays)}; target p99 < 100 ms)"
+            )
+        gw_cpu = sum(v for k, v in cpu.items() if k.startswith("gateway"))
+        print(
+            f"station: CPU {cpu['station']:.0f} % of a core, RSS {rss['station']:.0f} MiB "
+            f"({rss['station'] / args.beds:.2f} MiB/bed); gateways: CPU {gw_cpu:.0f} % "
+            f"({args.beds / max(gw_cpu / 100, 1e-9):.0f} beds per core), RSS "
+            f"{statistics.mean(v for k, v in rss.items() if k.startswith('gateway')):.0f} MiB each"
+        )
+    finally:
+        for g in gateways:
+            if g.pid:
+                g.terminate()
+                g.join(10)
+        station.terminate()
+        station.join(10)
+        broker.stop()
+        if cleanup is not None:
+            await cleanup()
+        print(f"kept {folder}") if args.keep else shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--beds", type=int, default=100)
+    ap.add_argument("--clients", type=int, default=20)
+    ap.add_argument("--client-procs", type=int, default=2)
+    ap.add_argument("--gateway-procs", type=int, default=2)
+    ap.add_argument("--alarms", type=int, default=20)
+    ap.add_argument("--spacing", type=float, default=0.25)
+    ap.add_argument("--warmup", type=float, default=10.0)
+    ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--keep", action="store_true", help="keep the database and logs")
+    ap.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
+    asyncio.run(main(ap.parse_args()))
