@@ -20,6 +20,7 @@ from fastapi.staticfiles import StaticFiles
 
 from app.alert_desk import AlertDesk
 from app.api.router import api_router
+from app.api_docs import mount_docs
 from app.context import AppContext
 from app.headers import SecurityHeaders
 from app.live.registry import DeviceRegistry
@@ -114,12 +115,15 @@ def create_app(
         summary="Bedside infusion-associated-event monitoring",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # app.api_docs serves /docs and /redoc from local assets
+        redoc_url=None,
     )
     app.state.login_guard = LoginGuard(clock)
     app.add_middleware(SecurityHeaders)
     app.include_router(api_router())
     app.include_router(ws_router)
     _mount_station(app)
+    mount_docs(app)
     return app
 
 
