@@ -14,6 +14,7 @@ import logging
 from collections import defaultdict
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, replace
+from datetime import tzinfo
 from typing import cast
 
 from app.config import DeviceConfig, IcuConfig
@@ -103,9 +104,10 @@ def build_driver(d: DeviceConfig, clock: Clock, weights: Weights) -> Driver:
 
 
 def build_hl7_listeners(
-    devices: list[DeviceConfig], clock: Clock
+    devices: list[DeviceConfig], clock: Clock, *, tz: tzinfo
 ) -> list[tuple[list[DeviceConfig], Driver]]:
-    """One listener per listen address, mapping each sender identifier to its bed."""
+    """One listener per listen address, mapping each sender identifier to its bed; HL7 times
+    without an offset are read in the site's zone `tz` (`SiteConfig.tz`), never assumed UTC."""
     from drivers.hl7.listener import Hl7MllpDriver
 
     by_address: dict[str, list[DeviceConfig]] = defaultdict(list)
@@ -114,8 +116,11 @@ def build_hl7_listeners(
     out: list[tuple[list[DeviceConfig], Driver]] = []
     for address, group in by_address.items():
         bed_map = {value: d.bed for d in group for value in d.sender.values()}
+        replies = {value: d.pcd04_reply for d in group for value in d.sender.values()}
         driver = Hl7MllpDriver(
             bed_map=bed_map,
+            assume_tz=tz,
+            pcd04_reply=replies,
             clock=clock,
             listen=address,
             device_id=group[0].id,
@@ -179,7 +184,7 @@ def devices_service(
         for d in plain:
             running.append(RunningDevice(d, build_driver(d, ctx.clock, weights)))
         hl7 = [d for d in config.devices() if d.protocol == "hl7-mllp"]
-        for group, driver in build_hl7_listeners(hl7, ctx.clock) if hl7 else []:
+        for group, driver in build_hl7_listeners(hl7, ctx.clock, tz=config.site.tz) if hl7 else []:
             running += [RunningDevice(d, driver) for d in group]
         for r in running:
             ctx.devices.register(r.config.bed, r.config.id, r)

@@ -85,7 +85,7 @@ def register(cli: typer.Typer) -> None:
             ]
             shared: dict[int, dict[str, str]] = {}
             hl7 = [d for d in devices if d.protocol == "hl7-mllp"]
-            for group, drv in build_hl7_listeners(hl7, clock) if hl7 else []:
+            for group, drv in build_hl7_listeners(hl7, clock, tz=icu.site.tz) if hl7 else []:
                 drivers.append(drv)
                 shared[id(drv)] = {d.bed: d.id for d in group}
             await bus.start()
