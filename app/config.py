@@ -24,6 +24,7 @@
             protocol: hl7-mllp
             address: 0.0.0.0:2575          # where iaewatch listens
             sender: {application: CENTRAL, facility: ICU, location: ICU-1, eui64: ...}
+            pcd04_reply: ORA^R41           # hl7-mllp: what PCD-04 alarms get back (or ACK^R40)
 
 Serial URLs: `/dev/ttyUSB0`, a pty path, `socket://host:port`, `rfc2217://host:port`.
 `check_config` validates everything and raises `ConfigError` naming file, line and field;
@@ -44,6 +45,7 @@ from core.check import Checker, join
 from core.params import VASOPRESSOR_CODES
 from core.vocabulary import PROTOCOLS, suggest
 from core.yamlfile import Marked, read_marked
+from drivers.hl7.receiver import PCD04_REPLIES
 from drivers.modbus.profile import PumpProfile, load_profile
 from drivers.transport import SerialSettings
 
@@ -80,6 +82,7 @@ _DEVICE_KEYS = {
     "poll_interval",
     "stale_after",
     "sender",
+    "pcd04_reply",
 }
 _SENDER_KEYS = ("application", "facility", "location", "eui64")
 _SERIAL_KEYS = ("baud", "parity", "stop_bits", "data_bits")
@@ -102,6 +105,7 @@ class DeviceConfig:
     poll_interval: float = 1.0
     stale_after: float = 10.0
     sender: dict[str, str] = field(default_factory=dict)
+    pcd04_reply: str = "ORA^R41"  # hl7-mllp (drivers.hl7.receiver.PCD04_REPLIES)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -307,8 +311,13 @@ def _device(bed: str, raw: Marked, path: str, c: Checker, base_dir: Path) -> Dev
                 c.fail(f"only pumps have {key}", raw.line_of(key), join(path, key))
     if protocol == "hl7-mllp":
         kw["sender"] = _sender(raw, path, c)
-    elif "sender" in raw:
-        c.fail("only hl7-mllp devices have a sender", raw.line_of("sender"), join(path, "sender"))
+        if "pcd04_reply" in raw:
+            where = (raw.line_of("pcd04_reply"), join(path, "pcd04_reply"))
+            kw["pcd04_reply"] = c.choice(raw["pcd04_reply"], *where, tuple(PCD04_REPLIES))
+    else:
+        for key in ("sender", "pcd04_reply"):
+            if key in raw:
+                c.fail(f"only hl7-mllp devices have a {key}", raw.line_of(key), join(path, key))
     return DeviceConfig(
         bed=bed, id=dev_id, kind=kind, protocol=protocol, address=address, line=raw.line, **kw
     )
