@@ -16,10 +16,12 @@ from app.context import AppContext
 from app.devices import devices_service
 from app.main import Service, create_app
 from app.mqtt import MqttBus, station_client_id
+from app.outbound.service import outbound_service
 from app.pipeline import pipeline_service
 from app.retention import storage_service
 from app.settings import Settings
 from app.storage_config import StorageConfig
+from app.sae_clock import sae_clock_service
 from app.watchdog import watched
 from core.bus import Bus
 from core.clock import Clock
@@ -42,6 +44,8 @@ def build_service(
     drivers (the demo's simulators, which feed history through the pipeline).
     """
     services: list[Service] = [*extra]
+    if config is not None and config.outbound:  # before the pipeline: no alert without its messages
+        services.append(outbound_service(config.outbound))
     mqtt: MqttBus | None = None
     if bus is None and settings.mqtt_url:
         mqtt = MqttBus(
@@ -52,7 +56,12 @@ def build_service(
         )
         bus = mqtt
     storage = config.storage if config is not None else StorageConfig()
-    services += [watched(pipeline_service(rules)), storage_service(storage), *after_pipeline]
+    services += [
+        watched(pipeline_service(rules)),
+        storage_service(storage),
+        sae_clock_service,
+        *after_pipeline,
+    ]
     if mqtt is not None:  # after the pipeline: it stops taking messages in before the pipeline
         services.append(mqtt_service(mqtt))
     if config is not None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from app.api import (
+    adjudication,
+    adverse_events,
     alerts,
     audit,
     auth,
@@ -22,6 +24,21 @@ from app.api import (
 
 def api_router() -> APIRouter:
     router = APIRouter()
-    for module in (auth, beds, patients, trial, enrolment, alerts, devices, outbound, users, audit, health, site):
+    for module in (
+        auth,
+        beds,
+        patients,
+        trial,
+        enrolment,
+        adjudication,
+        adverse_events,
+        alerts,
+        devices,
+        outbound,
+        users,
+        audit,
+        health,
+        site,
+    ):
         router.include_router(module.router)
     return router

@@ -26,6 +26,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import Response
 from pydantic import Field
 
+from app.adverse_view import ae_dict
 from app.api.deps import Ctx
 from app.auth import ClinicalUser, CurrentUser, Principal, TrialDataUser
 from app.context import AppContext
@@ -135,7 +136,8 @@ def _patient_view(p: PatientRow) -> dict[str, Any]:
 # -- patient views ----------------------------------------------------------------------------
 @router.get("/patients/{study_id}/trial")
 async def trial_view(study_id: str, ctx: Ctx, _user: CurrentUser) -> dict[str, Any]:
-    """Everything the trial workflow shows for a patient (never the arm)."""
+    """Everything the trial workflow shows for a patient (never the arm), with each adverse
+    event's reports and when they are due."""
     p = await patient_or_404(ctx, study_id)
     now = ctx.clock.now()
     check, found = await checklist(ctx.store, p, now)
@@ -151,6 +153,9 @@ async def trial_view(study_id: str, ctx: Ctx, _user: CurrentUser) -> dict[str, A
         "blood_gases": [g.as_dict() for g in found],
         "infusion": infusion,
         "exclusions": [{"id": i, "label": label} for i, label in EXCLUSIONS],
+        "adverse_events": [
+            ae_dict(ae, now) for ae in await ctx.store.adverse_events_of(p.study_id)
+        ],
     }
 
 
