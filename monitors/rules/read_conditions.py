@@ -17,6 +17,7 @@ from core.yamlfile import Marked, MarkedList
 from monitors.rules.conditions import (
     AllOf,
     AnyOf,
+    AtBaseline,
     BaselineChange,
     Cond,
     EventMatch,
@@ -154,11 +155,21 @@ class CondReader:
 
     def _threshold(self, m: Marked, path: str) -> Cond:
         c = self.c
-        c.keys(m, path, {"param", *_BOUNDS, "hysteresis", "step"}, {"param"})
+        c.keys(m, path, {"param", *_BOUNDS, "hysteresis", "step", "at_baseline"}, {"param"})
         ref = self._param(m, path)
         op, limit = self._one_of(m, path, _BOUNDS)
         hyst = c.get(m, "hysteresis", path, c.number, 0.0) or 0.0
-        return Threshold(ref, op, limit, hyst, self._step(m, path, ref))
+        at_baseline = None
+        if "at_baseline" in m:
+            field = join(path, "at_baseline")
+            ab = c.mapping(m["at_baseline"], m.line_of("at_baseline"), field)
+            c.keys(ab, field, {"worse_by", "within"}, {"worse_by"})
+            worse = c.positive(ab["worse_by"], ab.line_of("worse_by"), join(field, "worse_by"))
+            if hyst >= worse:
+                c.fail("must be larger than the hysteresis", ab.line_of("worse_by"), field)
+            within = c.get(ab, "within", field, c.number, 0.0) or 0.0
+            at_baseline = AtBaseline(worse, within)
+        return Threshold(ref, op, limit, hyst, self._step(m, path, ref), at_baseline)
 
     def _change_opts(self, m: Marked, path: str) -> tuple[bool, float, bool]:
         k, amount = self._one_of(m, path, ("rise", "fall", "rise_pct", "fall_pct"))

@@ -12,11 +12,12 @@ the rule (monitors/engine/episodes.py), not to conditions.
 from monitors.rules.conditions.base import Cond, Evidence, ParamRef, walk
 from monitors.rules.conditions.bedside import EventMatch, FieldMatch, Infusion, Stale, Vasopressor
 from monitors.rules.conditions.composites import AllOf, AnyOf, NoneOf
-from monitors.rules.conditions.values import BaselineChange, Rate, Threshold
+from monitors.rules.conditions.values import AtBaseline, BaselineChange, Rate, Threshold
 
 __all__ = [
     "AllOf",
     "AnyOf",
+    "AtBaseline",
     "BaselineChange",
     "Cond",
     "EventMatch",

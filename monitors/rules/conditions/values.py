@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from monitors.rules.conditions.base import (
@@ -18,6 +20,9 @@ from monitors.rules.conditions.base import (
 
 if TYPE_CHECKING:
     from monitors.engine.state import BedState
+
+MIN_RUNNING_REFERENCE = 5
+"""Samples a pre-infusion reference needs (as the baseline's own default)."""
 
 
 class _Leaf(Cond):
@@ -35,42 +40,114 @@ class _Leaf(Cond):
         return (self.ref,)
 
 
-class Threshold(_Leaf):
-    """value below / at_most / above / at_least a limit."""
+@dataclass(frozen=True, slots=True)
+class AtBaseline:
+    """A threshold's answer for a condition already present before the infusion: the value
+    must then also be `worse_by` past the patient's own reference. "Present" means the
+    reference is past the limit, or within `within` of it."""
 
-    def __init__(self, ref: ParamRef, op: str, limit: float, hysteresis: float, step: float):
+    worse_by: float
+    within: float = 0.0
+
+
+class Threshold(_Leaf):
+    """value below / at_most / above / at_least a limit; with `at_baseline`, only when new or
+    clearly worse than the patient's reference (the pre-infusion baseline; before the
+    infusion, the median of the samples in the baseline look-back so far)."""
+
+    def __init__(
+        self,
+        ref: ParamRef,
+        op: str,
+        limit: float,
+        hysteresis: float,
+        step: float,
+        at_baseline: AtBaseline | None = None,
+    ):
         super().__init__(ref, step)
         self.op = op
         self.limit = limit
         self.hyst = hysteresis
         self.below = op in ("below", "at_most")
         self.strict = op in ("below", "above")
+        self.at_baseline = at_baseline
+
+    def _past(self, v: float, lim: float) -> bool:
+        if self.below:
+            return v < lim if self.strict else v <= lim
+        return v > lim if self.strict else v >= lim
 
     def test(self, bed: BedState, now: float, active: bool) -> bool | None:
-        v = self.ref.current(bed, now)[1]
+        code, v = self.ref.current(bed, now)
         if v is None:
             return None
         lim = self.limit
-        if self.below:
-            if active:
-                lim += self.hyst
-            return v < lim if self.strict else v <= lim
         if active:
-            lim -= self.hyst
-        return v > lim if self.strict else v >= lim
+            lim += self.hyst if self.below else -self.hyst
+        if not self._past(v, lim):
+            return False
+        ab = self.at_baseline
+        if ab is None:
+            return True
+        ref = self._reference(bed, code)
+        if ref is None or not self._present(ref):
+            return True  # new: not present in the reference (or no reference to tell)
+        worse = (ref - v) if self.below else (v - ref)
+        return worse >= ab.worse_by - (self.hyst if active else 0.0)
+
+    def _present(self, ref: float) -> bool:
+        assert self.at_baseline is not None
+        within = self.at_baseline.within
+        return self._past(ref, self.limit + within if self.below else self.limit - within)
+
+    def _reference(self, bed: BedState, code: str | None) -> float | None:
+        """The pre-infusion baseline, or before the infusion the samples so far."""
+        if code is None:
+            return None
+        if not bed.collecting_baseline:
+            return self.ref.baseline(bed, code)[1]
+        s = bed.series.get(code)
+        if s is None or s.hist is None or len(s.hist) < MIN_RUNNING_REFERENCE:
+            return None
+        return float(statistics.median(v for _t, v in s.hist))
+
+    def baseline_refs(self) -> Iterable[ParamRef]:
+        return (self.ref,) if self.at_baseline is not None else ()
 
     def collect(self, bed: BedState, now: float, ev: Evidence) -> None:
         code, v = self.ref.current(bed, now)
-        if code is not None:
-            put_value(ev, code, v)
+        if code is None:
+            return
+        put_value(ev, code, v)
+        ab = self.at_baseline
+        if ab is None:
+            return
+        ref = self._reference(bed, code)
+        if ref is None:
+            note(ev, f"no reference for {self.ref.name}: taken as new")
+            return
+        ev.setdefault("reference", {})[code] = r3(ref)
+        if self._present(ref):
+            note(
+                ev,
+                f"{self.describe_limit()} already at baseline ({r3(ref):g}): "
+                f"needs {ab.worse_by:g} worse",
+            )
 
     def severity(self, bed: BedState, now: float, out: dict[str, float]) -> None:
         v = self.ref.current(bed, now)[1]
         if v is not None:
             out[self.key] = ((self.limit - v) if self.below else (v - self.limit)) / self.step
 
-    def describe(self) -> str:
+    def describe_limit(self) -> str:
         return f"{self.ref.name} {OPS[self.op]} {self.limit:g}"
+
+    def describe(self) -> str:
+        ab = self.at_baseline
+        if ab is None:
+            return self.describe_limit()
+        word = "below" if self.below else "above"
+        return f"{self.describe_limit()} (if already at baseline: {ab.worse_by:g} {word} it)"
 
 
 class BaselineChange(_Leaf):

@@ -113,7 +113,9 @@ def test_no_end_invented_and_beds_summary(scenario, make_baseline) -> None:
     (bed,) = sc.engine.beds()
     assert bed.bed == "ICU-1" and bed.weight_kg == 70
     assert bed.baseline["MDC_ECG_HEART_RATE"] == 90.0
-    assert "MDC_PULS_OXIM_SAT_O2" not in bed.baseline  # no rule compares SpO2 with a baseline
+    # SpO2 is compared with its baseline (hypoxemia when already low, issue 13); EtCO2 is not
+    assert bed.baseline["MDC_PULS_OXIM_SAT_O2"] == 94.0
+    assert "MDC_AWAY_CO2_ET" not in bed.baseline
     assert bed.baseline["IAEW_SF_RATIO"] == 188.0
     assert set(bed.windows) == {"6h", "24h"}
     assert bed.active_alerts >= 1
