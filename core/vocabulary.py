@@ -178,6 +178,16 @@ EVENTS: Mapping[str, EventSpec] = MappingProxyType(
                 EventField("peer", "text"),
             ),
             _event(
+                "device_sender_rejected",
+                "an HL7 sender this bed does not take data from was answered AR",
+                (_R,),
+                _DEVICE,
+                _REASON,
+                EventField("peer", "text"),
+                EventField("sending_application", "text"),
+                EventField("sending_facility", "text"),
+            ),
+            _event(
                 "device_demo_mode",
                 "a device sends demo or test data (HL7 MSH-11 T/D, OBX-8 DEMO): none of it is used",
                 (_D,),

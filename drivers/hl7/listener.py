@@ -15,6 +15,16 @@ Session (one `_session()` of `Driver.stream()`):
   accepted for `stale_after` seconds (a `device_stale` event first; the connection is left
   open, and its next message starts a new session).
 
+Hardening (docs/security.md): at most `max_connections` senders at once (more are closed at
+connect); a connection that completes no message for `idle_timeout` seconds is closed (idle
+and slowloris senders); a message is cut as soon as more than `max_message` bytes of it are
+read (the reader never fetches past the limit, and the rest is skipped, not kept); messages
+over `inline_parse` bytes are parsed on a worker thread, so no sender stalls the event loop
+(parsing is serialised, one message at a time); `senders` (`drivers.hl7.senders`) allows each
+bed's sender by source address and MSH-3 / MSH-4, anything else gets AR and a
+`device_sender_rejected` event (a technical alert; one per bed, address and sender a minute);
+`ssl` serves MLLP over TLS (client certificates when the context requires them).
+
 Beds: one listener serves many beds. Each observation and event from a message carries the
 bed its sender maps to in `bed_map`; the driver's own events (connected / stale /
 disconnected) use `bed="*"` — "every bed this feed serves" — since `Driver.bed` is one string.
@@ -26,8 +36,10 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import ssl
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from datetime import UTC, tzinfo
 from typing import Literal
 
@@ -36,17 +48,25 @@ from core.errors import ConfigError, ConnectionLost, DecodeError, NoReply
 from core.model import EventSource
 from drivers.base import Backoff, Driver, DriverOutput
 from drivers.hl7.mllp import DEFAULT_MAX_SIZE, MllpDecoder, frame
+from drivers.hl7.pcd import Report
 from drivers.hl7.receiver import Hl7Receiver, Outcome
+from drivers.hl7.senders import SenderPolicy
 
 log = logging.getLogger(__name__)
 
 ALL_BEDS = "*"
 _QUEUE_SIZE = 10_000  # accepted messages waiting for the session; senders wait when full
+_READ_CHUNK = 65536
+DEFAULT_MAX_CONNECTIONS = 32
+DEFAULT_IDLE_TIMEOUT = 300.0
+INLINE_PARSE = 16 * 1024
+"""Messages up to this size are parsed on the loop (well under 50 ms); larger, on a thread."""
+REJECT_EVENT_EVERY = 60.0
 
 
 @dataclass(frozen=True, slots=True)
 class _Item:
-    kind: Literal["msg", "close"]
+    kind: Literal["msg", "close", "rejected"]
     conn: int
     peer: str
     outcome: Outcome | None = None
@@ -76,6 +96,11 @@ class Hl7MllpDriver(Driver):
         backoff: Backoff | None = None,
         assume_tz: tzinfo = UTC,
         max_message: int = DEFAULT_MAX_SIZE,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+        senders: SenderPolicy | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        inline_parse: int = INLINE_PARSE,
         pcd04_reply: Mapping[str, str] | None = None,
     ) -> None:
         if not bed_map:
@@ -93,7 +118,17 @@ class Hl7MllpDriver(Driver):
             bed_map=bed_map, device_id=device_id, assume_tz=assume_tz, pcd04_reply=pcd04_reply
         )
         self.max_message = max_message
+        self.max_connections = max_connections
+        self.idle_timeout = idle_timeout
+        self.senders = senders or SenderPolicy({})
+        self.ssl_context = ssl_context
+        self.inline_parse = inline_parse
         self.rejected = 0  # messages answered AR (unknown sender, unsupported type)
+        self.refused_connections = 0  # closed at connect: over the cap, or address not allowed
+        self.idle_closed = 0
+        self._parse_lock = asyncio.Lock()
+        self._parser: ThreadPoolExecutor | None = None
+        self._reject_seen: dict[tuple[str, ...], float] = {}
         self._server: asyncio.Server | None = None
         self._port: int | None = None
         self._queue: asyncio.Queue[_Item] = asyncio.Queue(maxsize=_QUEUE_SIZE)
@@ -120,14 +155,22 @@ class Hl7MllpDriver(Driver):
         if self._server is None:
             try:
                 self._server = await asyncio.start_server(
-                    self.serve_connection, self.host, self._requested_port
+                    self.serve_connection, self.host, self._requested_port, ssl=self.ssl_context
                 )
             except OSError as exc:
                 raise ConfigError(
                     f"cannot listen on {self.host}:{self._requested_port}: {exc}", field="listen"
                 ) from exc
             self._port = self._server.sockets[0].getsockname()[1]
-            log.info("HL7 MLLP listener on %s:%d", self.host, self._port)
+            log.info(
+                "HL7 MLLP%s listener on %s:%d (at most %d senders)",
+                " over TLS" if self.ssl_context is not None else "",
+                self.host,
+                self._port,
+                self.max_connections,
+            )
+            if self.senders.open_to_any_address:
+                log.warning("HL7 listener on port %d takes senders from any address", self._port)
         return self.port
 
     async def aclose(self) -> None:
@@ -144,6 +187,9 @@ class Hl7MllpDriver(Driver):
         if server is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(server.wait_closed(), 1.0)
+        parser, self._parser = self._parser, None
+        if parser is not None:
+            parser.shutdown(wait=False, cancel_futures=True)
 
     async def __aenter__(self) -> Hl7MllpDriver:
         await self.start()
@@ -157,22 +203,46 @@ class Hl7MllpDriver(Driver):
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
         """Serve one sender's stream connection until it closes (what the TCP server runs)."""
+        addr = writer.get_extra_info("peername")
+        host = str(addr[0]) if isinstance(addr, tuple) else str(addr)
+        peer = f"{addr[0]}:{addr[1]}" if isinstance(addr, tuple) else str(addr)
+        if len(self._open) >= self.max_connections or not self.senders.connection_ok(host):
+            self.refused_connections += 1
+            if self.refused_connections == 1 or self.refused_connections % 100 == 0:
+                log.warning(
+                    "HL7 connection from %s refused (%d so far): %s",
+                    peer,
+                    self.refused_connections,
+                    "address not allowed"
+                    if not self.senders.connection_ok(host)
+                    else f"{self.max_connections} senders already connected",
+                )
+            writer.close()
+            return
         task = asyncio.current_task()
         assert task is not None
         self._handlers.add(task)
         conn = next(self._conn_ids)
         self._open.add(conn)
-        addr = writer.get_extra_info("peername")
-        peer = f"{addr[0]}:{addr[1]}" if isinstance(addr, tuple) else str(addr)
         decoder = MllpDecoder(self.max_message)
         log.info("HL7 sender connected from %s", peer)
         try:
+            last_message = self.clock.monotonic()
             while True:
-                data = await reader.read(65536)
+                remaining = last_message + self.idle_timeout - self.clock.monotonic()
+                try:
+                    data = await self.clock.wait_for(
+                        reader.read(min(_READ_CHUNK, decoder.room)), max(remaining, 0.0)
+                    )
+                except TimeoutError:
+                    self.idle_closed += 1
+                    log.info("HL7 sender %s closed: no message for %g s", peer, self.idle_timeout)
+                    break
                 if not data:
                     break
                 decoder.feed(data)
-                await self._drain(decoder, writer, conn, peer)
+                if await self._drain(decoder, writer, conn, peer, host):
+                    last_message = self.clock.monotonic()
         except (OSError, ConnectionError) as exc:
             log.info("HL7 sender %s: %s", peer, exc)
         except asyncio.CancelledError:
@@ -188,8 +258,10 @@ class Hl7MllpDriver(Driver):
             log.info("HL7 sender %s disconnected", peer)
 
     async def _drain(
-        self, decoder: MllpDecoder, writer: asyncio.StreamWriter, conn: int, peer: str
-    ) -> None:
+        self, decoder: MllpDecoder, writer: asyncio.StreamWriter, conn: int, peer: str, host: str
+    ) -> bool:
+        """Answer every complete message buffered; True when there was one."""
+        got = False
         while True:
             try:
                 payload = decoder.next_frame()
@@ -197,18 +269,69 @@ class Hl7MllpDriver(Driver):
                 self.count_bad_frame(f"{peer}: {exc}")
                 continue
             if payload is None:
-                return
+                return got
+            got = True
             self.count_frame()
-            outcome = self.receiver.receive(payload, self.clock.now())
+            outcome = await self._receive(payload, host)
             if outcome.code == "AE":
                 self.count_bad_frame(f"{peer}: message {outcome.control_id!r}: {outcome.reason}")
             elif outcome.code == "AR":
                 self.rejected += 1
+                if outcome.identification and self._first_reject(outcome, host):
+                    await self._queue.put(_Item("rejected", conn, peer, outcome))
             else:
                 await self._queue.put(_Item("msg", conn, peer, outcome))
             for ack in outcome.acks:  # none, or accept and application acks (enhanced mode)
                 writer.write(frame(ack))
             await writer.drain()
+
+    async def _receive(self, payload: bytes, host: str) -> Outcome:
+        """The receiver's answer, one message at a time; a large one parsed off the loop."""
+
+        def admit(bed: str, report: Report) -> str | None:
+            h = report.header
+            return self.senders.refusal(
+                bed,
+                host,
+                h.sending_application,
+                h.sending_facility,
+                report.message.encoding.component,
+            )
+
+        async with self._parse_lock:
+            now = self.clock.now()
+            if len(payload) <= self.inline_parse:
+                return self.receiver.receive(payload, now, admit)
+            if self._parser is None:
+                self._parser = ThreadPoolExecutor(1, thread_name_prefix="hl7-parse")
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(
+                self._parser, self.receiver.receive, payload, now, admit
+            )
+
+    def _first_reject(self, outcome: Outcome, host: str) -> bool:
+        """Whether this refused sender is news (one event per bed, address, sender a minute)."""
+        key = (outcome.bed or ALL_BEDS, host, *sorted(outcome.identification.values()))
+        now = self.clock.monotonic()
+        last = self._reject_seen.get(key)
+        if last is not None and now - last < REJECT_EVENT_EVERY:
+            return False
+        if len(self._reject_seen) > 1000:
+            self._reject_seen.clear()
+        self._reject_seen[key] = now
+        return True
+
+    def _rejected_event(self, item: _Item) -> DriverOutput:
+        assert item.outcome is not None
+        event = self.event(
+            "device_sender_rejected",
+            EventSource.DRIVER,
+            device=self.device_id,
+            peer=item.peer,
+            reason=item.outcome.reason,
+            **item.outcome.identification,
+        )
+        return replace(event, bed=item.outcome.bed or ALL_BEDS)
 
     # -- the session ----------------------------------------------------------------------
     async def _session(self) -> AsyncIterator[DriverOutput]:
@@ -216,6 +339,8 @@ class Hl7MllpDriver(Driver):
         try:
             first = await self._queue.get()
             while first.kind != "msg" or first.outcome is None:
+                if first.kind == "rejected":
+                    yield self._rejected_event(first)
                 first = await self._queue.get()
             senders = {self._sender_key(first.outcome)}
             yield self.connected_event(peer=first.peer, **first.outcome.identification)
@@ -235,6 +360,9 @@ class Hl7MllpDriver(Driver):
                 if item.kind == "close":
                     if not self._open:
                         raise ConnectionLost(f"last HL7 sender ({item.peer}) disconnected")
+                    continue
+                if item.kind == "rejected":
+                    yield self._rejected_event(item)
                     continue
                 assert item.outcome is not None
                 key = self._sender_key(item.outcome)

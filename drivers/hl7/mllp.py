@@ -13,9 +13,12 @@ Resync rules:
   run as a `DecodeError`, however many reads the run arrives in (`garbage_bytes` counts
   them); decoding resumes at the next SB;
 - an SB inside a block means the block was cut short (the sender restarted): the partial
-  block is dropped with a `DecodeError` and a new block starts at that SB;
-- a block longer than `max_size` is dropped with a `DecodeError`, and bytes are skipped until
-  the next SB;
+  block is dropped with a `DecodeError` and a new block starts at that SB (a run of SBs is one
+  cut-short block, so a storm of them costs linear time);
+- a block longer than `max_size` is dropped with a `DecodeError` as soon as more than
+  `max_size` bytes of it are buffered (never the whole block), and bytes are skipped, not
+  kept, until the next SB; `room` says how many bytes a reader may fetch without passing the
+  limit;
 - an EB that is not followed by CR still ends the block (python-hl7's reader splits on EB
   alone); the missing CR is not an error, and CR/LF bytes between blocks are ignored.
 After a `DecodeError` call `next_frame()` again: the decoder has already resynchronised.
@@ -29,7 +32,7 @@ SB = 0x0B  # start block, vertical tab (python-hl7 hl7/client.py; HL7 MLLP)
 EB = 0x1C  # end block, file separator (python-hl7 hl7/client.py; HL7 MLLP)
 CR = 0x0D  # carriage return after EB (python-hl7 hl7/client.py; HL7 MLLP)
 
-_BETWEEN_BLOCKS = frozenset((CR, 0x0A))  # line ends some senders add between blocks: ignored
+_LINE_ENDS = b"\r\n"  # line ends some senders add between blocks: ignored
 
 DEFAULT_MAX_SIZE = 1 << 20
 """Largest message accepted (1 MiB). Our choice: a PCD-01 numerics message is a few kB."""
@@ -61,6 +64,11 @@ class MllpDecoder:
         self._buf += data
 
     @property
+    def room(self) -> int:
+        """Bytes that may be fed before an open block passes `max_size` (at least 1)."""
+        return max(1, self.max_size + 1 - len(self._buf))
+
+    @property
     def buffered(self) -> int:
         """Bytes held, waiting for the rest of a block."""
         return len(self._buf)
@@ -86,8 +94,9 @@ class MllpDecoder:
             del buf[:start]
             self._skipping = False
         if not self._in_block:
-            while buf and buf[0] in _BETWEEN_BLOCKS:
-                del buf[0]
+            line_ends = len(buf) - len(buf.lstrip(_LINE_ENDS))
+            if line_ends:
+                del buf[:line_ends]
             if not buf:
                 return None
             start = buf.find(SB)
@@ -104,7 +113,8 @@ class MllpDecoder:
             del buf[0]
             self._in_block = True
         end = buf.find(EB)
-        restart = buf.find(SB, 0, end if end >= 0 else len(buf))
+        # the last SB before the end: a run of restarts is one cut-short block (linear time)
+        restart = buf.rfind(SB, 0, end if end >= 0 else len(buf))
         if restart >= 0:
             self.garbage_bytes += restart
             del buf[:restart]

@@ -90,6 +90,27 @@ def _header_only(payload: bytes) -> Message | None:
         return None
 
 
+MAX_SEGMENT = 64 * 1024
+"""Longest segment parsed (bytes): splitting a longer one could hold the interpreter for tens
+of milliseconds in one call. A PCD-01 OBX is a few hundred bytes."""
+
+
+def _too_long_segment(payload: bytes) -> int | None:
+    """The index of the first segment longer than `MAX_SEGMENT`, or None."""
+    start = 0
+    index = 0
+    size = len(payload)
+    while start < size:
+        end = payload.find(b"\r", start, start + MAX_SEGMENT + 1)
+        if end < 0:
+            if size - start > MAX_SEGMENT:
+                return index
+            return None
+        start = end + 1
+        index += 1
+    return None
+
+
 PCD04_REPLIES: dict[str, tuple[str, str, str]] = {
     "ORA^R41": ("ORA", "R41", "ORA_R41"),
     "ACK^R40": ("ACK", "R40", "ACK"),
@@ -136,6 +157,11 @@ class Hl7Receiver:
     # -- the one entry point ---------------------------------------------------------------
     def receive(self, payload: bytes, now: datetime, admit: Admit | None = None) -> Outcome:
         """Answer one message; `admit(bed, report)` may refuse its bed's sender (AR, 204)."""
+        too_long = _too_long_segment(payload)
+        if too_long is not None:  # not parsed: one huge field split would stall the caller
+            head = _header_only(payload) if too_long > 0 else None
+            text = f"a segment is longer than {MAX_SEGMENT} bytes"
+            return self._answer(head, "AE", text, "100", now)
         try:
             msg = parse_message(payload)
         except DecodeError as exc:
@@ -271,7 +297,7 @@ class Hl7Receiver:
         if alarm.code is not None:
             fields["mdc"] = alarm.code
         if alarm.source:
-            fields["source"] = alarm.source
+            fields["alert_source"] = alarm.source  # "source" is the record's own key
         events = [self._event(t, bed, "device_alarm", fields)]
         if alarm.rhythm is None:
             return events
