@@ -81,8 +81,11 @@ async def ventilate(
     await store.add_observations(batch)
 
 
-async def confirm_enrolment(store: Store, t: datetime = T0 - timedelta(hours=2)) -> None:
-    """Record consent, imaging, airway, height and sex, and protective ventilation."""
+async def confirm_enrolment(
+    store: Store, t: datetime = T0 - timedelta(hours=2), *, skip: str | None = None
+) -> None:
+    """Record consent, imaging, airway, height and sex, and protective ventilation (all but
+    `skip`)."""
     facts: dict[str, dict[str, object]] = {
         "consent": {
             "consenter": "legal_representative",
@@ -96,6 +99,8 @@ async def confirm_enrolment(store: Store, t: datetime = T0 - timedelta(hours=2))
         "protective_ventilation": {"by": "dr.lee", "t": t, "note": "VT 6 mL/kg PBW, Pplat 26"},
     }
     for kind, data in facts.items():
+        if kind == skip:
+            continue
         await store.add_fact(study_id=SID, kind=kind, data=data, by="coord.chen", t=t)
 
 

@@ -12,6 +12,8 @@ from monitors.trial.eligibility import EXCLUSIONS, Status, Verdict
 
 from .conftest import BED, SID, T0, confirm_enrolment, ventilate
 
+KPA = 1000 / 133.322387415  # mmHg per kPa
+
 
 def _status(check: object, item: str) -> Status:
     return next(i.status for i in check.items if i.id == item)  # type: ignore[attr-defined]
@@ -113,8 +115,8 @@ async def test_a_kpa_gas_keeps_what_was_typed(enrolled: Store) -> None:
         study_id=SID,
         t=T0 - timedelta(minutes=30),
         entered_by="nina",
-        pao2_mmhg=12.0 * 7.500616827,
-        paco2_mmhg=5.3 * 7.500616827,
+        pao2_mmhg=12.0 * KPA,
+        paco2_mmhg=5.3 * KPA,
         entered=("kPa", 12.0, 5.3),
     )
     [g] = await gases(enrolled, bed=BED, study_id=SID)
