@@ -7,12 +7,13 @@ holds the parts; none of them imports it back.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from app.alert_desk import AlertDesk
 from app.live.registry import DeviceRegistry
 from app.live.views import Views
 from app.metrics import IngestCounters
+from app.outbound.health import OutboundHealth
 from app.settings import Settings
 from app.store import Store
 from app.ws.hub import Hub
@@ -33,3 +34,4 @@ class AppContext:
     views: Views
     devices: DeviceRegistry
     metrics: IngestCounters
+    outbound: OutboundHealth = field(default_factory=OutboundHealth)

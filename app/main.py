@@ -101,7 +101,7 @@ def create_app(
                 metrics=IngestCounters(),
             )
             app.state.ctx = ctx
-            app.state.metrics = AppMetrics(hub, registry, ctx.metrics)
+            app.state.metrics = AppMetrics(hub, registry, ctx.metrics, ctx.outbound)
             desk.on_published(hub.publish_alert)
             await hub.start()
             stack.push_async_callback(hub.stop)

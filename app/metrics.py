@@ -20,6 +20,7 @@ from core.model import Alert
 
 if TYPE_CHECKING:
     from app.live.registry import DeviceRegistry
+    from app.outbound.health import OutboundHealth
     from app.ws.hub import Hub
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -43,10 +44,17 @@ class IngestCounters:
 class ServiceCollector(Collector):
     """Renders the service's live state as metric families when scraped."""
 
-    def __init__(self, hub: Hub, devices: DeviceRegistry, ingest: IngestCounters) -> None:
+    def __init__(
+        self,
+        hub: Hub,
+        devices: DeviceRegistry,
+        ingest: IngestCounters,
+        outbound: OutboundHealth | None = None,
+    ) -> None:
         self._hub = hub
         self._devices = devices
         self._ingest = ingest
+        self._outbound = outbound
         self._open: Counter[tuple[str, str]] = Counter()
 
     def set_open_alerts(self, alerts: Iterable[Alert]) -> None:
@@ -91,6 +99,8 @@ class ServiceCollector(Collector):
             "iaewatch_events_ingested", "Events taken off the bus", value=self._ingest.events
         )
         yield from _device_metrics(self._devices)
+        if self._outbound is not None:
+            yield from _outbound_metrics(self._outbound)
 
 
 def _device_metrics(devices: DeviceRegistry) -> Iterator[Metric]:
@@ -117,12 +127,56 @@ def _device_metrics(devices: DeviceRegistry) -> Iterator[Metric]:
     yield from (state, up, frames, bad, reconnects)
 
 
+def _outbound_metrics(outbound: OutboundHealth) -> Iterator[Metric]:
+    labels = ["endpoint", "kind"]
+    up = GaugeMetricFamily(
+        "iaewatch_outbound_connected", "1 when the endpoint took the last message", labels=labels
+    )
+    stopped = GaugeMetricFamily(
+        "iaewatch_outbound_stopped", "1 when the endpoint rejected a message (AR)", labels=labels
+    )
+    depth = GaugeMetricFamily(
+        "iaewatch_outbound_queue_depth", "Messages waiting in the outbox", labels=labels
+    )
+    oldest = GaugeMetricFamily(
+        "iaewatch_outbound_oldest_unsent_timestamp_seconds",
+        "Unix time of the oldest message waiting (0 when none)",
+        labels=labels,
+    )
+    sent = CounterMetricFamily("iaewatch_outbound_sent", "Messages accepted", labels=labels)
+    errors = CounterMetricFamily(
+        "iaewatch_outbound_errors", "Failed delivery attempts", labels=labels
+    )
+    last_error = GaugeMetricFamily(
+        "iaewatch_outbound_last_error_info",
+        "1, labelled with the endpoint's last error",
+        labels=[*labels, "error"],
+    )
+    for h in outbound:
+        key = [h.name, h.kind]
+        up.add_metric(key, 1.0 if h.connected else 0.0)
+        stopped.add_metric(key, 1.0 if h.state.value == "stopped" else 0.0)
+        depth.add_metric(key, h.depth)
+        oldest.add_metric(key, h.oldest.timestamp() if h.oldest else 0.0)
+        sent.add_metric(key, h.sent)
+        errors.add_metric(key, h.errors)
+        if h.last_error:
+            last_error.add_metric([*key, h.last_error[:200]], 1.0)
+    yield from (up, stopped, depth, oldest, sent, errors, last_error)
+
+
 class AppMetrics:
     """The app's own registry with its collector."""
 
-    def __init__(self, hub: Hub, devices: DeviceRegistry, ingest: IngestCounters) -> None:
+    def __init__(
+        self,
+        hub: Hub,
+        devices: DeviceRegistry,
+        ingest: IngestCounters,
+        outbound: OutboundHealth | None = None,
+    ) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
-        self.collector = ServiceCollector(hub, devices, ingest)
+        self.collector = ServiceCollector(hub, devices, ingest, outbound)
         self.registry.register(self.collector)
 
     def render(self) -> bytes:

@@ -4,6 +4,7 @@
     iaewatch simulate monitor|ventilator|pump [--scenario F] [--speed N] [--tcp H:P | --pty]
     iaewatch simulate hl7 --to HOST:PORT [--scenario F] [--speed N]
     iaewatch simulate bed [--scenario F] [--speed N] [--tcp H:P | --pty] [--hl7-to H:P]
+    iaewatch simulate alarm-manager|webhook-sink ...   (app.commands.simulate_receivers)
 
 SCENARIO is a file or the name of a shipped scenario (`fever`, see docs/scenarios.md). Device
 commands print each address, then one line per scenario step and event; Ctrl-C stops them.
@@ -21,6 +22,7 @@ from typing import Annotated
 
 import typer
 
+from app.commands.simulate_receivers import register_receivers
 from core.errors import ConfigError
 from simulators.bed import BED_DEVICES, ScaledClock, SimulatedBed, parse_hostport
 from simulators.recording import DEFAULT_INFUSION_AT, record_file
@@ -53,6 +55,7 @@ def register(cli: typer.Typer) -> None:
         no_args_is_help=True,
     )
     cli.add_typer(sim, name="simulate")
+    register_receivers(sim)
 
     @sim.command("record")
     def record(
