@@ -4,6 +4,8 @@
       name: Guangzhou ICU                  # shown on the station and in reports
       timezone: Asia/Shanghai              # IANA zone: station, reports, HL7 times without offset
     storage: {full_resolution_days: 30}    # optional: retention, disk alarm (app.storage_config)
+    outbound:                              # optional: alarm manager, EHR, webhook (app.outbound)
+      - {name: alarm-manager, kind: pcd-04, address: 10.1.2.3:2575}
     beds:
       - bed: ICU-1
         label: Bed 1                       # optional
@@ -40,6 +42,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from app.outbound.config import EndpointConfig, parse_outbound
 from app.storage_config import StorageConfig, read_storage
 from core.check import Checker, join
 from core.params import VASOPRESSOR_CODES
@@ -133,6 +136,7 @@ class IcuConfig:
     source: str
     site: SiteConfig = field(default_factory=SiteConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
+    outbound: tuple[EndpointConfig, ...] = ()
 
     def devices(self) -> list[DeviceConfig]:
         return [d for b in self.beds for d in b.devices]
@@ -148,9 +152,10 @@ def parse_config(data: Any, *, file: str, base_dir: Path) -> IcuConfig:
     c = Checker(file)
     if not isinstance(data, Marked):
         c.fail("the file must be a mapping with 'beds'", 1)
-    c.keys(data, "", {"site", "storage", "beds"}, {"beds"})
+    c.keys(data, "", {"site", "storage", "outbound", "beds"}, {"beds"})
     site = _site(data, c)
     storage = read_storage(data, c)
+    outbound = parse_outbound(data, c, facility=site.name)
     beds_raw = c.seq(data["beds"], data.line_of("beds"), "beds")
     if not beds_raw:
         c.fail("must be a non-empty list", data.line_of("beds"), "beds")
@@ -166,7 +171,9 @@ def parse_config(data: Any, *, file: str, base_dir: Path) -> IcuConfig:
         seen_beds.add(bed.bed)
         _check_senders(bed, raw, path, c, senders)
         beds.append(bed)
-    return IcuConfig(beds=tuple(beds), source=file, site=site, storage=storage)
+    return IcuConfig(
+        beds=tuple(beds), source=file, site=site, storage=storage, outbound=outbound
+    )
 
 
 def _site(data: Marked, c: Checker) -> SiteConfig:

@@ -17,6 +17,7 @@ from app.devices import devices_service
 from app.main import Service, create_app
 from app.mqtt import MqttBus, station_client_id
 from app.outbound.service import outbound_service
+from app.outbound.service import outbound_service
 from app.pipeline import pipeline_service
 from app.retention import storage_service
 from app.settings import Settings
@@ -44,6 +45,8 @@ def build_service(
     drivers (the demo's simulators, which feed history through the pipeline).
     """
     services: list[Service] = [*extra]
+    if config is not None and config.outbound:  # before the pipeline: no alert without its messages
+        services.append(outbound_service(config.outbound))
     if config is not None and config.outbound:  # before the pipeline: no alert without its messages
         services.append(outbound_service(config.outbound))
     mqtt: MqttBus | None = None
