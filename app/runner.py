@@ -17,12 +17,11 @@ from app.devices import devices_service
 from app.main import Service, create_app
 from app.mqtt import MqttBus, station_client_id
 from app.outbound.service import outbound_service
-from app.outbound.service import outbound_service
 from app.pipeline import pipeline_service
 from app.retention import storage_service
+from app.sae_clock import sae_clock_service
 from app.settings import Settings
 from app.storage_config import StorageConfig
-from app.sae_clock import sae_clock_service
 from app.watchdog import watched
 from core.bus import Bus
 from core.clock import Clock
@@ -45,8 +44,6 @@ def build_service(
     drivers (the demo's simulators, which feed history through the pipeline).
     """
     services: list[Service] = [*extra]
-    if config is not None and config.outbound:  # before the pipeline: no alert without its messages
-        services.append(outbound_service(config.outbound))
     if config is not None and config.outbound:  # before the pipeline: no alert without its messages
         services.append(outbound_service(config.outbound))
     mqtt: MqttBus | None = None
@@ -114,6 +111,9 @@ def uvicorn_server(app: FastAPI, host: str, port: int, **kw: Any) -> uvicorn.Ser
             log_level="warning",
             ws_ping_interval=20,
             ws_ping_timeout=20,
+            # compressing each station message once per client cost more CPU than any other
+            # part of the fan-out (bench_station_scale, py-spy); station links are LANs
+            ws_per_message_deflate=False,
             lifespan="on",
             **kw,
         )
