@@ -5,6 +5,13 @@ connection state, identification and bad-frame counts go to stderr. Exit codes: 
 least one observation was decoded, 1 when it connected but decoded nothing, 2 when it could
 not connect (or, for hl7-mllp, when no message was accepted: no sender connected, or every
 message was rejected as from an unknown sender).
+
+hl7-mllp reads times without an offset in `--timezone` (the site's IANA zone; UTC when not
+given, and stderr says so). Given a file instead of an address (a capture: MLLP-framed, or
+messages one after another starting at their MSH line), it decodes that file offline, exactly
+as the listener would (device times judged against the message's own MSH-7, not today), and
+prints per message its acknowledgement code to stderr: the way to see how a site's real
+messages are read (demo data, vendor codes, code conflicts).
 """
 
 from __future__ import annotations
@@ -12,19 +19,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 
 from app.config import SERIAL_PROTOCOLS, DeviceConfig
 from app.devices import Weights, build_driver
 from core.clock import RealClock
-from core.errors import ConfigError
+from core.errors import ConfigError, DecodeError
 from core.model import DeviceEvent, Observation
 from core.records import dump_record
 from core.vocabulary import PROTOCOLS
 from drivers.base import Backoff, Driver
+from drivers.hl7.message import parse_dtm, parse_message
+from drivers.hl7.mllp import MllpDecoder
+from drivers.hl7.receiver import Hl7Receiver
 from drivers.modbus.profile import load_profile
 from drivers.transport import SerialSettings
 
@@ -43,6 +55,7 @@ def _driver(
     sender: str | None,
     seconds: float,
     clock: RealClock,
+    tz: tzinfo,
 ) -> Driver:
     if protocol not in PROTOCOLS:
         raise ConfigError(
@@ -85,6 +98,7 @@ def _driver(
             listen=url,
             device_id=d.id,
             stale_after=seconds + 1,
+            assume_tz=tz,
         )
     driver = build_driver(d, clock, Weights())
     driver.backoff = Backoff(initial=1.0, cap=2.0)
@@ -128,6 +142,58 @@ async def _probe(driver: Driver, seconds: float) -> int:
     return 1 if connected else 2
 
 
+def hl7_messages(data: bytes) -> list[bytes]:
+    """The messages of an HL7 capture: MLLP blocks when framed, else split at each MSH line."""
+    if b"\x0b" in data:
+        decoder = MllpDecoder(max(len(data), 1))
+        decoder.feed(data)
+        return decoder.frames_available()
+    text = data.replace(b"\r\n", b"\r").replace(b"\n", b"\r")
+    messages: list[bytes] = []
+    for line in text.split(b"\r"):
+        if line.startswith(b"MSH") or not messages:
+            messages.append(b"")
+        if line.strip():
+            messages[-1] += line + b"\r"
+    return [m for m in messages if m]
+
+
+def _probe_hl7_file(path: Path, sender: str | None, tz: tzinfo) -> int:
+    receiver = Hl7Receiver(bed_map={sender or "*": BED}, device_id="probe-hl7", assume_tz=tz)
+    observations = accepted = 0
+    for n, payload in enumerate(hl7_messages(path.read_bytes()), 1):
+        out = receiver.receive(payload, _sent_at(payload, tz) or RealClock().now())
+        why = f": {out.reason}" if out.reason else ""
+        print(f"probe: {path}: message {n} ({out.control_id or '?'}): {out.code}{why}",
+              file=sys.stderr)  # fmt: skip
+        accepted += out.code == "AA"
+        for item in out.outputs:
+            observations += isinstance(item, Observation)
+            print(dump_record(item), flush=True)
+    print(f"probe: messages accepted={accepted} observations={observations}", file=sys.stderr)
+    if observations:
+        return 0
+    return 1 if accepted else 2
+
+
+def _sent_at(payload: bytes, tz: tzinfo) -> datetime | None:
+    """A captured message's MSH-7: its device times are judged against it, not today."""
+    try:
+        return parse_dtm(parse_message(payload).msh.component(7, 1), tz)
+    except DecodeError:
+        return None
+
+
+def _zone(name: str | None) -> tzinfo:
+    if name is None:
+        print("probe: HL7 times without an offset are read as UTC (--timezone)", file=sys.stderr)
+        return UTC
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"unknown time zone {name!r}", field="--timezone") from None
+
+
 def register(cli: typer.Typer) -> None:
     @cli.command()
     def probe(
@@ -147,10 +213,23 @@ def register(cli: typer.Typer) -> None:
             str | None,
             typer.Option(help="hl7-mllp: accept only this sending application/location."),
         ] = None,
+        timezone: Annotated[
+            str | None,
+            typer.Option(help="hl7-mllp: the site's IANA zone for times without an offset."),
+        ] = None,
     ) -> None:
         """Connect to one device as the service would; print decoded data as JSON Lines."""
         clock = RealClock()
+        if protocol == "hl7-mllp":
+            tz = _zone(timezone)
+            if Path(url).is_file():
+                try:
+                    raise typer.Exit(_probe_hl7_file(Path(url), sender, tz))
+                except (OSError, DecodeError) as exc:
+                    raise ConfigError(f"cannot read {url}: {exc}", file=url) from None
+        else:
+            tz = UTC
         driver = _driver(
-            protocol, url, profile, unit, role, drug, baud, parity, sender, seconds, clock
+            protocol, url, profile, unit, role, drug, baud, parity, sender, seconds, clock, tz
         )
         raise typer.Exit(asyncio.run(_probe(driver, seconds)))

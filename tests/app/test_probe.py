@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -173,3 +174,36 @@ async def test_probe_hl7_listens_and_acknowledges(vitals: FixedVitals) -> None:
     assert code == 0, err
     assert {"MDC_PULS_OXIM_SAT_O2", "MDC_ECG_HEART_RATE"} <= codes(lines)
     assert all(line["bed"] == "probe" for line in lines if "code" in line)
+
+
+async def test_probe_reads_an_hl7_capture_demo_mode_and_vendor_codes(tmp_path: Path) -> None:
+    """A site's captured messages (fixtures after GE samples and a demo-mode station), decoded
+    offline as the listener would: demo data kept out, vendor EtCO2 read, a conflict flagged."""
+    fixtures = Path(__file__).parents[1] / "drivers" / "hl7" / "fixtures"
+    capture = tmp_path / "capture.hl7"
+    capture.write_bytes(
+        b"".join(
+            (fixtures / name).read_bytes() + b"\n"
+            for name in ("demo_training_r01.hl7", "ge_b1x5_co2.hl7", "mural_advisory_r40.hl7")
+        )
+    )
+    code, lines, err = await probe(
+        str(capture), "--protocol", "hl7-mllp", "--timezone", "Asia/Shanghai", seconds=1
+    )
+    assert code == 0, err
+    events = {line["event"]: line for line in lines if "event" in line}
+    demo = [line for line in lines if line.get("event") == "device_demo_mode"]
+    assert [line["active"] for line in demo] == [True, False]  # real data came back after
+    assert demo[0]["reason"] == "MSH-11 processing id T"
+    assert events["device_code_conflict"]["obx3"] == "150456^MDC_CO2_ET"
+    assert events["device_alarm"]["alarm"] == "MDCX_EVT_ALERT_ADVISORY"
+    etco2 = [line for line in lines if line.get("code") == "MDC_AWAY_CO2_ET"]
+    assert [line["value"] for line in etco2] == [41.0, 40.0]
+    assert {line["t"] for line in etco2} == {"2026-03-01T08:00:00Z"}  # 16:00 in Shanghai
+    assert "MDC_PULS_OXIM_SAT_O2" not in codes(lines)  # neither the demo SpO2 nor GE's 150456
+    assert "message 1 (DEMO-1): AA" in err and "message 2 (GEB125-0001): AA" in err
+
+
+async def test_probe_hl7_unknown_zone_is_a_clear_error(tmp_path: Path) -> None:
+    code, _, err = await probe("127.0.0.1:0", "--protocol", "hl7-mllp", "--timezone", "Mars/Base")
+    assert code == 2 and "unknown time zone 'Mars/Base'" in err and "Traceback" not in err

@@ -59,7 +59,7 @@ def test_mural_advisory_is_a_device_alarm_with_its_facets() -> None:
     assert alarm.fields["text"] == "HYPERTENSION-Alert Recheck BP"
     assert (alarm.fields["priority"], alarm.fields["kind"]) == ("PM", "SA")
     assert (alarm.fields["phase"], alarm.fields["state"]) == ("update", "active")
-    assert alarm.fields["source"] == "GE_Mural_DH_NM"
+    assert alarm.fields["alert_source"] == "GE_Mural_DH_NM"
     assert not events(out.outputs, "arrhythmia")
 
 
