@@ -214,11 +214,12 @@ class _ObservationInsert:
         t, value = self._t, self._value
         out: list[tuple[Any, ...]] = []
         append = out.append
-        # one device frame gives many values the same time object: convert it once
+        # one device frame gives many values the same time (the same object from a driver,
+        # equal ones once decoded from MQTT): convert it once
         last_t: object = None
         last_bound: Any = None
         for o in batch:
-            if o.t is not last_t:
+            if o.t != last_t:
                 last_t, last_bound = o.t, t(o.t)
             v = o.value if value is None else value(o.value)
             append((last_bound, o.bed, o.code, v, o.unit, o.device, o.status.value))
