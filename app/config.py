@@ -42,6 +42,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from app.hl7_access import KEYS as HL7_ACCESS_KEYS
+from app.hl7_access import read_access
 from app.outbound.config import EndpointConfig, parse_outbound
 from app.storage_config import StorageConfig, read_storage
 from core.check import Checker, join
@@ -86,6 +88,7 @@ _DEVICE_KEYS = {
     "stale_after",
     "sender",
     "pcd04_reply",
+    *HL7_ACCESS_KEYS,
 }
 _SENDER_KEYS = ("application", "facility", "location", "eui64")
 _SERIAL_KEYS = ("baud", "parity", "stop_bits", "data_bits")
@@ -109,6 +112,8 @@ class DeviceConfig:
     stale_after: float = 10.0
     sender: dict[str, str] = field(default_factory=dict)
     pcd04_reply: str = "ORA^R41"  # hl7-mllp (drivers.hl7.receiver.PCD04_REPLIES)
+    allow_from: tuple[str, ...] = ()  # hl7-mllp: the sender's source addresses (app.hl7_access)
+    tls: dict[str, str] | None = None  # hl7-mllp: MLLP over TLS files (app.hl7_access)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -321,8 +326,9 @@ def _device(bed: str, raw: Marked, path: str, c: Checker, base_dir: Path) -> Dev
         if "pcd04_reply" in raw:
             where = (raw.line_of("pcd04_reply"), join(path, "pcd04_reply"))
             kw["pcd04_reply"] = c.choice(raw["pcd04_reply"], *where, tuple(PCD04_REPLIES))
+        kw.update(read_access(raw, path, c, base_dir))
     else:
-        for key in ("sender", "pcd04_reply"):
+        for key in ("sender", "pcd04_reply", *HL7_ACCESS_KEYS):
             if key in raw:
                 c.fail(f"only hl7-mllp devices have a {key}", raw.line_of(key), join(path, key))
     return DeviceConfig(

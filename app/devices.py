@@ -19,6 +19,7 @@ from typing import cast
 
 from app.config import DeviceConfig, IcuConfig
 from app.context import AppContext
+from app.hl7_access import sender_policy, server_tls
 from core.bus import Bus
 from core.clock import Clock
 from core.model import DeviceEvent
@@ -125,6 +126,8 @@ def build_hl7_listeners(
             listen=address,
             device_id=group[0].id,
             stale_after=group[0].stale_after,
+            senders=sender_policy((d.bed, d.sender, d.allow_from) for d in group),
+            ssl_context=server_tls(next((d.tls for d in group if d.tls), None)),
         )
         out.append((group, driver))
     return out
