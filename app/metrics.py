@@ -33,12 +33,18 @@ class IngestCounters:
 
     observations: int = 0
     events: int = 0
+    lag_s: float = 0.0
+    """How old the last message handled was (its time to the clock's, at handling): the
+    pipeline's delay behind the devices, whatever the cause (bus, broker, overload)."""
 
     def observed(self, n: int = 1) -> None:
         self.observations += n
 
     def evented(self, n: int = 1) -> None:
         self.events += n
+
+    def handled(self, age_s: float) -> None:
+        self.lag_s = age_s
 
 
 class ServiceCollector(Collector):
@@ -97,6 +103,11 @@ class ServiceCollector(Collector):
         )
         yield CounterMetricFamily(
             "iaewatch_events_ingested", "Events taken off the bus", value=self._ingest.events
+        )
+        yield GaugeMetricFamily(
+            "iaewatch_pipeline_lag_seconds",
+            "Age of the last message the rules pipeline handled (its time to now)",
+            value=self._ingest.lag_s,
         )
         yield from _device_metrics(self._devices)
         if self._outbound is not None:

@@ -131,7 +131,8 @@ class Pipeline:
         async with self._engine_lock:
             alerts = self.stepper.feed(msg)
         await self._commit(alerts)
-        self.last_processed[msg.bed] = self.ctx.clock.now()  # read by app.watchdog
+        now = self.last_processed[msg.bed] = self.ctx.clock.now()  # read by app.watchdog
+        self.ctx.metrics.handled((now - msg.t).total_seconds())
 
     async def _event(self, ev: DeviceEvent) -> None:
         if ev.event in _CONNECTION_EVENTS and ev.device:

@@ -25,7 +25,8 @@ async def test_ready(client: httpx.AsyncClient, ctx: AppContext) -> None:
     r = await client.get("/ready")
     assert (r.status_code, r.json()["status"]) == (200, "ok")
     async with ctx.store._write() as conn:
-        await conn.execute(text("UPDATE alembic_version SET version_num = 'old'"))
+        await conn.execute(text("DELETE FROM alembic_version"))  # one row per head
+        await conn.execute(text("INSERT INTO alembic_version VALUES ('old')"))
     r = await client.get("/ready")
     assert r.status_code == 503
     assert r.json()["detail"] == "database schema is not at head"
@@ -77,6 +78,7 @@ async def test_metrics(
     await ctx.alerts.commit(make_alert(1))
     await ctx.alerts.commit(make_alert(2, priority=Priority.HIGH))
     ctx.metrics.observed(42)
+    ctx.metrics.handled(0.25)
     pump = ctx.devices.get("ICU-1", "pump")
     assert pump is not None
     pump.status.bad_frames = 7
@@ -92,6 +94,7 @@ async def test_metrics(
     )
     assert "iaewatch_websocket_clients 0.0" in lines
     assert "iaewatch_observations_ingested_total 42.0" in lines
+    assert "iaewatch_pipeline_lag_seconds 0.25" in lines
     assert 'iaewatch_device_up{bed="ICU-1",device="pump"} 1.0' in lines
     assert 'iaewatch_device_up{bed="ICU-1",device="vent"} 0.0' in lines
     assert 'iaewatch_device_state{bed="ICU-1",device="vent",state="connecting"} 1.0' in lines
