@@ -19,6 +19,7 @@ from app.mqtt import MqttBus, station_client_id
 from app.outbound.service import outbound_service
 from app.pipeline import pipeline_service
 from app.retention import storage_service
+from app.product_check import product_guard_service
 from app.sae_clock import sae_clock_service
 from app.settings import Settings
 from app.storage_config import StorageConfig
@@ -60,6 +61,7 @@ def build_service(
         watched(pipeline_service(rules)),
         storage_service(storage),
         sae_clock_service,
+        product_guard_service,
         *after_pipeline,
     ]
     if mqtt is not None:  # after the pipeline: it stops taking messages in before the pipeline

@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     watchdog_stall_s: PositiveFloat = 30.0
     """A bed with a connected device whose messages the pipeline has not processed for this
     long gets a technical alert from `app.watchdog` (a stuck task, a dead loop)."""
+    product_min_viability_pct: float = Field(default=70.0, ge=0, le=100)
+    """The cell product's minimum viability for the checklist (`monitors.trial.product`)."""
     metrics_token: SecretStr | None = None
     """A bearer token Prometheus may scrape `/metrics` with (an engineer's or admin's access
     token works too); None: only signed-in engineers and admins."""

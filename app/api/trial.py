@@ -33,6 +33,7 @@ from app.context import AppContext
 from app.infusions import InfusionRunning
 from app.infusions import start_infusion as start_infusion_record
 from app.live.views import infusion_dict
+from app.product_check import product_dict, product_status
 from app.report import ReportFormat, build_report, render
 from app.report.gather import checklist, gases, index_trends
 from app.schemas import In, UtcTime
@@ -146,9 +147,11 @@ async def trial_view(study_id: str, ctx: Ctx, _user: CurrentUser) -> dict[str, A
         row = await ctx.store.current_infusion(p.bed)
         if row is not None and row.study_id == p.study_id:
             infusion = infusion_dict(row, await ctx.views.latest(p.bed), now)
+    product, missing = await product_status(ctx, p, now)
     return {
         "patient": _patient_view(p),
-        "order": order_dict(p.weight_kg),
+        "order": order_dict(product.dose_weight_kg if product else p.weight_kg),
+        "product": product_dict(product, missing),
         "eligibility": checklist_dict(check),
         "blood_gases": [g.as_dict() for g in found],
         "infusion": infusion,
@@ -169,9 +172,11 @@ async def eligibility(study_id: str, ctx: Ctx, _user: CurrentUser) -> dict[str, 
 
 @router.get("/patients/{study_id}/order")
 async def order(study_id: str, ctx: Ctx, _user: CurrentUser) -> dict[str, Any]:
-    """The dose (10^6 cells/kg × weight) and the allowed rate range for this patient."""
+    """The dose (10^6 cells/kg × the weight basis of the product record, else the actual
+    weight) and the allowed rate range for this patient."""
     p = await patient_or_404(ctx, study_id)
-    return order_dict(p.weight_kg)
+    product, _ = await product_status(ctx, p, ctx.clock.now())
+    return order_dict(product.dose_weight_kg if product else p.weight_kg)
 
 
 @router.get("/patients/{study_id}/blood-gases")
@@ -329,12 +334,15 @@ async def start_infusion(
             detail=f"{study_id} already had the study infusion at {iso(done[0].started_at)}",
         )
     check, _ = await checklist(ctx.store, p, t)
-    if not check.eligible and body.override_reason is None:
+    product, missing = await product_status(ctx, p, t)
+    if (not check.eligible or missing) and body.override_reason is None:
+        what = check.verdict.value if not check.eligible else "missing its product checklist"
         raise HTTPException(
             status.HTTP_409_CONFLICT,
             detail={
-                "message": f"{study_id} is {check.verdict.value}: give override_reason to start",
+                "message": f"{study_id} is {what}: give override_reason to start",
                 "eligibility": checklist_dict(check),
+                "product": product_dict(product, missing),
             },
         )
     now = ctx.clock.now()
@@ -347,6 +355,7 @@ async def start_infusion(
                 "reason": body.override_reason,
                 "verdict": check.verdict.value,
                 "failing": {i.id: i.status.value for i in check.failing()},
+                "product_problems": missing,
                 "repeat_infusion": bool(done),
                 "bed": bed,
             },
@@ -366,7 +375,8 @@ async def start_infusion(
     await ctx.hub.refresh_bed(bed)
     out = infusion_dict(row, await ctx.views.latest(bed), now)
     out["eligibility"] = checklist_dict(check)
-    out["order"] = order_dict(p.weight_kg)
+    out["order"] = order_dict(product.dose_weight_kg if product else p.weight_kg)
+    out["product"] = product_dict(product, missing)
     return out
 
 

@@ -14,6 +14,7 @@ from monitors.trial.eligibility import EXCLUSIONS
 
 from .conftest import SID, T0, confirm_enrolment, headers, ventilate
 from .test_api import _enrol
+from .test_product import BAG
 
 KPA = 1000 / 133.322387415  # mmHg per kPa (1 mmHg = 133.322387415 Pa)
 
@@ -109,5 +110,11 @@ async def test_missing_consent_or_imaging_blocks_the_start(
     ).status_code == 403
     r = await client.put(f"/api/patients/{SID}/{missing}", json=entry, headers=coord)
     assert r.status_code == 200 and r.json()["verdict"] == "eligible", r.text
+    # eligible, but the product checklist is not recorded yet: still refused
+    r = await client.post(f"/api/patients/{SID}/infusion/start", json=start, headers=nurse)
+    assert r.status_code == 409 and not r.json()["detail"]["product"]["complete"]
+    r = await client.put(f"/api/patients/{SID}/product", json=BAG, headers=coord)
+    assert r.json()["complete"], r.text
     r = await client.post(f"/api/patients/{SID}/infusion/start", json=start, headers=nurse)
     assert r.status_code == 201, r.text
+    assert r.json()["order"]["dose_cells"] == pytest.approx(70.6e6)  # PBW basis
