@@ -19,6 +19,7 @@ from fastapi.responses import FileResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from app.alert_desk import AlertDesk
+from app.api.dataset import router as dataset_router
 from app.api.router import api_router
 from app.api_docs import mount_docs
 from app.context import AppContext
@@ -121,6 +122,7 @@ def create_app(
     app.state.login_guard = LoginGuard(clock)
     app.add_middleware(SecurityHeaders)
     app.include_router(api_router())
+    app.include_router(dataset_router)
     app.include_router(ws_router)
     _mount_station(app)
     mount_docs(app)

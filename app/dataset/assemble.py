@@ -26,7 +26,7 @@ from app.dataset.freedays import Switch, free_days, intervals
 from app.dataset.sofa import sofa
 from app.report.gather import Gas, gases
 from app.store import InfusionRow, PatientRow, Store
-from app.store._dataset import FormRow, LockRow
+from app.store._dataset import FormRow, LockRow, ObservationSummary
 from app.store.rows import Arm
 from core.model import Alert
 from monitors.trial.indices import oxygenation_index, pf_ratio
@@ -90,6 +90,8 @@ class PatientData:
     gases: tuple[Gas, ...]
     alerts: tuple[Alert, ...]
     adverse_events: tuple[AdverseEvent, ...]
+    observation_summary: tuple[ObservationSummary, ...]
+    history: tuple[dict[str, Any], ...]
 
     @property
     def study_id(self) -> str:
@@ -220,10 +222,14 @@ async def assemble(
         )
     )
     alerts: tuple[Alert, ...] = ()
+    summary: tuple[ObservationSummary, ...] = ()
     if patient.bed is not None:
         until = min(patient.discharged_at or t0 + FOLLOW_UP, t0 + FOLLOW_UP)
         found = await store.alerts(bed=patient.bed, since=t0, until=until, limit=10_000)
         alerts = tuple(sorted(found, key=lambda a: (a.onset, a.id)))
+        summary = tuple(
+            await store.observation_summary(patient.bed, t0 - timedelta(hours=24), until)
+        )
     stored = await stored_worst(store, patient, gs)
     worst, sources = merged_worst(cov, stored)
     pressors_stored = any(
@@ -256,6 +262,17 @@ async def assemble(
         gases=gs,
         alerts=alerts,
         adverse_events=await adverse_events(store, patient, alerts),
+        observation_summary=summary,
+        history=tuple(
+            {
+                "form": f.form,
+                "version": f.version,
+                "entered_by": f.entered_by,
+                "entered_at": f.entered_at,
+                "reason": f.reason,
+            }
+            for f in await store.form_history(sid)
+        ),
     )
 
 

@@ -12,12 +12,12 @@ the most APACHE II points (SOFA: the lowest P/F and MAP, the highest doses).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from app.dataset import apache
-from app.dataset.bands import points
+from app.dataset.bands import Bands, points
 from app.dataset.forms import CovariatesForm
 from app.report.gather import Gas
 from app.store import PatientRow, Store
@@ -36,6 +36,8 @@ DOSES: dict[str, tuple[str, bool]] = {
     "epinephrine_ug_kg_min": ("IAEW_DOSE_EPINEPHRINE", False),
     "dopamine_ug_kg_min": ("IAEW_DOSE_DOPAMINE", False),
 }
+NORMAL = {"temperature_c": 37.0, "map_mmhg": 90.0, "heart_rate": 90.0, "resp_rate": 18.0, "ph": 7.4}
+"""Mid-normal values: among equally scored values the worst is the farthest from these."""
 SETTINGS_WITHIN_S = 3600.0
 """How far before day 0 a plateau pressure or PEEP may be to count as 'at enrolment'."""
 
@@ -46,8 +48,11 @@ class Sourced:
     source: str  # "entered", "stored", "computed" or "missing"
 
 
-def _worst(values: Sequence[float], key: Callable[[float], float]) -> float | None:
-    return max(values, key=key) if values else None
+def _worst(name: str, values: Sequence[float], bands: Bands, below: int) -> float | None:
+    """The value with the most APACHE II points, the farthest from normal among those."""
+    if not values:
+        return None
+    return max(values, key=lambda v: (points(v, bands, below), abs(v - NORMAL[name])))
 
 
 async def _series(store: Store, bed: str, codes: Sequence[str], t0: datetime) -> list[float]:
@@ -76,16 +81,14 @@ async def stored_worst(
         )
         out |= {"fio2_pct": g.fio2_pct, "pao2_mmhg": g.pao2_mmhg, "paco2_mmhg": g.paco2_mmhg}
         out["pf_ratio"] = min(x for x in (g.pf for g in oxy) if x is not None)
-    out["ph"] = _worst(
-        [g.ph for g in before if g.ph is not None], lambda v: points(v, apache.PH, 4)
-    )
+    out["ph"] = _worst("ph", [g.ph for g in before if g.ph is not None], apache.PH, 4)
     if patient.bed is None:
         return out
     bed = patient.bed
     for name, codes in VITALS.items():
         bands, below = apache.SIMPLE[name]
         series = await _series(store, bed, codes, t0)
-        out[name] = _worst(series, lambda v, b=bands, lo=below: points(v, b, lo))  # type: ignore[misc]
+        out[name] = _worst(name, series, bands, below)
         if name == "map_mmhg" and series:
             out["sofa_map_mmhg"] = min(series)
     for name, (code, per_weight) in DOSES.items():
