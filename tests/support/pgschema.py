@@ -6,9 +6,15 @@ cannot be reached."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import asyncpg
+import pytest
+
+from app.store.migrate import upgrade
 
 PG_HOST = "127.0.0.1"
 PG_PORT = 5432
@@ -46,3 +52,23 @@ async def drop_pg_schema(name: str) -> None:
 
 def pg_url(role: str) -> str:
     return f"postgresql+asyncpg://{role}@{PG_HOST}:{PG_PORT}/{PG_DATABASE}"
+
+
+@contextlib.asynccontextmanager
+async def migrated_database(dialect: str, folder: Path) -> AsyncIterator[str]:
+    """The URL of a database at the Alembic heads: a SQLite file in `folder`, or a throwaway
+    PostgreSQL schema (the test skips when PostgreSQL cannot be reached)."""
+    if dialect == "sqlite":
+        url = f"sqlite+aiosqlite:///{folder / 'migrated.db'}"
+        await upgrade(url)
+        yield url
+        return
+    try:
+        name = await create_pg_schema()
+    except ConnectionError as exc:
+        pytest.skip(str(exc))
+    try:
+        await upgrade(pg_url(name))
+        yield pg_url(name)
+    finally:
+        await drop_pg_schema(name)

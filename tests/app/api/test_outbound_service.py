@@ -4,12 +4,12 @@ in `/metrics` and `/api/outbound` (engineers) — virtual time, real MLLP socket
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from realtime import drive, free_port
+from realtime import drive_until, free_port
 
 from app.context import AppContext
 from app.live.registry import DeviceRegistry
@@ -55,13 +55,6 @@ async def app(
         yield application
 
 
-async def _until(clock: VirtualClock, check: Callable[[], bool], seconds: float = 30.0) -> None:
-    end = clock.monotonic() + seconds
-    while not check():
-        assert clock.monotonic() < end, "not reached in virtual time"
-        await drive(clock, 0.25)
-
-
 async def test_alerts_and_numerics_leave_and_health_is_visible(
     ctx: AppContext,
     vclock: VirtualClock,
@@ -92,13 +85,13 @@ async def test_alerts_and_numerics_leave_and_health_is_visible(
             message="SpO2 86 %",
         )
     )
-    await _until(vclock, lambda: len(am.accepted) == 1 and len(ehr.accepted) == 1)
+    await drive_until(vclock, lambda: len(am.accepted) == 1 and len(ehr.accepted) == 1, 30)
     [r40] = am.received
     assert r40.message_type == ("ORU", "R40", "ORU_R40") and r40.control_id == f"A{alert.seq}"
     assert decode_report(r40).patient_id == "S-042"
     assert ehr.received[0].message_type[1] == "R01"
     await ctx.alerts.acknowledge("a-1", by="nina", t=vclock.now())
-    await _until(vclock, lambda: len(am.accepted) == 2)
+    await drive_until(vclock, lambda: len(am.accepted) == 2, 30)
     assert decode_report(am.received[1]).alarms[0].inactivation == "alert-acknowledged"
 
     await ctx.store.add_observations(
@@ -108,7 +101,7 @@ async def test_alerts_and_numerics_leave_and_health_is_visible(
             )
         ]
     )
-    await _until(vclock, lambda: any(m.control_id.startswith("N") for m in ehr.received), 65)
+    await drive_until(vclock, lambda: any(m.control_id.startswith("N") for m in ehr.received), 65)
     numerics = decode_report(next(m for m in ehr.received if m.control_id.startswith("N")))
     assert numerics.patient_id == "S-042"
     assert [(m.code, m.mdc, m.unit) for m in numerics.metrics] == [

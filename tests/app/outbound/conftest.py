@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 from factories import T0
-from pgschema import create_pg_schema, drop_pg_schema, pg_url
+from pgschema import migrated_database
 
 from app.store import Store
-from app.store.migrate import upgrade
 from core.clock import VirtualClock
 
 
@@ -21,20 +20,8 @@ def clock() -> VirtualClock:
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'outbound.db'}"
-        await upgrade(url)
+    async with migrated_database(request.param, tmp_path) as url:
         yield url
-        return
-    try:
-        name = await create_pg_schema()
-    except ConnectionError as exc:
-        pytest.skip(str(exc))
-    try:
-        await upgrade(pg_url(name))
-        yield pg_url(name)
-    finally:
-        await drop_pg_schema(name)
 
 
 @pytest.fixture

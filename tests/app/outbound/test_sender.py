@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 from factories import T0, make_alert
-from realtime import drive, free_port
+from realtime import drive, drive_until, free_port
 
 from app.alert_desk import AlertDesk
 from app.outbound.config import EndpointConfig, Kind
@@ -44,11 +44,7 @@ class Rig:
         return a
 
     async def until(self, what: Callable[[], bool], virtual_s: float = 120.0) -> None:
-        """Drive virtual time until `what` holds (bounded: a failure, not a hang)."""
-        end = self.clock.monotonic() + virtual_s
-        while not what():
-            assert self.clock.monotonic() < end, "not reached in virtual time"
-            await drive(self.clock, 0.25)
+        await drive_until(self.clock, what, virtual_s)
 
     @property
     def expected_ids(self) -> list[str]:

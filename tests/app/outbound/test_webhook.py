@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from factories import make_alert
-from realtime import drive
+from realtime import drive_until
 
 from app.alert_desk import AlertDesk
 from app.outbound.config import EndpointConfig, Kind
@@ -65,27 +65,20 @@ async def _run(
     return committed, sender, rules, asyncio.create_task(sender.run())
 
 
-async def _until(clock: VirtualClock, check: object, seconds: float = 60.0) -> None:
-    end = clock.monotonic() + seconds
-    while not check():  # type: ignore[operator]
-        assert clock.monotonic() < end
-        await drive(clock, 0.25)
-
-
 async def test_signed_alerts_arrive_in_order_and_a_503_is_retried(
     store: Store, clock: VirtualClock, sink: WebhookSink
 ) -> None:
     sink.status = 503
     committed, sender, _, task = await _run(store, clock, sink, 3, secret_env="IAEW_TEST_HOOK_KEY")
     try:
-        await _until(clock, lambda: sender.health.errors >= 2)
+        await drive_until(clock, lambda: sender.health.errors >= 2, 60)
         assert sink.received == [] and "HTTP 503" in (sender.health.last_error or "")
         sink.status = 200
-        await _until(clock, lambda: len(sink.received) == 3)
+        await drive_until(clock, lambda: len(sink.received) == 3, 60)
         assert sink.received == [alert_record(a) for a in committed]
         assert sink.keys == [f"A{a.seq}" for a in committed] and sink.duplicates == 0
         assert sink.bad_signatures == 0
-        await _until(clock, lambda: sender.health.depth == 0)
+        await drive_until(clock, lambda: sender.health.depth == 0, 60)
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
@@ -97,7 +90,7 @@ async def test_a_wrong_key_is_refused_and_stops_the_endpoint_keeping_the_queue(
     monkeypatch.setenv("IAEW_TEST_WRONG_KEY", "not-it")
     _, sender, rules, task = await _run(store, clock, sink, 2, secret_env="IAEW_TEST_WRONG_KEY")
     try:
-        await _until(clock, lambda: sender.health.state is EndpointState.STOPPED)
+        await drive_until(clock, lambda: sender.health.state is EndpointState.STOPPED, 60)
         assert sink.bad_signatures == 1 and sink.received == []
         assert rules == ["outbound_rejected"]
         assert len(await store.outbox_head("pager")) == 2
