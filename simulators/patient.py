@@ -118,6 +118,17 @@ class PatientModel:
         true = self.body.true()
         return {k: v for k, v in true.items() if v is not None and not k.startswith("_")}
 
+    def ventilator_settings(self) -> dict[str, float]:
+        """The ventilator's set points now (FiO2 %, PEEP cmH2O, rate /min): what the scenario
+        set, without noise (the MEDIBUS simulator's 0x29 reply)."""
+        self.sync()
+        b = self.body
+        return {
+            "MDC_VENT_CONC_AWAY_O2_INSP": b.fio2.at(b.t),
+            "MDC_PRESS_AWAY_END_EXP_POS": b.peep.at(b.t),
+            "MDC_VENT_RESP_RATE": b.rr_set,
+        }
+
     def vitals(self) -> Mapping[str, float]:
         """What the devices measure now: physiology + noise, rounded, with artifacts."""
         self.sync()

@@ -13,9 +13,17 @@ gives it to `simulators.memlink.MemoryServer`).
   commands, and the NAK response to a command with a bad checksum.
 - After `link_timeout` (3 s) without bytes from the host it drops the link: a TCP connection
   is closed; a pty line goes back to sending ICC.
-- Values come from `vitals.vitals()` in our canonical units and go out in the units the device
-  uses (airway pressures in mbar). PAW HIGH (code 10, priority 27) is raised while the peak
-  pressure is above `paw_high_mbar`; `extra_alarms` lets a scenario raise any other alarm.
+- Values come from `vitals.vitals()` in our canonical units and go out in the units and
+  formats the device uses (`drivers.medibus.vocab` patterns: whole-mbar pressures " 12 ",
+  left-justified rates "24  "); the rate goes out three times, as an Evita sends it (D6, D9
+  derived, D5 from CO2). PAW HIGH (code 10, priority 27) is raised while the peak pressure is
+  above `paw_high_mbar`; `extra_alarms` lets a scenario raise any other alarm.
+- Settings (0x29) are the set points: the source's `ventilator_settings()` when it has one (a
+  `PatientModel`: what the scenario set, without noise), else its current values (a test's
+  `FixedVitals`, which only change when the test changes them). They change only when the
+  scenario changes them, never with measurement noise.
+- Date and time (0x28) is the clock's time in the device's zone `tz`; low and high alarm
+  limits (0x25, 0x26) come from `low_limits` / `high_limits` (Evita-like defaults).
 
 Faults (`simulators.faults.Faults`, read before every answer): `drop` closes TCP connections
 and refuses new ones (on a pty: the line goes silent and the link is forgotten, as an unplugged
@@ -29,6 +37,7 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Mapping
+from datetime import UTC, tzinfo
 
 from core.clock import Clock
 from core.params import parameter
@@ -49,13 +58,14 @@ from drivers.medibus.layouts import (
     DeviceIdentity,
     TextMessage,
     encode_alarms,
+    encode_date_time,
     encode_device_id,
     encode_measured,
     encode_settings,
     encode_text_messages,
 )
 from drivers.medibus.session import LINK_TIMEOUT_S
-from drivers.medibus.vocab import BY_CODE
+from drivers.medibus.vocab import BY_CODE, PATTERNS
 from simulators.faults import Faults
 from simulators.medibus_links import ByteLink, PtyLink, StreamLink
 from simulators.source import VitalsSource
@@ -64,7 +74,7 @@ log = logging.getLogger(__name__)
 
 # What this ventilator sends in each codepage (an Evita-like subset; codes in drivers.medibus.vocab)
 SENT_CODES: Mapping[int, tuple[int, ...]] = {
-    1: (0xF0, 0x78, 0x7D, 0x74, 0x73, 0x88, 0xB9, 0xD6, 0xE6),
+    1: (0xF0, 0x78, 0x7D, 0x74, 0x73, 0x88, 0xB9, 0xD5, 0xD6, 0xD9, 0xE6),
     2: (0x21,),
 }
 # Device settings sent for 0x29 (OICE setting.map): (code, vitals code, wire unit, decimals)
@@ -73,6 +83,9 @@ SETTINGS: tuple[tuple[int, str, str, int], ...] = (
     (0x0B, "MDC_PRESS_AWAY_END_EXP_POS", "mbar", 0),  # PEEP, mbar
     (0x0A, "MDC_VENT_RESP_RATE", "/min", 0),  # frequency IPPV, 1/min
 )
+# Alarm limits (0x25 / 0x26), in the wire unit, as an adult ICU Evita might be set: code → limit
+LOW_LIMITS: Mapping[int, float] = {0xB9: 4.0, 0xF0: 56.0, 0xE6: 25.0}
+HIGH_LIMITS: Mapping[int, float] = {0x7D: 40.0, 0xB9: 16.0, 0xF0: 64.0, 0xD6: 40.0, 0xE6: 60.0}
 PAW_HIGH = Alarm(27, 0x10, "PAW HIGH")  # Evita: code 10, priority 27 (PROTOCOLS.md §1; OICE)
 _FALLBACK = {"MDC_VENT_RESP_RATE": "MDC_RESP_RATE"}
 
@@ -97,6 +110,7 @@ class VentilatorSimulator:
         link_timeout: float = LINK_TIMEOUT_S,
         icc_interval: float = 1.0,
         paw_high_mbar: float = 40.0,
+        tz: tzinfo = UTC,
     ) -> None:
         self.vitals = vitals
         self.clock = clock
@@ -105,6 +119,9 @@ class VentilatorSimulator:
         self.link_timeout = link_timeout
         self.icc_interval = icc_interval
         self.paw_high_mbar = paw_high_mbar
+        self.tz = tz
+        self.low_limits: dict[int, float] = dict(LOW_LIMITS)
+        self.high_limits: dict[int, float] = {**HIGH_LIMITS, 0x7D: paw_high_mbar}
         self.extra_alarms: dict[int, Alarm] = {}
         self.text_messages: list[TextMessage] = [TextMessage(0x01, "IPPV")]
         self.port: int | None = None
@@ -223,6 +240,11 @@ class VentilatorSimulator:
             items.append((code, convert(value, entry.canonical_unit, entry.unit), entry.decimals))
         return items
 
+    def limits(self, high: bool) -> list[tuple[int, float | None, int]]:
+        """(code, limit in the wire unit, decimals) of the low or high alarm limits (CP1)."""
+        chosen = self.high_limits if high else self.low_limits
+        return [(code, v, BY_CODE[(1, code)].decimals) for code, v in sorted(chosen.items())]
+
     def alarms(self) -> list[Alarm]:
         """The alarms active now, highest priority first."""
         active = dict(self.extra_alarms)
@@ -237,9 +259,14 @@ class VentilatorSimulator:
         if code == Cmd.DEVICE_ID:
             return Response(code, encode_device_id(self.identity))
         if code == Cmd.DATA_CP1:
-            return Response(code, _encode_measured(self.measured(1)))
+            return Response(code, _encode_measured(self.measured(1), 1))
         if code == Cmd.DATA_CP2:
-            return Response(code, _encode_measured(self.measured(2)))
+            return Response(code, _encode_measured(self.measured(2), 2))
+        if code in (Cmd.LOW_LIMITS_CP1, Cmd.HIGH_LIMITS_CP1):
+            limits = self.limits(high=code == Cmd.HIGH_LIMITS_CP1)
+            return Response(code, _encode_measured(limits, 1))
+        if code == Cmd.DATE_TIME:
+            return Response(code, encode_date_time(self.clock.now().astimezone(self.tz)))
         if code == Cmd.ALARMS_CP1:
             return Response(code, encode_alarms(self.alarms()))
         if code == Cmd.SETTINGS:
@@ -248,26 +275,37 @@ class VentilatorSimulator:
             return Response(code, encode_text_messages(self.text_messages))
         return Response(code)  # control, CP2/CP3 alarms, unknown: an empty echo
 
+    def set_points(self) -> dict[str, float]:
+        """The settings now, by vocabulary code (see the module docstring)."""
+        own = getattr(self.vitals, "ventilator_settings", None)
+        if callable(own):
+            return dict(own())
+        values = ((param, self._value(param)) for _, param, _, _ in SETTINGS)
+        return {param: v for param, v in values if v is not None}
+
     def _settings(self) -> list[tuple[int, float | None, int]]:
         out: list[tuple[int, float | None, int]] = []
+        points = self.set_points()
         for code, param, unit, decimals in SETTINGS:
-            value = self._value(param)
+            value = points.get(param)
             p = parameter(param)
             if value is not None and p is not None:
-                out.append((code, convert(value, p.unit, unit), decimals))
+                out.append((code, round(convert(value, p.unit, unit), decimals), decimals))
         return out
 
 
-def _encode_measured(items: list[tuple[int, float | None, int]]) -> bytes:
-    """Like `encode_measured`, but a value too wide for 4 characters goes out as spaces."""
+def _encode_measured(items: list[tuple[int, float | None, int]], codepage: int) -> bytes:
+    """Like `encode_measured` in the codepage's patterns, but a value too wide for its field
+    goes out as spaces."""
+    patterns = PATTERNS.get(codepage, {})
     safe: list[tuple[int, float | None, int]] = []
     for code, value, decimals in items:
         try:
-            encode_measured([(code, value, decimals)])
+            encode_measured([(code, value, decimals)], patterns)
         except ValueError:
             value = None
         safe.append((code, value, decimals))
-    return encode_measured(safe)
+    return encode_measured(safe, patterns)
 
 
 class _LinkHandler:

@@ -6,6 +6,13 @@
                                  + 2 hex chars alarm code + 12 chars alarm phrase
     text messages (0x2A)         2 hex chars code + length char (length + 0x30) + text + ETX
     device identification (0x52) 4-char id + 'name' (between apostrophes) + revision (11 chars)
+    date and time (0x28)         17 chars `HH:MM:SSDD-MMM-YY`, German month abbreviations (XEN
+                                 model/medibus dateTime.js: "09:11:4806-OKT-21")
+
+Value patterns (XEN medibusParams.json `format`, Dräger's own notation): `X` a digit place,
+`_` a space, `.` the decimal point; `*` in front marks a value that may be negative (it takes
+no place of its own). Digits fill their run from the right: pressures `_XX_` are whole mbar
+between spaces (" 12 "), rates `XX__` are left-justified ("24  "), FiO2 `XXX_` (" 60 ").
 
 Values: leading zeros and empty positions are spaces; a negative value carries '-' in a
 leading position (XEN; OICE). A value field that holds no number ("    ", "---") is "no value"
@@ -16,8 +23,9 @@ hex, raises `DecodeError`.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, tzinfo
 
 from core.errors import DecodeError
 from drivers.medibus.codec import ETX
@@ -57,6 +65,50 @@ def format_value(value: float, width: int, decimals: int = 0) -> str:
         if len(text) <= width:
             return text.rjust(width)
     raise ValueError(f"{value!r} does not fit in {width} characters")
+
+
+def format_pattern(value: float, pattern: str) -> str:
+    """`value` written in a Dräger pattern (see the module docstring); a value too wide for
+    the pattern's digit run takes the whole field, right-aligned; ValueError if even that
+    cannot hold it."""
+    pattern = pattern.removeprefix("*")
+    start = next((i for i, ch in enumerate(pattern) if ch in "X."), len(pattern))
+    end = max((i + 1 for i, ch in enumerate(pattern) if ch in "X."), default=start)
+    run = pattern[start:end]
+    decimals = len(run) - run.index(".") - 1 if "." in run else 0
+    text = f"{value:.{decimals}f}"
+    if text.startswith("-0") and float(text) == 0:
+        text = text[1:]
+    if len(text) <= len(run) or (text.startswith("-") and len(text) <= end):
+        left = end - len(text)
+        return (" " * left + text).ljust(len(pattern))
+    return format_value(value, len(pattern), decimals)
+
+
+MONTHS = ("JAN", "FEB", "MAR", "APR", "MAI", "JUN", "JUL", "AUG", "SEP", "OKT", "NOV", "DEZ")
+"""Month abbreviations of the 0x28 reply, as an Evita with German settings sends them (XEN);
+English ones (MAY, OCT, DEC) are also read."""
+_MONTH_INDEX = {m: i + 1 for i, m in enumerate(MONTHS)} | {"MAY": 5, "OCT": 10, "DEC": 12}
+DATE_TIME_CHARS = 17
+
+
+def encode_date_time(t: datetime) -> bytes:
+    """The 0x28 reply's data: `HH:MM:SSDD-MMM-YY` in the device's local time `t`."""
+    return f"{t:%H:%M:%S}{t:%d}-{MONTHS[t.month - 1]}-{t:%y}".encode("ascii")
+
+
+def parse_date_time(data: bytes, tz: tzinfo) -> datetime:
+    """A 0x28 reply's data, read in the device's zone `tz`; DecodeError when it is not one."""
+    text = _ascii(data)
+    month = _MONTH_INDEX.get(text[11:14].upper()) if len(text) == DATE_TIME_CHARS else None
+    try:
+        if month is None or text[2] + text[5] + text[10] + text[14] != "::--":
+            raise ValueError(text)
+        hour, minute, second = int(text[0:2]), int(text[3:5]), int(text[6:8])
+        day, year = int(text[8:10]), 2000 + int(text[15:17])
+        return datetime(year, month, day, hour, minute, second, tzinfo=tz)
+    except ValueError:
+        raise DecodeError(f"not a MEDIBUS date and time: {text!r}") from None
 
 
 def _hex_code(raw: bytes, where: str) -> int:
@@ -103,20 +155,32 @@ def parse_settings(data: bytes) -> list[DataItem]:
 
 
 def encode_data_items(
-    items: Iterable[tuple[int, float | None, int]], value_width: int = MEASURED_VALUE
+    items: Iterable[tuple[int, float | None, int]],
+    value_width: int = MEASURED_VALUE,
+    patterns: Mapping[int, str] | None = None,
 ) -> bytes:
-    """(code, value or None, decimals) items → payload; None is sent as spaces."""
+    """(code, value or None, decimals) items → payload; None is sent as spaces. A code with a
+    pattern in `patterns` is written in it (`format_pattern`), others right-aligned."""
     out = bytearray()
     for code, value, decimals in items:
         if not 0 <= code <= 0xFF:
             raise ValueError(f"data code {code!r} out of range")
-        field = " " * value_width if value is None else format_value(value, value_width, decimals)
+        pattern = (patterns or {}).get(code)
+        if value is None:
+            field = " " * value_width
+        elif pattern is not None and len(pattern.removeprefix("*")) == value_width:
+            field = format_pattern(value, pattern)
+        else:
+            field = format_value(value, value_width, decimals)
         out += b"%02X" % code + field.encode("ascii")
     return bytes(out)
 
 
-def encode_measured(items: Iterable[tuple[int, float | None, int]]) -> bytes:
-    return encode_data_items(items, MEASURED_VALUE)
+def encode_measured(
+    items: Iterable[tuple[int, float | None, int]], patterns: Mapping[int, str] | None = None
+) -> bytes:
+    """Measured data or alarm limits (6-byte items)."""
+    return encode_data_items(items, MEASURED_VALUE, patterns)
 
 
 def encode_settings(items: Iterable[tuple[int, float | None, int]]) -> bytes:

@@ -32,6 +32,7 @@ class MeasuredCode:
     decimals: int  # resolution the simulator sends
     label: str  # the name public sources give the code
     rank: int = 0
+    pattern: str = ""  # the value's Dräger format (XEN medibusParams.json), "" if unknown
 
     def __post_init__(self) -> None:
         p = parameter(self.param)
@@ -50,53 +51,69 @@ class MeasuredCode:
 MEASURED: tuple[MeasuredCode, ...] = (
     MeasuredCode(
         codepage=1, code=0xF0, param="MDC_VENT_CONC_AWAY_O2_INSP", unit="%", decimals=0,
-        label="inspiratory O2",
+        label="inspiratory O2", pattern="XXX_",
     ),
     MeasuredCode(
-        codepage=1, code=0x78, param="MDC_PRESS_AWAY_END_EXP_POS", unit="mbar", decimals=1,
-        label="PEEP",
+        codepage=1, code=0x78, param="MDC_PRESS_AWAY_END_EXP_POS", unit="mbar", decimals=0,
+        label="PEEP", pattern="*_XX_",
     ),
     MeasuredCode(
-        codepage=1, code=0x7D, param="MDC_PRESS_AWAY_INSP_PEAK", unit="mbar", decimals=1,
-        label="peak airway pressure",
+        codepage=1, code=0x7D, param="MDC_PRESS_AWAY_INSP_PEAK", unit="mbar", decimals=0,
+        label="peak airway pressure", pattern="*_XX_",
     ),
     MeasuredCode(
-        codepage=1, code=0x74, param="MDC_PRESS_RESP_PLAT", unit="mbar", decimals=1,
-        label="plateau pressure",
+        codepage=1, code=0x74, param="MDC_PRESS_RESP_PLAT", unit="mbar", decimals=0,
+        label="plateau pressure", pattern="*_XX_",
     ),
     MeasuredCode(
-        codepage=1, code=0x73, param="MDC_PRESS_AWAY_MEAN", unit="mbar", decimals=1,
-        label="mean airway pressure",
+        codepage=1, code=0x73, param="MDC_PRESS_AWAY_MEAN", unit="mbar", decimals=0,
+        label="mean airway pressure", pattern="*_XX_",
     ),
     MeasuredCode(
         codepage=1, code=0x88, param="MDC_VOL_AWAY_TIDAL_EXP", unit="mL", decimals=0,
-        label="tidal volume", rank=1,
+        label="tidal volume", rank=1, pattern="XXXX",
     ),
     MeasuredCode(
         codepage=1, code=0xB9, param="MDC_VOL_MINUTE_AWAY_EXP", unit="L/min", decimals=1,
-        label="minute volume",
+        label="minute volume", pattern="XX.X",
     ),
     MeasuredCode(
         codepage=1, code=0xD6, param="MDC_VENT_RESP_RATE", unit="/min", decimals=0,
-        label="respiratory rate",
+        label="respiratory rate", pattern="XX__",
+    ),
+    # An Evita reports the rate three ways; D6 is read first, D9 (derived) and D5 (from the
+    # CO2 curve) stand in when it is absent (XEN medibusParams.json: format XX__)
+    MeasuredCode(
+        codepage=1, code=0xD9, param="MDC_VENT_RESP_RATE", unit="/min", decimals=0,
+        label="respiratory rate (derived)", rank=1, pattern="XX__",
+    ),
+    MeasuredCode(
+        codepage=1, code=0xD5, param="MDC_VENT_RESP_RATE", unit="/min", decimals=0,
+        label="respiratory rate (CO2)", rank=2, pattern="XX__",
     ),
     MeasuredCode(
         codepage=1, code=0xE6, param="MDC_AWAY_CO2_ET", unit="mm[Hg]", decimals=0,
-        label="end-tidal CO2 (mmHg)",
+        label="end-tidal CO2 (mmHg)", pattern="XX__",
     ),
     MeasuredCode(
         codepage=1, code=0xE3, param="MDC_AWAY_CO2_ET", unit="kPa", decimals=1,
-        label="end-tidal CO2 (kPa)", rank=1,
+        label="end-tidal CO2 (kPa)", rank=1, pattern="XX.X",
     ),
     MeasuredCode(
         codepage=1, code=0xDB, param="MDC_AWAY_CO2_ET", unit="%", decimals=1,
-        label="end-tidal CO2 (%)", rank=2,
+        label="end-tidal CO2 (%)", rank=2, pattern="XX.X",
     ),
     MeasuredCode(
         codepage=2, code=0x21, param="MDC_VOL_AWAY_TIDAL_EXP", unit="mL", decimals=0,
         label="expired tidal volume",
     ),
 )  # fmt: skip
+
+PATTERNS: Mapping[int, Mapping[int, str]] = {
+    page: {m.code: m.pattern for m in MEASURED if m.codepage == page and m.pattern}
+    for page in {m.codepage for m in MEASURED}
+}
+"""Per codepage, each code's Dräger value format (for writing)."""
 
 BY_CODE: Mapping[tuple[int, int], MeasuredCode] = {(m.codepage, m.code): m for m in MEASURED}
 

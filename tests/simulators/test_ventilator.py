@@ -7,6 +7,8 @@ import asyncio
 import os
 import tty
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -20,9 +22,16 @@ from drivers.medibus.codec import (
     Response,
     encode_command,
 )
-from drivers.medibus.layouts import Alarm, parse_alarms, parse_device_id, parse_measured
+from drivers.medibus.layouts import (
+    Alarm,
+    parse_alarms,
+    parse_date_time,
+    parse_device_id,
+    parse_measured,
+)
 from simulators.faults import Faults
 from simulators.memlink import MemoryServer, run_for
+from simulators.patient import PatientModel
 from simulators.source import DEFAULT_ADULT_ARDS, FixedVitals
 from simulators.ventilator import VentilatorSimulator
 
@@ -131,12 +140,19 @@ async def test_answering_the_devices_icc_opens_the_link(
 async def test_answers_every_command(client: Client) -> None:
     await client.ask(Cmd.ICC)
     assert parse_device_id((await client.ask(Cmd.DEVICE_ID)).data).name == "Evita4"
-    cp1 = {i.code: i.value for i in parse_measured((await client.ask(Cmd.DATA_CP1)).data)}
-    assert cp1[0xF0] == 60 and cp1[0x78] == 11.8 and cp1[0x88] == 420 and cp1[0xE6] == 42
-    assert cp1[0x7D] == pytest.approx(29.4)  # 30 cm[H2O] in mbar
+    raw = (await client.ask(Cmd.DATA_CP1)).data
+    cp1 = {i.code: i.value for i in parse_measured(raw)}
+    assert cp1[0xF0] == 60 and cp1[0x78] == 12 and cp1[0x88] == 420 and cp1[0xE6] == 42
+    assert cp1[0x7D] == 29  # 30 cm[H2O] = 29.4 mbar, sent in whole mbar
+    # Dräger formats (XEN medibusParams.json): pressures *_XX_, rates XX__, FiO2 XXX_
+    assert b"F0 60 " in raw and b"78 12 " in raw and b"7D 29 " in raw
+    assert b"D524  " in raw and b"D624  " in raw and b"D924  " in raw  # rate three ways
+    assert b"E642  " in raw and b"B910.1" in raw
     cp2 = parse_measured((await client.ask(Cmd.DATA_CP2)).data)
     assert [(i.code, i.value) for i in cp2] == [(0x21, 420)]
     assert parse_alarms((await client.ask(Cmd.ALARMS_CP1)).data) == []
+    assert (await client.ask(Cmd.LOW_LIMITS_CP1)).data == b"B9 4.0E625  F0 56 "
+    assert (await client.ask(Cmd.HIGH_LIMITS_CP1)).data == (b"7D 40 B916.0D640  E660  F0 64 ")
     for code in (Cmd.ALARMS_CP2, Cmd.ALARMS_CP3, Cmd.NOP, Cmd.TIME_CHANGED, 0x7A):
         assert await client.ask(code) == Response(code)
     assert (await client.ask(Cmd.TEXT)).data == b"014IPPV\x03"
@@ -252,3 +268,31 @@ async def test_serves_a_pty(vitals: FixedVitals) -> None:
     finally:
         os.close(fd)
         await sim.close()
+
+
+def test_date_and_time_reply_is_draegers_17_characters() -> None:
+    clock = VirtualClock(datetime(2026, 10, 6, 1, 11, 48, tzinfo=UTC))
+    sim = VentilatorSimulator(FixedVitals(), clock, tz=ZoneInfo("Asia/Shanghai"))
+    # hand-built after XEN's example "09:11:4806-OKT-21": HH:MM:SS DD-MMM-YY, German months
+    assert sim.response_to(Command(Cmd.DATE_TIME)).encode() == (
+        b"\x01\x28" + b"09:11:4806-OKT-26" + b"%02X" % (sum(b"\x01\x2809:11:4806-OKT-26") & 0xFF)
+        + b"\r"
+    )  # fmt: skip
+    assert parse_date_time(b"09:11:4806-OKT-21", UTC) == datetime(
+        2021, 10, 6, 9, 11, 48, tzinfo=UTC
+    )
+
+
+async def test_settings_are_set_points_not_noisy_measurements(vclock: VirtualClock) -> None:
+    patient = PatientModel(vclock, seed=3)
+    sim = VentilatorSimulator(patient, vclock)
+    settings, fio2 = set(), set()
+    for _ in range(60):
+        await vclock.advance(1.0)
+        settings.add(sim.response_to(Command(Cmd.SETTINGS)).data)
+        fio2.add(patient.vitals()["MDC_VENT_CONC_AWAY_O2_INSP"])
+    assert len(fio2) > 1  # the measured FiO2 moves with noise ...
+    assert len(settings) == 1  # ... the set FiO2, PEEP and rate do not
+    patient.set_fio2(80.0)
+    await vclock.advance(1.0)
+    assert sim.response_to(Command(Cmd.SETTINGS)).data.startswith(b"01   80")

@@ -68,11 +68,11 @@ async def test_identification_and_values_in_our_units(make_harness: Any, kind: s
     assert {o.unit for o in v.values() if "PRESS" in o.code} == {"cm[H2O]"}
     assert all(o.status is ValueStatus.VALID and o.bed == "ICU-3" for o in v.values())
     assert v["MDC_VENT_CONC_AWAY_O2_INSP"].value == 60
-    # 12 cm[H2O] → 11.8 mbar on the wire (one decimal) → 12.03 cm[H2O]
-    assert v["MDC_PRESS_AWAY_END_EXP_POS"].value == pytest.approx(11.8 * _CMH2O_PER_MBAR)
-    assert v["MDC_PRESS_AWAY_INSP_PEAK"].value == pytest.approx(30, abs=0.06)
-    assert v["MDC_PRESS_RESP_PLAT"].value == pytest.approx(25, abs=0.06)
-    assert v["MDC_PRESS_AWAY_MEAN"].value == pytest.approx(17, abs=0.06)
+    # 12 cm[H2O] → " 12 " whole mbar on the wire (Dräger's *_XX_) → 12.24 cm[H2O]
+    assert v["MDC_PRESS_AWAY_END_EXP_POS"].value == pytest.approx(12 * _CMH2O_PER_MBAR)
+    assert v["MDC_PRESS_AWAY_INSP_PEAK"].value == pytest.approx(29 * _CMH2O_PER_MBAR)
+    assert v["MDC_PRESS_RESP_PLAT"].value == pytest.approx(25 * _CMH2O_PER_MBAR)
+    assert v["MDC_PRESS_AWAY_MEAN"].value == pytest.approx(17 * _CMH2O_PER_MBAR)
     assert v["MDC_VOL_AWAY_TIDAL_EXP"].value == 420
     assert v["MDC_VOL_MINUTE_AWAY_EXP"].value == pytest.approx(10.1)
     assert v["MDC_VENT_RESP_RATE"].value == 24
