@@ -22,5 +22,7 @@ def register(cli: typer.Typer) -> None:
         for bed in icu.beds:
             parts = ", ".join(f"{d.id} ({d.protocol} {d.address})" for d in bed.devices)
             typer.echo(f"  {bed.bed}: {parts}")
+        for ep in icu.outbound:
+            typer.echo(f"  outbound {ep.name}: {ep.kind.value} {ep.address}")
 
     cli.add_typer(group, name="config")
