@@ -16,7 +16,8 @@ router = APIRouter(prefix="/api/devices", tags=["devices"])
 
 @router.get("", response_model=list[DeviceOut])
 async def list_devices(ctx: Ctx, _user: EngineerUser) -> list[dict[str, Any]]:
-    return ctx.views.devices()
+    """Every device, then every outbound endpoint (app.outbound) as a row of its own."""
+    return [*ctx.views.devices(), *(h.device_row() for h in ctx.outbound)]
 
 
 @router.get("/{bed}/{device_id}", response_model=DeviceOut)

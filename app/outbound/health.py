@@ -29,6 +29,7 @@ class EndpointHealth:
     depth: int = 0
     oldest: datetime | None = None
     sent: int = 0
+    last_sent_at: datetime | None = None
     errors: int = 0
     last_error: str | None = None
     last_error_at: datetime | None = None
@@ -55,6 +56,38 @@ class EndpointHealth:
             "last_error": self.last_error,
             "last_error_at": format_time_or_none(self.last_error_at),
         }
+
+    def device_row(self) -> dict[str, Any]:
+        """This endpoint as a row of the engineer's device panel (`/api/devices` shape)."""
+        return {
+            "bed": PANEL_BED,
+            "device_id": self.name,
+            "kind": self.kind,
+            "protocol": "http" if self.kind == "webhook" else "hl7-mllp",
+            "address": self.address,
+            "state": _PANEL_STATE[self.state],
+            "since": format_time_or_none(self.last_error_at or self.last_sent_at),
+            "last_frame": format_time_or_none(self.last_sent_at),
+            "frames": self.sent,
+            "bad_frames": self.errors,
+            "reconnects": 0,
+            "last_error": self.last_error,
+            "identification": {
+                "queue depth": str(self.depth),
+                "oldest unsent": format_time_or_none(self.oldest) or "none",
+            },
+        }
+
+
+PANEL_BED = "outbound"
+"""What the device panel shows in the bed column for an outbound endpoint."""
+
+_PANEL_STATE = {
+    EndpointState.CONNECTING: "connecting",
+    EndpointState.CONNECTED: "connected",
+    EndpointState.RETRYING: "disconnected",
+    EndpointState.STOPPED: "stopped",
+}
 
 
 class OutboundHealth:

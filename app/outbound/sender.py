@@ -93,6 +93,7 @@ class EndpointSender:
                     await self._store.outbox_accepted(row.id)
                     self.health.state = EndpointState.CONNECTED
                     self.health.sent += 1
+                    self.health.last_sent_at = self._clock.now()
                     await self._refresh()
                     return True
                 if reply.verdict is Verdict.REJECTED:

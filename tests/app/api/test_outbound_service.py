@@ -117,3 +117,7 @@ async def test_alerts_and_numerics_leave_and_health_is_visible(
         ("am", "connected", 0),
         ("ehr", "connected", 0),
     ]
+    devices = (await client.get("/api/devices", headers=engineer)).json()
+    rows = {d["device_id"]: d for d in devices if d["bed"] == "outbound"}
+    assert rows["am"]["state"] == "connected" and rows["am"]["frames"] == 2
+    assert rows["ehr"]["identification"] == {"queue depth": "0", "oldest unsent": "none"}
