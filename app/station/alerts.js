@@ -1,35 +1,55 @@
-// The alert list (and the same rows in the bed detail view), with the Acknowledge button.
+// The alert list: incident cards (one event's alerts on one bed, acknowledged together), each
+// alert with its values against baseline, its state and its Acknowledge button.
 
 import { h } from "./dom.js";
-import { categoryLabel, formatClock, formatDateTime } from "./format.js";
-import { isAcked, isEnded } from "./store.js";
+import { alertValues, categoryLabel, formatClock, formatDateTime, priorityLabel } from "./format.js";
+import { t } from "./i18n.js";
+import { groupIncidents, isAcked, isEnded } from "./store.js";
 
 /** The human words for where an alert stands. */
 export function stateText(a) {
   const acked = isAcked(a);
   const ended = isEnded(a);
-  const by = acked ? `acknowledged by ${a.acked_by ?? "?"} at ${formatClock(a.acked_at)}` : "";
-  if (!ended) return acked ? `Active — ${by}` : "Active — not acknowledged";
-  const at = a.ended_at ? ` at ${formatClock(a.ended_at)}` : "";
-  return acked ? `Resolved${at} — ${by}` : `Resolved${at} — not acknowledged (latched)`;
+  const by = acked ? t("alert.ackedBy", { who: a.acked_by ?? "?", at: formatClock(a.acked_at) }) : "";
+  if (!ended) return acked ? t("alert.activeAcked", { by }) : t("alert.activeUnacked");
+  if (acked) {
+    return a.ended_at ? t("alert.resolvedAtAcked", { at: formatClock(a.ended_at), by }) : t("alert.resolvedAcked", { by });
+  }
+  return a.ended_at ? t("alert.resolvedAtLatched", { at: formatClock(a.ended_at) }) : t("alert.resolvedLatched");
+}
+
+function ackButton(alerts, ctx, label, cls) {
+  const open = alerts.filter((a) => !isAcked(a));
+  if (open.length === 0) return null;
+  const pending = open.some((a) => ctx.pending.has(a.id));
+  return h(
+    "button",
+    {
+      class: cls,
+      type: "button",
+      disabled: pending,
+      onclick: (ev) => {
+        ev.stopPropagation();
+        for (const a of open) ctx.onAck(a);
+      },
+    },
+    pending ? t("alert.acknowledging") : label,
+  );
 }
 
 /**
  * One alert row.
  * @param {object} a the alert
- * @param {{bedLabel: (bed: string) => string, onAck: (a: object, row: HTMLElement) => void,
- *          pending: Set<string>, errors: Map<string, string>}} ctx
+ * @param {{bedLabel: (bed: string) => string, onAck: (a: object) => void,
+ *          escalated: (a: object) => boolean, pending: Set<string>, errors: Map<string, string>}} ctx
  */
 export function alertRow(a, ctx) {
   const acked = isAcked(a);
   const ended = isEnded(a);
-  const classes = [
-    "alert",
-    `prio-${a.priority}`,
-    acked ? "acked" : "unacked",
-    ended ? "ended" : "ongoing",
-  ];
-  const pending = ctx.pending.has(a.id);
+  const escalated = ctx.escalated?.(a) ?? false;
+  const classes = ["alert", `prio-${a.priority}`, acked ? "acked" : "unacked", ended ? "ended" : "ongoing"];
+  if (escalated) classes.push("escalated");
+  const values = alertValues(a);
   return h(
     "li",
     {
@@ -39,34 +59,46 @@ export function alertRow(a, ctx) {
     h(
       "div",
       { class: "a-head" },
-      h("span", { class: "prio" }, String(a.priority ?? "?").toUpperCase()),
+      h("span", { class: "prio" }, priorityLabel(a.priority)),
       h("span", { class: "a-bed" }, ctx.bedLabel(a.bed)),
       h("span", { class: "a-cat" }, categoryLabel(a.category)),
-      a.iae ? h("span", { class: "iae-badge", title: "Protocol infusion-associated event" }, "IAE") : null,
+      a.iae ? h("span", { class: "iae-badge", title: t("alert.iaeTitle") }, t("alert.iae")) : null,
+      escalated ? h("span", { class: "esc-badge" }, t("alert.escalated")) : null,
       h("span", { class: "a-onset", title: formatDateTime(a.onset) }, formatClock(a.onset)),
     ),
+    values.length ? h("div", { class: "a-values" }, values.join(" · ")) : null,
     a.message ? h("div", { class: "a-msg" }, a.message) : null,
     h(
       "div",
       { class: "a-foot" },
       h("span", { class: "a-state" }, stateText(a)),
-      acked
-        ? null
-        : h(
-            "button",
-            {
-              class: "ack",
-              type: "button",
-              disabled: pending,
-              onclick: (ev) => {
-                ev.stopPropagation();
-                ctx.onAck(a, ev.currentTarget.closest("li"));
-              },
-            },
-            pending ? "Acknowledging…" : "Acknowledge",
-          ),
+      ackButton([a], ctx, t("alert.acknowledge"), "ack"),
     ),
     h("div", { class: "a-error", role: "alert" }, ctx.errors?.get(a.id) ?? ""),
+  );
+}
+
+/** An incident card: its members' rows, and one button acknowledging them together. */
+export function incidentCard(incident, ctx) {
+  const { members, lead } = incident;
+  if (members.length === 1) return alertRow(lead, ctx);
+  const open = members.filter((a) => !isAcked(a)).length;
+  return h(
+    "li",
+    {
+      class: `incident prio-${lead.priority} ${open ? "unacked" : "acked"}`,
+      dataset: { incident: incident.id, bed: incident.bed, members: String(members.length) },
+    },
+    h(
+      "div",
+      { class: "i-head" },
+      h("span", { class: "prio" }, priorityLabel(lead.priority)),
+      h("span", { class: "a-bed" }, ctx.bedLabel(incident.bed)),
+      h("span", { class: "i-title" }, t("incident.title", { n: members.length })),
+      h("span", { class: "a-onset" }, formatClock(members[0].onset)),
+      ackButton(members, ctx, t("incident.ackAll", { n: open }), "ack-all"),
+    ),
+    h("ol", { class: "i-members" }, members.map((a) => alertRow(a, ctx))),
   );
 }
 
@@ -86,11 +118,9 @@ export class AlertList {
   render() {
     const alerts = this.store.listAlerts({ history: this.history });
     if (alerts.length === 0) {
-      this.root.replaceChildren(
-        h("li", { class: "no-alerts" }, this.history ? "No alerts yet." : "No active alerts."),
-      );
+      this.root.replaceChildren(h("li", { class: "no-alerts" }, this.history ? t("alerts.noneYet") : t("alerts.none")));
       return;
     }
-    this.root.replaceChildren(...alerts.map((a) => alertRow(a, this.ctx)));
+    this.root.replaceChildren(...groupIncidents(alerts).map((i) => incidentCard(i, this.ctx)));
   }
 }

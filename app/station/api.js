@@ -1,4 +1,6 @@
-// The session (token in sessionStorage) and authenticated REST calls.
+// The session (token in sessionStorage), its refresh, and authenticated REST calls.
+
+import { t } from "./i18n.js";
 
 const SESSION_KEY = "iaewatch.session";
 
@@ -40,23 +42,37 @@ export async function login(username, password) {
       body: JSON.stringify({ username, password }),
     });
   } catch {
-    throw new Error("Cannot reach the iaewatch server.");
+    throw new Error(t("login.unreachable"));
   }
   if (resp.status === 401 || resp.status === 403) {
-    throw new Error("Wrong username or password.");
+    throw new Error(t("login.wrong"));
   }
-  if (!resp.ok) throw new Error(`Login failed (HTTP ${resp.status}).`);
-  const body = await resp.json();
-  if (!body.access_token) throw new Error("Login failed: the server sent no token.");
+  if (resp.status === 429) throw new Error(t("login.throttled"));
+  if (!resp.ok) throw new Error(t("login.failed", { status: resp.status }));
+  return keep(await resp.json(), username);
+}
+
+function keep(body, username) {
+  if (!body.access_token) throw new Error(t("login.noToken"));
   const session = {
     access_token: body.access_token,
     token_type: body.token_type ?? "bearer",
     username: body.username ?? username,
     role: body.role ?? "nurse",
+    issued_at: new Date().toISOString(),
     expires_at: body.expires_at ?? null,
   };
   sessionStorage.setItem(SESSION_KEY, JSON.stringify(session));
   return session;
+}
+
+/**
+ * POST /api/auth/refresh with the current (unexpired) token: a new token for the same user,
+ * no password. AuthError when the server refuses (expired, disabled); Error when unreachable.
+ */
+export async function refreshSession(session) {
+  const body = await apiFetch(session, "/api/auth/refresh", { method: "POST" });
+  return keep(body, session.username);
 }
 
 /**
@@ -75,11 +91,11 @@ export async function apiFetch(session, path, { method = "GET", body, accept } =
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch {
-    const err = new Error("Cannot reach the iaewatch server.");
+    const err = new Error(t("login.unreachable"));
     err.status = 0;
     throw err;
   }
-  if (resp.status === 401) throw new AuthError("Session expired; please log in again.");
+  if (resp.status === 401) throw new AuthError(t("session.expired"));
   if (!resp.ok) {
     let detail = "";
     try {

@@ -1,35 +1,28 @@
-// Bed detail view: trends of the last hours with infusion and alert markers, the bed's
-// alerts, and the link to the patient's report.
+// Bed detail view: trend charts (zoom 30 min / 2 h / 6 h / 24 h) with the baseline band, alert
+// markers and the infusion start and end; the bed's alerts, earlier windows on request, and
+// the link to the patient's report.
 
 import { alertRow } from "./alerts.js";
 import { AuthError, apiFetch } from "./api.js";
+import { trendChart, toMs } from "./charts.js";
 import { h, setText } from "./dom.js";
-import { CODE_RATE, CODE_VOLUME } from "./format.js";
-import { trendSvg } from "./trends.js";
+import { CODE_RATE, CODE_VOLUME, VITALS, categoryLabel, parseTime, priorityLabel } from "./format.js";
+import { t } from "./i18n.js";
 
-const HOURS = 6;
-const POINTS = 300;
+const FETCH_HOURS = 24;
+const POINTS = 1000;
 const REFRESH_MS = 60_000;
-
+export const ZOOMS = [
+  { key: "30m", ms: 30 * 60_000 },
+  { key: "2h", ms: 2 * 3_600_000 },
+  { key: "6h", ms: 6 * 3_600_000 },
+  { key: "24h", ms: 24 * 3_600_000 },
+];
+const UNITS = { hr: "/min", spo2: "%", map: "mmHg", temp: "°C", fio2: "%", peep: "cmH₂O" };
 const GROUPS = [
-  { title: "SpO₂", unit: "%", codes: ["MDC_PULS_OXIM_SAT_O2"] },
-  {
-    title: "Heart rate",
-    unit: "/min",
-    codes: ["MDC_ECG_HEART_RATE", "MDC_PULS_OXIM_PULS_RATE"],
-    sources: ["ECG", "SpO₂"],
-  },
-  {
-    title: "MAP",
-    unit: "mmHg",
-    codes: ["MDC_PRESS_BLD_ART_MEAN", "MDC_PRESS_BLD_NONINV_MEAN"],
-    sources: ["ART", "NIBP"],
-  },
-  { title: "Temperature", unit: "°C", codes: ["MDC_TEMP_BLD", "MDC_TEMP"], digits: 1 },
-  { title: "FiO₂", unit: "%", codes: ["MDC_VENT_CONC_AWAY_O2_INSP"] },
-  { title: "PEEP", unit: "cmH2O", codes: ["MDC_PRESS_AWAY_END_EXP_POS"] },
-  { title: "Infusion rate", unit: "mL/h", codes: [CODE_RATE] },
-  { title: "Volume infused", unit: "mL", codes: [CODE_VOLUME] },
+  ...VITALS.map((v) => ({ key: v.key, codes: v.codes, sources: v.sources, unit: UNITS[v.key], digits: v.digits })),
+  { key: "rate", codes: [CODE_RATE], unit: "mL/h", digits: 0 },
+  { key: "volume", codes: [CODE_VOLUME], unit: "mL", digits: 0 },
 ];
 
 export const TREND_CODES = GROUPS.flatMap((g) => g.codes);
@@ -52,17 +45,22 @@ export class BedDetail {
     this.bed = null;
     this.trends = null;
     this.timer = null;
+    this.zoom = "6h";
+    this.windowsLoaded = 0;
     this.title = root.querySelector(".d-title");
     this.study = root.querySelector(".d-study");
     this.report = root.querySelector(".d-report");
     this.charts = root.querySelector(".d-charts");
     this.status = root.querySelector(".d-status");
     this.alerts = root.querySelector(".d-alerts");
+    this.zoomBar = root.querySelector(".d-zoom");
+    this.earlier = root.querySelector(".d-earlier");
     root.querySelector(".d-close").addEventListener("click", () => this.close());
     root.addEventListener("click", (ev) => {
       if (ev.target === root) this.close(); // a click on the backdrop
     });
     this.report.addEventListener("click", (ev) => this._openReport(ev));
+    this.earlier.addEventListener("click", () => this._loadEarlier());
     document.addEventListener("keydown", (ev) => {
       if (ev.key === "Escape" && this.bed) this.close();
     });
@@ -75,6 +73,7 @@ export class BedDetail {
   open(bedId) {
     this.bed = bedId;
     this.trends = null;
+    this.windowsLoaded = 0;
     this.root.hidden = false;
     this.root.dataset.bed = bedId;
     this.charts.replaceChildren();
@@ -92,32 +91,44 @@ export class BedDetail {
     delete this.root.dataset.bed;
   }
 
+  setZoom(key) {
+    this.zoom = key;
+    this.render();
+  }
+
   /** Header and alerts; the charts are redrawn only when their markers may have moved. */
   render({ charts = true } = {}) {
     if (!this.bed) return;
     const bed = this.store.beds.get(this.bed);
     setText(this.title, bed ? bed.label || bed.bed : this.bed);
     const studyId = bed?.patient?.study_id;
-    setText(this.study, studyId ?? "no patient");
+    setText(this.study, studyId ?? t("tile.noPatient"));
     this.report.hidden = !studyId;
     if (studyId) {
       this.report.href = `/api/patients/${encodeURIComponent(studyId)}/report?format=html`;
     } else {
       this.report.removeAttribute("href");
     }
+    this.zoomBar.replaceChildren(
+      ...ZOOMS.map((z) =>
+        h(
+          "button",
+          { type: "button", class: z.key === this.zoom ? "active" : null, dataset: { zoom: z.key }, onclick: () => this.setZoom(z.key) },
+          t(`zoom.${z.key}`),
+        ),
+      ),
+    );
     const alerts = this.store.listAlerts({ history: true, bed: this.bed });
     this.alerts.replaceChildren(
-      ...(alerts.length
-        ? alerts.map((a) => alertRow(a, this.alertCtx))
-        : [h("li", { class: "no-alerts" }, "No alerts for this bed.")]),
+      ...(alerts.length ? alerts.map((a) => alertRow(a, this.alertCtx)) : [h("li", { class: "no-alerts" }, t("detail.noAlerts"))]),
     );
     if (charts) this._drawCharts();
   }
 
   async _load() {
     const bedId = this.bed;
-    const q = new URLSearchParams({ codes: TREND_CODES.join(","), hours: String(HOURS), points: String(POINTS) });
-    setText(this.status, "Loading trends…");
+    const q = new URLSearchParams({ codes: TREND_CODES.join(","), hours: String(FETCH_HOURS), points: String(POINTS) });
+    setText(this.status, t("detail.loading"));
     try {
       const data = await apiFetch(this.session(), `/api/beds/${encodeURIComponent(bedId)}/trends?${q}`);
       if (this.bed !== bedId) return;
@@ -129,7 +140,23 @@ export class BedDetail {
         this.onAuthError(err);
         return;
       }
-      if (this.bed === bedId) setText(this.status, `Trends unavailable: ${err.message}`);
+      if (this.bed === bedId) setText(this.status, t("detail.trendsUnavailable", { why: err.message }));
+    }
+  }
+
+  /** The alerts of the window before the ones loaded so far (24 h each), from the server. */
+  async _loadEarlier() {
+    const bedId = this.bed;
+    const q = new URLSearchParams({ bed: bedId, window: String(this.windowsLoaded + 1) });
+    try {
+      const res = await apiFetch(this.session(), `/api/alerts/history?${q}`);
+      if (this.bed !== bedId) return;
+      this.windowsLoaded += 1;
+      this.store.mergeHistory(res?.alerts ?? []);
+      setText(this.status, t("detail.windowLoaded", { n: (res?.alerts ?? []).length, from: res?.window?.from ?? "" }));
+    } catch (err) {
+      if (err instanceof AuthError) this.onAuthError(err);
+      else setText(this.status, t("detail.historyUnavailable", { why: err.message }));
     }
   }
 
@@ -137,34 +164,37 @@ export class BedDetail {
     if (!this.bed || !this.trends) return;
     const bed = this.store.beds.get(this.bed);
     const to = this.store.now();
-    const from = to - HOURS * 3_600_000;
+    const from = to - ZOOMS.find((z) => z.key === this.zoom).ms;
     const markers = [];
-    if (bed?.infusion?.started_at) {
-      markers.push({ t: bed.infusion.started_at, kind: "infusion", label: "Infusion start" });
-    }
-    if (bed?.infusion?.ended_at) {
-      markers.push({ t: bed.infusion.ended_at, kind: "infusion", label: "Infusion end" });
-    }
+    const start = parseTime(bed?.infusion?.started_at);
+    const end = parseTime(bed?.infusion?.ended_at);
+    if (Number.isFinite(start)) markers.push({ ts: start, kind: "infusion", label: t("chart.infusionStart") });
+    if (Number.isFinite(end)) markers.push({ ts: end, kind: "infusion", label: t("chart.infusionEnd") });
     for (const a of this.store.listAlerts({ history: true, bed: this.bed })) {
-      markers.push({ t: a.onset, kind: a.priority, label: `${a.priority} alert: ${a.message || a.category}` });
+      const ts = parseTime(a.onset);
+      if (Number.isFinite(ts)) markers.push({ ts, kind: a.priority, label: `${priorityLabel(a.priority)} ${categoryLabel(a.category)}` });
     }
-    const svgs = GROUPS.map((g) => {
+    this.charts.replaceChildren();
+    const width = Math.max(300, this.charts.clientWidth - 8);
+    for (const g of GROUPS) {
       const i = g.codes.findIndex((c) => (this.trends[c] ?? []).length > 0);
       const code = g.codes[Math.max(0, i)];
-      const title = g.sources && i >= 0 ? `${g.title} ${g.sources[i]}` : g.title;
-      const svg = trendSvg({
+      const name = t(`chart.${g.key}`);
+      const title = g.sources && i >= 0 ? `${name} ${g.sources[i]}` : name;
+      const holder = h("div", { class: "chart-holder", dataset: { code } });
+      this.charts.append(holder);
+      trendChart(holder, {
         title,
         unit: g.unit,
-        points: this.trends[code] ?? [],
+        points: toMs(this.trends[code]),
         from,
         to,
         markers,
+        infusionStart: start,
         digits: g.digits ?? 0,
+        width,
       });
-      svg.dataset.code = code;
-      return svg;
-    });
-    this.charts.replaceChildren(...svgs);
+    }
   }
 
   async _openReport(ev) {
@@ -187,8 +217,9 @@ export class BedDetail {
         this.onAuthError(err);
         return;
       }
-      if (win) win.document.body.textContent = `Report unavailable: ${err.message}`;
-      setText(this.status, `Report unavailable: ${err.message}`);
+      const msg = t("detail.reportUnavailable", { why: err.message });
+      if (win) win.document.body.textContent = msg;
+      setText(this.status, msg);
     }
   }
 }
@@ -198,9 +229,7 @@ export class BedDetail {
  * (the shape the server's OpenAPI schema names TrendsOut).
  */
 export function normaliseTrends(data) {
-  const src = data && typeof data === "object" && data.series && typeof data.series === "object"
-    ? data.series
-    : (data ?? {});
+  const src = data && typeof data === "object" && data.series && typeof data.series === "object" ? data.series : (data ?? {});
   const out = {};
   for (const [code, v] of Object.entries(src)) {
     if (Array.isArray(v)) out[code] = v;

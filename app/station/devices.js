@@ -2,10 +2,11 @@
 
 import { h } from "./dom.js";
 import { formatClock, formatDuration, parseTime } from "./format.js";
+import { t } from "./i18n.js";
 import { naturalCompare } from "./tiles.js";
 
-const COLUMNS = ["Bed", "Device", "Protocol", "State", "Last frame", "Frames", "Bad frames", "Reconnects", "Identification"];
-const NUMERIC = new Set(["Frames", "Bad frames", "Reconnects"]);
+const COLUMNS = ["bed", "device", "protocol", "state", "lastFrame", "frames", "badFrames", "reconnects", "identification"];
+const NUMERIC = new Set(["frames", "badFrames", "reconnects"]);
 
 export class DevicePanel {
   /**
@@ -17,10 +18,7 @@ export class DevicePanel {
     this.store = store;
     this.tbody = root.querySelector("tbody");
     this.status = root.querySelector(".dev-status");
-    const head = root.querySelector("thead");
-    head.replaceChildren(
-      h("tr", {}, COLUMNS.map((c) => h("th", { scope: "col", class: NUMERIC.has(c) ? "num" : null }, c))),
-    );
+    this.head = root.querySelector("thead");
   }
 
   setStatus(text) {
@@ -29,12 +27,15 @@ export class DevicePanel {
 
   render() {
     if (this.root.hidden) return;
+    this.head.replaceChildren(
+      h("tr", {}, COLUMNS.map((c) => h("th", { scope: "col", class: NUMERIC.has(c) ? "num" : null }, t(`devcol.${c}`)))),
+    );
     const now = this.store.now();
     const devices = [...this.store.devices.values()].sort(
       (a, b) => naturalCompare(a.bed, b.bed) || naturalCompare(a.device_id, b.device_id),
     );
     if (devices.length === 0) {
-      this.tbody.replaceChildren(h("tr", {}, h("td", { colspan: COLUMNS.length }, "No devices.")));
+      this.tbody.replaceChildren(h("tr", {}, h("td", { colspan: COLUMNS.length }, t("devices.none"))));
       return;
     }
     this.tbody.replaceChildren(...devices.map((d) => row(d, now)));
@@ -42,8 +43,8 @@ export class DevicePanel {
 }
 
 function ago(iso, now) {
-  const t = parseTime(iso);
-  return Number.isFinite(t) ? `${formatDuration(now - t)} ago` : "never";
+  const at = parseTime(iso);
+  return Number.isFinite(at) ? t("dev.ago", { age: formatDuration(now - at) }) : t("dev.never");
 }
 
 function row(d, now) {
@@ -60,7 +61,7 @@ function row(d, now) {
       "td",
       { class: "dev-state" },
       h("div", { class: `state-chip ${d.state}` }, d.state),
-      h("div", { class: "sub" }, `since ${formatClock(d.since)} (${ago(d.since, now)})`),
+      h("div", { class: "sub" }, t("dev.since", { at: formatClock(d.since), ago: ago(d.since, now) })),
       d.last_error ? h("div", { class: "sub err" }, d.last_error) : null,
     ),
     h("td", { title: d.last_frame ?? "" }, ago(d.last_frame, now)),

@@ -1,12 +1,19 @@
 // The ICU station page: login, then the bed grid, alert list, bed detail and (for engineers)
 // the device panel, all fed by the /ws/station websocket. Plain ES modules, no build step.
+//
+// Station mode: the login click (a user gesture) enables sound and puts this browser in
+// station mode, which a reload keeps. In station mode the page never goes quiet: when it
+// cannot receive alerts (session ended, websocket down, server restarting) a full-screen
+// alarm covers it and sounds; when the browser blocks audio, a full-screen warning stays up
+// and the page keeps trying. Only "Log out" (a deliberate act) leaves station mode.
 
 import { AlertList } from "./alerts.js";
-import { AuthError, apiFetch, clearSession, loadSession, login, sessionExpired } from "./api.js";
+import { AuthError, apiFetch, clearSession, loadSession, login, refreshSession, sessionExpired } from "./api.js";
 import { StationSocket, stationUrl } from "./connection.js";
 import { BedDetail } from "./detail.js";
 import { DevicePanel } from "./devices.js";
-import { formatClock } from "./format.js";
+import { formatClock, setTimeZone, timeZone, zoneName } from "./format.js";
+import { LANGUAGES, language, missing, preferredLanguage, rememberLanguage, setLanguage, t, translateStatic } from "./i18n.js";
 import { AlarmSound, MUTE_MS } from "./sound.js";
 import { Store, isAcked } from "./store.js";
 import { BedGrid } from "./tiles.js";
@@ -14,6 +21,8 @@ import { BedGrid } from "./tiles.js";
 const $ = (sel) => document.querySelector(sel);
 const ENGINEER_ROLES = new Set(["engineer", "admin"]);
 const GAP_RECONNECT_MIN_MS = 60_000; // at most one resync per minute for a seq gap
+const STATION_KEY = "iaewatch.station"; // localStorage: "on" while this browser is a station
+const REFRESH_RETRY_MS = 30_000;
 
 const store = new Store();
 const sound = new AlarmSound();
@@ -22,6 +31,10 @@ let socket = null;
 let linkStatus = { live: false, lost: false };
 let gapSince = null; // lastSeq when a heartbeat first showed a gap
 let lastGapReconnect = 0;
+let sessionEnded = null; // why the session ended while on duty (null: it did not)
+let refreshing = false;
+let nextRefreshAt = 0;
+let site = { name: "", timezone: null };
 
 const pending = new Set(); // alert ids with an acknowledgement in flight
 const ackErrors = new Map(); // alert id → why the last acknowledgement failed
@@ -29,6 +42,7 @@ const ackErrors = new Map(); // alert id → why the last acknowledgement failed
 const alertCtx = {
   bedLabel: (bed) => store.beds.get(bed)?.label || bed,
   onAck: (a) => acknowledge(a),
+  escalated: (a) => store.escalated(a),
   pending,
   errors: ackErrors,
 };
@@ -38,9 +52,11 @@ const alertList = new AlertList($("#alert-list"), store, alertCtx);
 const detail = new BedDetail($("#detail"), store, {
   session: () => session,
   alertCtx,
-  onAuthError: (err) => showLogin(err.message),
+  onAuthError: (err) => endSession(err.message),
 });
 const devicePanel = new DevicePanel($("#devices"), store);
+
+const stationMode = () => localStorage.getItem(STATION_KEY) === "on";
 
 // ---- rendering -------------------------------------------------------------------------
 
@@ -68,76 +84,118 @@ function flush() {
   if (d.has("devices")) devicePanel.render();
 }
 
+function renderAll() {
+  translateStatic();
+  grid.render();
+  alertList.render();
+  renderAlertCount();
+  devicePanel.render();
+  if (detail.isOpen) detail.render();
+  renderSoundControls();
+  renderLink();
+  renderSite();
+}
+
 store.addEventListener("change", (ev) => schedule(ev.detail.what));
 
 function renderAlertCount() {
   const listed = store.listAlerts();
   const unacked = listed.filter((a) => !isAcked(a)).length;
   $("#alert-count").textContent = listed.length
-    ? `${listed.length} active${unacked ? `, ${unacked} unacknowledged` : ""}`
+    ? unacked
+      ? t("alerts.countUnacked", { n: listed.length, u: unacked })
+      : t("alerts.count", { n: listed.length })
     : "";
 }
 
 function updateSound() {
-  const ids = store
+  const unacked = store
     .listAlerts()
-    .filter((a) => a.priority === "high" && !isAcked(a))
-    .map((a) => a.id);
-  sound.update(ids);
+    .filter((a) => !isAcked(a))
+    .map((a) => ({ key: store.soundKey(a), priority: a.priority }));
+  sound.update(session ? unacked : []);
 }
 
 function renderSoundControls() {
-  const enable = $("#sound-enable");
-  enable.hidden = sound.audible;
+  const blocked = stationMode() && !sound.audible;
+  $("#audio-blocked").hidden = !blocked || !$("#outage").hidden;
   const mute = $("#mute");
   if (sound.muted) {
     const left = Math.max(0, sound.mutedUntil - Date.now());
     const m = Math.floor(left / 60_000);
     const s = String(Math.floor((left % 60_000) / 1000)).padStart(2, "0");
-    mute.textContent = `Muted ${m}:${s} — unmute`;
+    mute.textContent = t("sound.muted", { left: `${m}:${s}` });
     mute.classList.add("active");
   } else {
-    mute.textContent = "Mute 2 min";
+    mute.textContent = t("sound.mute");
     mute.classList.remove("active");
   }
 }
 
+function renderSite() {
+  const zone = timeZone();
+  $("#site").textContent = [site.name, `${zone} (${zoneName()})`].filter(Boolean).join(" · ");
+  $("#site").dataset.timezone = zone;
+}
+
+/** The full-screen alarm: shown whenever a station cannot receive alerts. */
+function renderOutage() {
+  let reason = null;
+  if (stationMode()) {
+    if (sessionEnded != null) reason = t("outage.session", { why: sessionEnded });
+    else if (session && linkStatus.lost) {
+      const retry =
+        linkStatus.connecting || linkStatus.retryInMs < 1000
+          ? t("link.reconnecting")
+          : t("link.reconnectingIn", { s: Math.ceil(linkStatus.retryInMs / 1000) });
+      reason = t("outage.link", { retry, attempt: linkStatus.attempt });
+    }
+  }
+  const outage = $("#outage");
+  outage.hidden = reason == null;
+  document.body.classList.toggle("outage", reason != null);
+  sound.setOutage(reason != null);
+  if (reason != null) {
+    $("#outage-reason").textContent = reason;
+    $("#outage").title = linkStatus.reason ?? "";
+    const form = $("#login-form");
+    const wantForm = sessionEnded != null;
+    if (wantForm && form.parentElement !== $("#outage-login")) $("#outage-login").append(form);
+  } else if ($("#login-form").parentElement !== $("#login-slot")) {
+    $("#login-slot").append($("#login-form"));
+  }
+  renderSoundControls();
+}
+
 function renderLink() {
-  const banner = $("#banner");
   const state = $("#link");
   if (linkStatus.lost) {
-    const retry =
-      linkStatus.connecting || linkStatus.retryInMs < 1000
-        ? "reconnecting…"
-        : `reconnecting in ${Math.ceil(linkStatus.retryInMs / 1000)} s`;
-    banner.textContent =
-      `CONNECTION TO SERVER LOST — this screen is not live and alerts may be missing. ` +
-      `${retry[0].toUpperCase()}${retry.slice(1)} (attempt ${linkStatus.attempt}).`;
-    banner.title = linkStatus.reason;
-    banner.hidden = false;
     document.body.classList.add("link-lost");
-    state.textContent = "OFFLINE";
+    state.textContent = t("link.offline");
     state.className = "link-state down";
   } else {
-    banner.hidden = true;
     document.body.classList.remove("link-lost");
-    state.textContent = linkStatus.live ? "live" : "connecting…";
+    state.textContent = linkStatus.live ? t("link.live") : t("link.connecting");
     state.className = `link-state ${linkStatus.live ? "up" : ""}`;
   }
+  renderOutage();
 }
 
 function tick() {
-  if (!session) return;
-  if (sessionExpired(session)) {
-    showLogin("Session expired; please log in again.");
-    return;
+  if (stationMode() && !sound.audible) sound.unlock(); // keeps trying while audio is blocked
+  if (session) {
+    if (sessionExpired(session)) {
+      endSession(t("session.expired"));
+      return;
+    }
+    if (Date.now() >= nextRefreshAt) refresh();
+    $("#clock").textContent = formatClock(store.now());
+    grid.render();
+    devicePanel.render();
   }
-  $("#clock").textContent = formatClock(store.now());
-  grid.render();
-  devicePanel.render();
   updateSound();
   renderSoundControls();
-  if (linkStatus.lost) renderLink();
+  if (linkStatus.lost || sessionEnded != null) renderOutage();
 }
 
 // ---- server messages -------------------------------------------------------------------
@@ -147,6 +205,7 @@ function onMessage(msg) {
     case "snapshot":
       gapSince = null;
       store.applySnapshot(msg);
+      loadHistory();
       if (ENGINEER_ROLES.has(session?.role)) loadDevices();
       break;
     case "alert":
@@ -173,7 +232,7 @@ function onMessage(msg) {
       console.warn("station socket: server says:", msg.reason);
       break;
     default:
-      break; // "error" replies and future message types
+      break; // future message types
   }
 }
 
@@ -208,15 +267,26 @@ async function acknowledge(a) {
   } catch (err) {
     if (err instanceof AuthError) {
       pending.delete(a.id);
-      showLogin(err.message);
+      endSession(err.message);
       return;
     }
     // REST unreachable: the websocket may still be up.
     const sent = err.status === 0 && socket?.send({ type: "ack", alert_id: a.id });
-    if (!sent) ackErrors.set(a.id, `Not acknowledged: ${err.message}`);
+    if (!sent) ackErrors.set(a.id, t("alert.ackFailed", { why: err.message }));
   } finally {
     pending.delete(a.id);
     schedule("alerts");
+  }
+}
+
+/** The current window's alerts of every bed, closed ones included (they survive a reload). */
+async function loadHistory() {
+  try {
+    const res = await apiFetch(session, "/api/alerts/history");
+    store.mergeHistory(res?.alerts ?? []);
+  } catch (err) {
+    if (err instanceof AuthError) endSession(err.message);
+    else console.warn("alert history unavailable:", err.message);
   }
 }
 
@@ -228,19 +298,59 @@ async function loadDevices() {
     devicePanel.setStatus("");
   } catch (err) {
     if (err instanceof AuthError) {
-      showLogin(err.message);
+      endSession(err.message);
       return;
     }
-    devicePanel.setStatus(`Device list unavailable: ${err.message}`);
+    devicePanel.setStatus(t("devices.unavailable", { why: err.message }));
   }
 }
 
-// ---- login / logout --------------------------------------------------------------------
+// ---- sessions --------------------------------------------------------------------------
+
+/** Half-way through a token's life, swap it for a new one (no login needed while on duty). */
+function planRefresh(s) {
+  const end = Date.parse(s.expires_at ?? "");
+  const issued = Date.parse(s.issued_at ?? "") || Date.now();
+  nextRefreshAt = Number.isFinite(end) ? issued + (end - issued) / 2 : Number.POSITIVE_INFINITY;
+}
+
+async function refresh() {
+  if (refreshing || !session) return;
+  refreshing = true;
+  nextRefreshAt = Date.now() + REFRESH_RETRY_MS;
+  try {
+    session = await refreshSession(session);
+    planRefresh(session);
+  } catch (err) {
+    if (err instanceof AuthError) endSession(err.message);
+    // otherwise the server is unreachable: the link alarm says so; retry later
+  } finally {
+    refreshing = false;
+  }
+}
+
+/** The session is gone while on duty: in station mode a loud alarm, never a quiet form. */
+function endSession(why) {
+  if (!stationMode()) {
+    showLogin(why);
+    return;
+  }
+  socket?.stop();
+  socket = null;
+  session = null;
+  clearSession();
+  sessionEnded = why || t("session.ended");
+  linkStatus = { live: false, lost: false };
+  $("#login-error").textContent = "";
+  renderLink();
+  updateSound();
+}
 
 function showLogin(message = "") {
   socket?.stop();
   socket = null;
   session = null;
+  sessionEnded = null;
   clearSession();
   detail.close();
   store.reset();
@@ -257,9 +367,11 @@ function showLogin(message = "") {
 
 function startStation(s) {
   session = s;
+  sessionEnded = null;
+  planRefresh(s);
   $("#login").hidden = true;
   $("#station").hidden = false;
-  $("#user").textContent = `${s.username} (${s.role})`;
+  $("#user").textContent = `${s.username} (${t(`role.${s.role}`)})`;
   const engineer = ENGINEER_ROLES.has(s.role);
   $("#devices-toggle").hidden = !engineer;
   $("#devices").hidden = !engineer;
@@ -267,6 +379,7 @@ function startStation(s) {
   linkStatus = { live: false, lost: false };
   renderLink();
   renderSoundControls();
+  socket?.stop();
   socket = new StationSocket({
     url: () => stationUrl(session.access_token, store.lastSeq),
     onMessage,
@@ -274,10 +387,18 @@ function startStation(s) {
       linkStatus = st;
       renderLink();
     },
-    onAuthRejected: () => showLogin("Session ended by the server; please log in again."),
+    onAuthRejected: () => endSession(t("session.rejected")),
   });
   socket.start();
   tick();
+}
+
+async function chooseLanguage(lang, username) {
+  rememberLanguage(lang, username);
+  await setLanguage(lang);
+  $("#lang").value = language();
+  if (session) $("#user").textContent = `${session.username} (${t(`role.${session.role}`)})`;
+  renderAll();
 }
 
 $("#login-form").addEventListener("submit", async (ev) => {
@@ -290,6 +411,9 @@ $("#login-form").addEventListener("submit", async (ev) => {
   try {
     const s = await login(form.elements.username.value.trim(), form.elements.password.value);
     form.elements.password.value = "";
+    localStorage.setItem(STATION_KEY, "on");
+    const lang = preferredLanguage(s.username);
+    if (lang !== language()) await chooseLanguage(lang, s.username);
     startStation(s);
   } catch (err) {
     $("#login-error").textContent = err.message;
@@ -298,8 +422,14 @@ $("#login-form").addEventListener("submit", async (ev) => {
   }
 });
 
-$("#logout").addEventListener("click", () => showLogin(""));
-$("#sound-enable").addEventListener("click", () => sound.unlock());
+$("#logout").addEventListener("click", () => {
+  localStorage.removeItem(STATION_KEY);
+  showLogin("");
+});
+$("#audio-blocked").addEventListener("click", () => sound.unlock());
+for (const kind of ["pointerdown", "keydown"]) {
+  document.addEventListener(kind, () => stationMode() && !sound.audible && sound.unlock(), true);
+}
 $("#mute").addEventListener("click", () => {
   sound.unlock();
   if (sound.muted) sound.unmute();
@@ -315,13 +445,36 @@ $("#devices-toggle").addEventListener("click", () => {
   devicePanel.render();
   if (!panel.hidden) panel.scrollIntoView({ behavior: "smooth" });
 });
+$("#lang").addEventListener("change", (ev) => chooseLanguage(ev.currentTarget.value, session?.username));
 sound.addEventListener("change", renderSoundControls);
 
-setInterval(tick, 1000);
+async function loadSite() {
+  try {
+    const resp = await fetch("/api/site");
+    if (resp.ok) site = await resp.json();
+  } catch {
+    // the page still works in this machine's zone; the link alarm covers an absent server
+  }
+  setTimeZone(site.timezone);
+}
+
+// ---- start -----------------------------------------------------------------------------
 
 const existing = loadSession();
+await Promise.all([setLanguage(preferredLanguage(existing?.username)), loadSite()]);
+$("#lang").replaceChildren(...LANGUAGES.map((l) => new Option(t(`lang.${l}`), l)));
+$("#lang").value = language();
+translateStatic();
+renderSite();
+setInterval(tick, 1000);
 if (existing) startStation(existing);
-else showLogin("");
+else if (stationMode()) {
+  $("#login").hidden = true;
+  $("#station").hidden = false;
+  endSession(t("session.ended"));
+} else showLogin("");
+if (stationMode()) sound.unlock();
+renderSoundControls();
 
 // Read-only handle for debugging at the bedside console and for the browser tests.
-window.iaewatch = { store, sound };
+window.iaewatch = { store, sound, missing, language };

@@ -5,7 +5,8 @@
 
 import { PRIORITY_RANK, STALE_MS, parseTime } from "./format.js";
 
-const HISTORY_LIMIT = 500; // finished alerts kept for the history view
+const HISTORY_LIMIT = 2000; // finished alerts kept for the history view
+export const SPARK_MS = 30 * 60_000; // live values kept per bed and code for the sparklines
 
 /** An alert counts as acknowledged whichever way the server spells it. */
 export function isAcked(alert) {
@@ -22,15 +23,53 @@ export function isListed(alert) {
   return !(isAcked(alert) && isEnded(alert));
 }
 
-/** Unacknowledged first, then newest onset first, then higher priority. */
+/** Unacknowledged first, then higher priority, then newest onset. */
 export function compareAlerts(a, b) {
   const ua = isAcked(a) ? 1 : 0;
   const ub = isAcked(b) ? 1 : 0;
   if (ua !== ub) return ua - ub;
-  const ta = parseTime(a.onset) || 0;
-  const tb = parseTime(b.onset) || 0;
-  if (ta !== tb) return tb - ta;
-  return (PRIORITY_RANK[b.priority] ?? 0) - (PRIORITY_RANK[a.priority] ?? 0);
+  const pr = (PRIORITY_RANK[b.priority] ?? 0) - (PRIORITY_RANK[a.priority] ?? 0);
+  if (pr !== 0) return pr;
+  return (parseTime(b.onset) || 0) - (parseTime(a.onset) || 0);
+}
+
+// Alerts on one bed whose onsets follow each other within this gap are one incident (one
+// event's cascade: VT → tachycardia → hypotension). Technical alerts stand alone.
+export const INCIDENT_GAP_MS = 5 * 60_000;
+
+/**
+ * Group alerts (already filtered) into incidents: {id, bed, members (by onset), lead}. The
+ * lead is the member that sorts first; incidents are ordered by their leads.
+ */
+export function groupIncidents(alerts) {
+  const byBed = new Map();
+  for (const a of alerts) {
+    const key = a.category === "technical" ? `${a.bed}\u0000${a.id}` : a.bed;
+    if (!byBed.has(key)) byBed.set(key, []);
+    byBed.get(key).push(a);
+  }
+  const incidents = [];
+  for (const list of byBed.values()) {
+    list.sort((a, b) => (parseTime(a.onset) || 0) - (parseTime(b.onset) || 0));
+    let group = [];
+    let last = null;
+    for (const a of list) {
+      const t = parseTime(a.onset) || 0;
+      if (group.length && t - last > INCIDENT_GAP_MS) {
+        incidents.push(group);
+        group = [];
+      }
+      group.push(a);
+      last = t;
+    }
+    if (group.length) incidents.push(group);
+  }
+  return incidents
+    .map((members) => {
+      const lead = [...members].sort(compareAlerts)[0];
+      return { id: members[0].id, bed: lead.bed, members, lead };
+    })
+    .sort((x, y) => compareAlerts(x.lead, y.lead));
 }
 
 export function deviceKey(device) {
@@ -46,6 +85,33 @@ export class Store extends EventTarget {
     this.lastSeq = 0; // highest alert seq seen; sent on reconnect
     this.clockOffsetMs = 0; // server clock − this machine's clock, from heartbeats
     this.snapshotCount = 0;
+    this.escalations = new Map(); // alert id → escalations seen (each one sounds again)
+    this.recent = new Map(); // "bed code" → [[ms, value]] of the last SPARK_MS, for sparklines
+  }
+
+  /** The live values of one bed's code seen in the last SPARK_MS. */
+  recentValues(bed, code) {
+    return this.recent.get(`${bed} ${code}`) ?? [];
+  }
+
+  _remember(bed, code, v) {
+    const ts = parseTime(v.t);
+    if (typeof v.value !== "number" || !Number.isFinite(ts)) return;
+    const key = `${bed} ${code}`;
+    const list = this.recent.get(key) ?? [];
+    if (list.length && list[list.length - 1][0] >= ts) return;
+    list.push([ts, v.value]);
+    while (list.length && list[0][0] < ts - SPARK_MS) list.shift();
+    this.recent.set(key, list);
+  }
+
+  /** A key that changes when the alert escalates (the sound announces each key once). */
+  soundKey(alert) {
+    return `${alert.id}#${this.escalations.get(alert.id) ?? 0}`;
+  }
+
+  escalated(alert) {
+    return (this.escalations.get(alert.id) ?? 0) > 0;
   }
 
   /** The server's "now" in epoch ms, corrected for this machine's clock error. */
@@ -68,6 +134,7 @@ export class Store extends EventTarget {
     this.devices.clear();
     this.lastSeq = 0;
     this.snapshotCount = 0;
+    this.escalations.clear();
     for (const what of ["beds", "alerts", "devices"]) this._emit(what);
   }
 
@@ -108,6 +175,7 @@ export class Store extends EventTarget {
     if (old && Number.isInteger(old.seq) && Number.isInteger(alert.seq) && alert.seq <= old.seq) {
       return false; // a duplicate or an older transition (resume overlap)
     }
+    if (alert.phase === "escalate") this.escalations.set(alert.id, (this.escalations.get(alert.id) ?? 0) + 1);
     this.alerts.set(alert.id, alert);
     this._trimHistory();
     return true;
@@ -126,6 +194,7 @@ export class Store extends EventTarget {
     if (!bed) return;
     for (const [code, v] of Object.entries(msg.values ?? {})) {
       bed.latest[code] = { value: v.value, unit: v.unit, t: v.t ?? msg.t, status: v.status };
+      this._remember(msg.bed, code, bed.latest[code]);
     }
     this._emit("numerics", { bed: msg.bed });
   }
@@ -154,6 +223,13 @@ export class Store extends EventTarget {
   setDevices(list) {
     for (const d of list) this.devices.set(deviceKey(d), d);
     this._emit("devices");
+  }
+
+  /** Merge alerts read from the history API (older ones than the snapshot's included). */
+  mergeHistory(list) {
+    let changed = false;
+    for (const a of list ?? []) changed = this._putAlert(a) || changed;
+    if (changed) this._emit("alerts");
   }
 
   /** Alerts on the active list, in display order; with `history`, every alert known. */

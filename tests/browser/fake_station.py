@@ -233,6 +233,9 @@ class FakeStation:
             routes=[
                 Route("/api/auth/login", self._login, methods=["POST"]),
                 Route("/api/alerts/{alert_id}/ack", self._ack_http, methods=["POST"]),
+                Route("/api/alerts/history", self._history, methods=["GET"]),
+                Route("/api/auth/refresh", self._refresh, methods=["POST"]),
+                Route("/api/site", self._site, methods=["GET"]),
                 Route("/api/devices", self._devices, methods=["GET"]),
                 Route("/api/beds/{bed}/trends", self._trends, methods=["GET"]),
                 Route("/api/patients/{study_id}/report", self._report, methods=["GET"]),
@@ -475,6 +478,33 @@ class FakeStation:
                 "expires_at": iso(now() + timedelta(hours=12)),
             }
         )
+
+    async def _history(self, request: Request) -> Response:
+        """Every alert's current state (the real API's `window=0`; the fake keeps one window)."""
+        if self._user(request) is None:
+            return JSONResponse({"detail": "not authenticated"}, status_code=401)
+        bed = request.query_params.get("bed")
+        found = [copy.deepcopy(a) for a in self.alerts.values() if bed in (None, a["bed"])]
+        return JSONResponse({"bed": bed, "window": {"index": 0}, "alerts": found})
+
+    async def _refresh(self, request: Request) -> Response:
+        who = self._user(request)
+        if who is None:
+            return JSONResponse({"detail": "token expired"}, status_code=401)
+        token = f"tok-{who[0]}-{next(self._tokens)}"
+        self.tokens[token] = who
+        return JSONResponse(
+            {
+                "access_token": token,
+                "token_type": "bearer",
+                "username": who[0],
+                "role": who[1],
+                "expires_at": iso(now() + timedelta(hours=12)),
+            }
+        )
+
+    async def _site(self, request: Request) -> Response:
+        return JSONResponse({"name": "Fake ICU", "timezone": "UTC"})
 
     async def _ack_http(self, request: Request) -> Response:
         alert_id = request.path_params["alert_id"]

@@ -22,8 +22,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+from fastapi import FastAPI
 
-from app.config import BedConfig, DeviceConfig, IcuConfig
+from app.config import BedConfig, DeviceConfig, IcuConfig, SiteConfig
+from app.context import AppContext
 from app.runner import build_service, uvicorn_server
 from app.security import hash_password
 from app.settings import Mode, Settings
@@ -49,6 +51,7 @@ USERS = {
     "nurse1": ("night-shift-nurse", "nurse"),
     "eng1": ("wires-and-frames", "engineer"),
 }
+SITE = SiteConfig(name="Guangzhou ICU", timezone="Asia/Shanghai")
 START_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 15.0
 
@@ -63,6 +66,21 @@ class RealStation:
     pump_faults: Faults
     vitals: FixedVitals
     loop: asyncio.AbstractEventLoop
+    app: FastAPI
+    stop_http: Callable[[], None]
+
+    @property
+    def ctx(self) -> AppContext:
+        """The running service's context (use it on the service's loop only)."""
+        ctx: AppContext = self.app.state.ctx
+        return ctx
+
+    def stop_server(self, timeout: float = 10.0) -> None:
+        """Stop the HTTP server (the page loses its websocket); the simulators go on."""
+        self.call(self._stop, timeout)
+
+    async def _stop(self) -> None:
+        self.stop_http()
 
     def run(self, fn: Callable[[], T], timeout: float = 5.0) -> T:
         """Call `fn` on the service's event loop (to change a simulator) and return its result."""
@@ -157,7 +175,9 @@ def _icu(pump_port: int, monitor_port: int) -> IcuConfig:
         stale_after=5.0,
     )
     return IcuConfig(
-        beds=(BedConfig(bed=BED, label=BED, devices=(pump, monitor)),), source="<browser test>"
+        beds=(BedConfig(bed=BED, label=BED, devices=(pump, monitor)),),
+        source="<browser test>",
+        site=SITE,
     )
 
 
@@ -165,6 +185,7 @@ async def _serve(
     tmp: Path,
     started: concurrent.futures.Future[RealStation],
     stop: asyncio.Event,
+    token_ttl_s: int,
 ) -> None:
     clock = RealClock()
     url = f"sqlite+aiosqlite:///{tmp / 'station.db'}"
@@ -181,7 +202,9 @@ async def _serve(
         monitor_port = await monitor_sim.serve_tcp("127.0.0.1", 0)
         stack.push_async_callback(monitor_sim.close)
 
-        settings = Settings(mode=Mode.TEST, database_url=url, numerics_throttle_s=0.2)
+        settings = Settings(
+            mode=Mode.TEST, database_url=url, numerics_throttle_s=0.2, token_ttl_s=token_ttl_s
+        )
         app = build_service(settings, _icu(pump_port, monitor_port), clock=clock)
         server = uvicorn_server(app, "127.0.0.1", 0)
         serving = asyncio.create_task(server.serve(), name="real-station-uvicorn")
@@ -189,6 +212,9 @@ async def _serve(
         async def shut_down() -> None:
             server.should_exit = True
             await serving
+
+        def stop_http() -> None:
+            server.should_exit = True
 
         stack.push_async_callback(shut_down)
         async with asyncio.timeout(START_TIMEOUT_S):
@@ -206,13 +232,15 @@ async def _serve(
                 pump_faults=faults,
                 vitals=vitals,
                 loop=asyncio.get_running_loop(),
+                app=app,
+                stop_http=stop_http,
             )
         )
         await stop.wait()
 
 
 @contextlib.contextmanager
-def running_real_station(tmp: Path) -> Iterator[RealStation]:
+def running_real_station(tmp: Path, *, token_ttl_s: int = 3600) -> Iterator[RealStation]:
     """Start the service and its simulators in a thread; stop and join it on exit."""
     started: concurrent.futures.Future[RealStation] = concurrent.futures.Future()
     loop = asyncio.new_event_loop()
@@ -223,7 +251,7 @@ def running_real_station(tmp: Path) -> Iterator[RealStation]:
     def main() -> None:
         asyncio.set_event_loop(loop)
         try:
-            loop.run_until_complete(_serve(tmp, started, stop))
+            loop.run_until_complete(_serve(tmp, started, stop, token_ttl_s))
         except BaseException as exc:  # surfaced to the test: at start, or after the join
             if not started.done():
                 started.set_exception(exc)

@@ -72,7 +72,7 @@ def test_login_rejects_a_wrong_password_then_shows_every_bed(page: Page, fake: F
     expect(vital(page, "ICU-1", "map")).to_contain_text("ART")
     expect(vital(page, "ICU-1", "temp").locator(".v-value")).to_have_text("37.2")
     expect(vital(page, "ICU-1", "temp").locator(".v-unit")).to_have_text("°C")
-    expect(vital(page, "ICU-1", "peep").locator(".v-unit")).to_have_text("cmH2O")
+    expect(vital(page, "ICU-1", "peep").locator(".v-unit")).to_have_text("cmH₂O")
     expect(vital(page, "ICU-1", "fio2").locator(".v-value")).to_have_text("40")
     expect(vital(page, "ICU-2", "map").locator(".v-value")).to_have_text("66")
     expect(vital(page, "ICU-2", "map")).to_contain_text("NIBP")
@@ -86,11 +86,13 @@ def test_login_rejects_a_wrong_password_then_shows_every_bed(page: Page, fake: F
     tile1 = page.locator(".tile[data-bed='ICU-1']")
     expect(tile1.locator(".inf-volume")).to_have_text("44 / 100 mL")
     expect(tile1.locator(".inf-time")).to_have_text(re.compile(r"^(20|21) of 45 min$"))
-    expect(tile1.locator(".inf-window")).to_have_text(re.compile(r"IAE window 23 h 3\d min left"))
+    expect(tile1.locator(".inf-window")).to_have_text(
+        re.compile(r"^6 h window: 5 h 3\d min left · 24 h window: 23 h 3\d min left$")
+    )
     expect(tile1.locator(".bar-fill")).to_have_attribute("style", re.compile(r"width: 44%"))
     expect(tile1.locator(".inf-rate")).to_have_text("133 mL/h")
     tile2 = page.locator(".tile[data-bed='ICU-2']")
-    expect(tile2.locator(".inf-title")).to_have_text("Infusion done")
+    expect(tile2.locator(".inf-title")).to_have_text("Complete")
     expect(tile2.locator(".inf-time")).to_have_text("took 40 of 40 min")
     expect(page.locator(".tile[data-bed='ICU-3'] .inf-title")).to_have_text("Infusion not started")
     expect(page.locator(".tile[data-bed='ICU-5'] .study-id")).to_have_text("no patient")
@@ -155,14 +157,18 @@ def test_high_alert_turns_tile_red_sounds_and_is_acknowledged(
     first = page.evaluate("window.__sounds[0]")
     assert first["ids"] == [a["id"]] and first["why"] == "new"
 
-    # A low alert elsewhere: cyan and steady, no sound; newest unacknowledged on top.
+    assert first["priority"] == "high"
+
+    # A newer low alert elsewhere: cyan and steady, one low tone, below the older high one.
     low = fake.raise_alert("ICU-3", "technical", "low", "Ventilator: no frame for 20 s")
     tile3 = page.locator(".tile[data-bed='ICU-3']")
     expect(tile3).to_have_attribute("data-alarm", "low")
     expect(tile3).not_to_have_class(re.compile(r"\bflashing\b"))
     expect(row(page, low["id"]).locator(".iae-badge")).to_have_count(0)
-    expect(page.locator("#alert-list li").first).to_have_attribute("data-alert-id", low["id"])
-    assert all(s["ids"] == [a["id"]] for s in page.evaluate("window.__sounds"))
+    expect(page.locator("#alert-list li").first).to_have_attribute("data-alert-id", a["id"])
+    wait_until(lambda: any(s["ids"] == [low["id"]] for s in page.evaluate("window.__sounds")))
+    lows = [s for s in page.evaluate("window.__sounds") if s["priority"] == "low"]
+    assert [s["why"] for s in lows] == ["new"]  # low priority: once, not repeated
 
     r.locator("button.ack").click()
     wait_until(lambda: len(fake.ack_requests) == 1)
@@ -218,19 +224,20 @@ def test_resolved_unacknowledged_alert_latches_until_acknowledged(
     expect(r).to_have_count(0)
 
 
-def test_lost_connection_shows_banner_and_resumes_from_last_seq(
+def test_lost_connection_shows_the_full_screen_alarm_and_resumes_from_last_seq(
     page: Page, fake: FakeStation
 ) -> None:
     login(page, fake)
     first = fake.raise_alert("ICU-1", "fever", "low", "38.6 °C")
     expect(row(page, first["id"])).to_have_count(1)
-    banner = page.locator("#banner")
+    banner = page.locator("#outage")
     expect(banner).to_be_hidden()
 
     connects_before = len(fake.ws_connects)
     fake.drop_connections(accept_new=False)
     expect(banner).to_be_visible()
-    expect(banner).to_contain_text("CONNECTION TO SERVER LOST")
+    expect(banner).to_contain_text("NOT RECEIVING ALERTS")
+    expect(banner).to_contain_text("Connection to the server lost")
     expect(page.locator("#link")).to_have_text("OFFLINE")
     # What happens while the station is away must reach it after the reconnect.
     missed = fake.raise_alert("ICU-4", "hypoxemia", "high", "SpO2 84 % for 1 min")
@@ -248,21 +255,32 @@ def test_lost_connection_shows_banner_and_resumes_from_last_seq(
     assert page.evaluate("window.iaewatch.store.lastSeq") == missed["seq"]
 
 
-def test_revoked_token_sends_the_user_back_to_login(page: Page, fake: FakeStation) -> None:
+def test_revoked_token_raises_the_full_screen_alarm_not_a_quiet_login(
+    page: Page, fake: FakeStation
+) -> None:
     login(page, fake)
+    record_sounds(page)
     a = fake.raise_alert("ICU-6", "bradycardia", "medium", "HR 38/min")
     fake.revoke_tokens()
     row(page, a["id"]).locator("button.ack").click()
-    expect(page.locator("#login")).to_be_visible()
-    expect(page.locator("#login-error")).to_contain_text("log in again")
+    outage = page.locator("#outage")
+    expect(outage).to_be_visible()
+    expect(page.locator("#outage-reason")).to_contain_text("Log in again")
+    expect(outage.locator("#login-form")).to_be_visible()  # the form sits inside the alarm
+    expect(page.locator("#login")).to_be_hidden()
     assert page.evaluate("sessionStorage.getItem('iaewatch.session')") is None
+    wait_until(lambda: any(s["why"] == "outage" for s in page.evaluate("window.__sounds")))
+    page.fill("#outage input[name=username]", "nurse1")
+    page.fill("#outage input[name=password]", "night-shift")
+    page.click("#outage button[type=submit]")
+    expect(outage).to_be_hidden()
+    expect(page.locator("#link")).to_have_text("live")
 
     # The websocket path: the server closes with 4401 on a token it no longer accepts.
-    login(page, fake)
     fake.revoke_tokens()
     fake.drop_connections(accept_new=True)
-    expect(page.locator("#login")).to_be_visible(timeout=10_000)
-    expect(page.locator("#login-error")).to_contain_text("Session ended")
+    expect(outage).to_be_visible(timeout=10_000)
+    expect(page.locator("#outage-reason")).to_contain_text("The server ended this session")
 
 
 def test_logout_closes_the_socket_and_forgets_the_token(page: Page, fake: FakeStation) -> None:
@@ -297,7 +315,8 @@ def test_engineer_sees_devices_go_down_and_come_back(page: Page, fake: FakeStati
     expect(vent).to_contain_text("no reply in 2 s")
     expect(vent.locator(".dev-state .sub").first).to_contain_text("since")
     dot = page.locator(".tile[data-bed='ICU-1'] .dev[data-device='vent-1']")
-    expect(dot).to_have_attribute("data-state", "disconnected")
+    expect(dot).to_have_attribute("data-state", "offline")
+    expect(dot).to_contain_text("offline")  # with its age
 
     fake.set_device_state("ICU-1", "vent-1", "connected")
     expect(vent.locator(".state-chip")).to_have_text("connected")
@@ -316,10 +335,10 @@ def test_bed_detail_shows_trends_markers_alerts_and_report(page: Page, fake: Fak
     detail = page.locator("#detail")
     expect(detail).to_be_visible()
     expect(detail.locator(".d-title")).to_have_text("ICU-1")
-    expect(detail.locator("svg.trend")).to_have_count(8)
-    expect(detail.locator("svg.trend polyline")).to_have_count(8)
+    expect(detail.locator(".chart-holder .uplot")).to_have_count(8)
+    expect(detail.locator(".chart-holder .u-legend")).to_have_count(8)
     req = fake.trend_requests[-1]
-    assert req["bed"] == "ICU-1" and req["hours"] == "6" and req["points"] == "300"
+    assert req["bed"] == "ICU-1" and req["hours"] == "24" and req["points"] == "1000"
     codes = req["codes"].split(",")
     for code in (
         "MDC_PULS_OXIM_SAT_O2",
@@ -333,9 +352,16 @@ def test_bed_detail_shows_trends_markers_alerts_and_report(page: Page, fake: Fak
         "MDC_FLOW_FLUID_PUMP",
     ):
         assert code in codes
-    spo2 = detail.locator("svg.trend[data-code='MDC_PULS_OXIM_SAT_O2']")
-    expect(spo2.locator("g.m-infusion")).to_have_count(1)  # start (the end is yet to come)
-    expect(spo2.locator("g.m-high")).to_have_count(1)
+    spo2 = detail.locator(".chart-holder[data-code='MDC_PULS_OXIM_SAT_O2']")
+    markers = spo2.locator(".chart-markers li")
+    expect(markers.filter(has_text="Infusion start")).to_have_count(1)  # the end is to come
+    expect(spo2.locator(".chart-markers li[data-kind='high']")).to_have_count(1)
+    # zoom: 30 min shows fewer points than 6 h; the axis spans what is asked
+    before = int(spo2.locator(".chart").get_attribute("data-points") or "0")
+    detail.locator(".d-zoom button[data-zoom='30m']").click()
+    expect(detail.locator(".d-zoom button.active")).to_have_text("30 min")
+    after = int(spo2.locator(".chart").get_attribute("data-points") or "0")
+    assert 0 < after < before
     expect(detail.locator(f".d-alerts li[data-alert-id='{a['id']}']")).to_have_count(1)
 
     report = detail.locator("a.d-report")
@@ -359,10 +385,10 @@ def test_bed_detail_shows_trends_markers_alerts_and_report(page: Page, fake: Fak
     # The same plots from the {bed, since, until, series: {code: {unit, points}}} shape.
     fake.trends_shape = "series"
     page.click(".tile[data-bed='ICU-2']")
-    expect(detail.locator("svg.trend polyline")).to_have_count(6)  # no pump data at ICU-2
-    expect(detail.locator("svg.trend .t-empty")).to_have_count(2)
-    expect(detail.locator("svg.trend[data-code='MDC_PRESS_BLD_NONINV_MEAN']")).to_have_count(1)
-    expect(detail.locator("svg.trend g.m-infusion")).to_have_count(16)  # start and end, 8 plots
+    detail.locator(".d-zoom button[data-zoom='6h']").click()
+    expect(detail.locator(".chart[data-points='0']")).to_have_count(2)  # no pump data at ICU-2
+    expect(detail.locator(".chart-holder[data-code='MDC_PRESS_BLD_NONINV_MEAN']")).to_have_count(1)
+    expect(detail.locator(".chart-markers li[data-kind='infusion']")).to_have_count(16)
     detail.locator(".d-close").click()
     page.click(".tile[data-bed='ICU-5']")
     expect(detail.locator(".d-study")).to_have_text("no patient")
@@ -403,4 +429,4 @@ def test_heartbeat_seq_gap_makes_the_page_fetch_what_it_missed(
     # Two heartbeats (1 s apart in the fake) announce a seq the page never got: it resumes.
     expect(row(page, lost["id"])).to_have_count(1, timeout=8000)
     assert fake.ws_connects[connects:] == [{"token": "tok-nurse1-1", "last_seq": str(seen["seq"])}]
-    expect(page.locator("#banner")).to_be_hidden()
+    expect(page.locator("#outage")).to_be_hidden()
