@@ -1,10 +1,22 @@
 """A simulated Philips IntelliVue monitor speaking Data Export over TCP, a pty or a memory link.
 
-Built on the driver's codecs (`drivers.intellivue`). It answers an association request with
-an association response and an MDS Create event, answers extended polls for numerics and
-alerts from the `VitalsSource`, drops a second poll of one object type within a second (as the
-monitor does), aborts the association after `silence_timeout` (10 s) without a client message,
-and answers a release request. `serve_connection` serves any stream connection (TCP, or a
+Built on the driver's codecs (`drivers.intellivue`). As the Data Export Interface Programming
+Guide (IVH) describes the monitor:
+- an association request is answered with an association response and an MDS Create event
+  carrying the model, the system id, the serial number (production specification), the
+  monitor's clock (NOM_ATTR_TIME_ABS) and its relative time (NOM_ATTR_TIME_REL); each
+  simulated monitor has its own system id and serial number unless given;
+- polls for numerics and alerts are answered from the `VitalsSource`; every numeric carries
+  its label (NOM_ATTR_ID_LABEL) and label string ("ABP", "NBP", "HR", ...); a second poll of
+  one object type within a second is dropped;
+- an extended poll with a poll period (NOM_ATTR_TIME_PD_POLL) is answered every second for
+  that period (linked results, then a closing result);
+- a Set Priority List (a confirmed Set of NOM_ATTR_POLL_NU_PRIO_LIST / _RTSA_PRIO_LIST) is
+  answered with the list as set;
+- the association is aborted after `silence_timeout` (10 s) without a client message only
+  when the client negotiated a minimum poll period under 3.3 s; a release request is answered.
+
+`serve_connection` serves any stream connection (TCP, or a
 `simulators.memlink.MemoryServer`'s). Faults (`simulators.faults.Faults`) are read before every
 answer: `drop` closes the TCP connection and refuses new ones (on a pty, where no connection
 exists, it acts like a pulled cable: nothing is answered and the association is lost),
@@ -16,7 +28,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
+import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -53,8 +67,11 @@ from drivers.intellivue.messages import (
     ObservationPoll,
     PollRequest,
     PollResult,
+    SetRequest,
+    SetResult,
     build_mds_create_event,
     build_poll_result,
+    build_set_result,
     decode_message,
 )
 from drivers.intellivue.values import (
@@ -64,7 +81,7 @@ from drivers.intellivue.values import (
     encode_nu_obs_compound,
     encode_nu_obs_value,
 )
-from drivers.intellivue.wire import u16, variable_label
+from drivers.intellivue.wire import intellivue_string, u16, u32, variable_label
 from simulators.faults import Faults
 from simulators.intellivue_pty import PtyPort
 from simulators.source import VitalsSource
@@ -106,6 +123,30 @@ _RHYTHM_CODES: dict[str, tuple[int, int, str]] = {
     "SVT": (nom.NOM_EVT_ECG_SV_TACHY, nom.MED_PRI_P_AL, "**SVT"),
 }
 _KPA_PER_MMHG = 0.133322387415
+# label strings as the monitor shows them (IntelliVue screen labels); compound label ids are the
+# physio id before sys/dia/mean (IVH NOM_PRESS_BLD_ART_ABP 0x4A14, NOM_PRESS_BLD_NONINV 0x4A04)
+_LABELS: dict[int, str] = {
+    nom.NOM_ECG_CARD_BEAT_RATE: "HR",
+    nom.NOM_PLETH_PULS_RATE: "Pulse",
+    nom.NOM_PULS_OXIM_SAT_O2: "SpO\u2082",
+    nom.NOM_RESP_RATE: "RR",
+    nom.NOM_AWAY_CO2_ET: "etCO\u2082",
+    nom.NOM_TEMP: "Temp",
+    nom.NOM_TEMP_BLD: "Tblood",
+    nom.NOM_PRESS_BLD_ART_ABP_SYS - 1: "ABP",
+    nom.NOM_PRESS_BLD_NONINV_SYS - 1: "NBP",
+}
+_PARTITION_SCADA = 2
+_SERIALS = itertools.count(1)
+
+
+def label_attributes(physio: int) -> tuple[tuple[int, bytes], ...]:
+    """NOM_ATTR_ID_LABEL (TextId: partition SCADA << 16 | id) and NOM_ATTR_ID_LABEL_STRING."""
+    text_id = u32(_PARTITION_SCADA << 16 | physio)
+    return (
+        (nom.NOM_ATTR_ID_LABEL, text_id),
+        (nom.NOM_ATTR_ID_LABEL_STRING, intellivue_string(_LABELS.get(physio, ""))),
+    )
 
 
 @dataclass
@@ -127,6 +168,8 @@ class _Channel:
     is_pty: bool = False
     associated: bool = False
     last_answer: dict[int, float] = field(default_factory=dict)
+    silence_applies: bool = True  # the client's minimum poll period is under 3.3 s
+    periodic: list[asyncio.Task[None]] = field(default_factory=list)
 
 
 def _bcd(n: int) -> int:
@@ -149,7 +192,8 @@ class IntellivueSimulator:
         faults: Faults | None = None,
         *,
         model: str = "MP70",
-        system_id: bytes = bytes.fromhex("0009fb5a1c3e"),
+        system_id: bytes | None = None,
+        serial: str | None = None,
         etco2_kpa: bool = False,
         max_observations_per_message: int | None = None,
         refuse: bool = False,
@@ -159,7 +203,12 @@ class IntellivueSimulator:
         self.clock = clock
         self.faults = faults or Faults()
         self.model = model
-        self.system_id = system_id
+        self.serial = serial or f"DE{next(_SERIALS) + 62_000_000:08d}"  # Philips-like, ours
+        # a locally administered MAC-like id (0x02 bit) derived from the serial: never a real one
+        self.system_id = (
+            system_id
+            or bytes.fromhex("02a15a") + zlib.crc32(self.serial.encode()).to_bytes(4, "big")[1:]
+        )
         self.etco2_kpa = etco2_kpa
         self.max_observations_per_message = max_observations_per_message
         self.refuse = refuse
@@ -167,6 +216,7 @@ class IntellivueSimulator:
         self.patient_alarms: list[AlarmEntry] = []  # extra alarms besides the rhythm ones
         self.technical_alarms: list[AlarmEntry] = []
         self.numeric_states: dict[str, int] = {}  # vocabulary code → measurement state bits
+        self.priority_lists: dict[int, bytes] = {}  # what clients set with Set Priority List
         self.stats = SimulatorStats()
         self.port: int | None = None
         self.pty_path: str | None = None
@@ -255,7 +305,7 @@ class IntellivueSimulator:
         try:
             while True:
                 try:
-                    if ch.associated:
+                    if ch.associated and ch.silence_applies:
                         data = await self.clock.wait_for(ch.read(), self.silence_timeout)
                     else:
                         data = await ch.read()
@@ -284,6 +334,8 @@ class IntellivueSimulator:
                         await self._handle(ch, message)
         finally:
             self._channels.discard(ch)
+            for task in ch.periodic:
+                task.cancel()
             if not ch.is_pty:
                 ch.close()
 
@@ -292,6 +344,8 @@ class IntellivueSimulator:
             await self._associate(ch, msg)
         elif isinstance(msg, PollRequest) and ch.associated:
             await self._answer_poll(ch, msg)
+        elif isinstance(msg, SetRequest) and ch.associated:
+            await self._answer_set(ch, msg)
         elif isinstance(msg, ReleaseRequest):
             ch.associated = False
             self.stats.releases += 1
@@ -314,20 +368,40 @@ class IntellivueSimulator:
         if not await self._send(ch, build_association_accept(accept)):
             return
         ch.associated = True
+        ch.silence_applies = info.min_poll_period < nom.SHORT_POLL_PERIOD_TICKS
         ch.last_answer.clear()
         self.stats.associations += 1
+        await self._send(ch, build_mds_create_event(self.mds_create()))
+
+    def mds_create(self) -> MdsCreateEvent:
+        """The MDS Create event as sent after an association (see the module docstring)."""
         model = variable_label(b"Philips") + variable_label(self.model.encode("ascii"))
-        create = MdsCreateEvent(
+        serial = self.serial.encode("ascii")
+        # ProductionSpec: count, length, {spec_type, component_id, prod_spec} (IVH)
+        entry = u16(nom.PROD_SPEC_SERIAL_NUMBER) + u16(0) + variable_label(serial)
+        rel_time = self._rel_time()
+        return MdsCreateEvent(
             invoke_id=1,
             managed_object=MDS,
-            event_time=self._rel_time(),
+            event_time=rel_time,
             mds_object=ManagedObject(nom.NOM_MOC_VMS_MDS, 0, 0),
             attributes=(
                 (nom.NOM_ATTR_ID_MODEL, model),
                 (nom.NOM_ATTR_SYS_ID, variable_label(self.system_id)),
+                (nom.NOM_ATTR_ID_PROD_SPECN, u16(1) + u16(len(entry)) + entry),
+                (nom.NOM_ATTR_TIME_ABS, absolute_time(self.clock.now())),
+                (nom.NOM_ATTR_TIME_REL, u32(rel_time)),
             ),
         )
-        await self._send(ch, build_mds_create_event(create))
+
+    async def _answer_set(self, ch: _Channel, req: SetRequest) -> None:
+        """Set Priority List: the lists are taken as given and returned in the result."""
+        lists = (nom.NOM_ATTR_POLL_NU_PRIO_LIST, nom.NOM_ATTR_POLL_RTSA_PRIO_LIST)
+        taken = tuple((attr, value) for _, attr, value in req.modifications if attr in lists)
+        self.priority_lists.update(taken)
+        if req.confirmed:
+            result = SetResult(req.invoke_id, req.managed_object, taken)
+            await self._send(ch, build_set_result(result))
 
     async def _answer_poll(self, ch: _Channel, req: PollRequest) -> None:
         now = self.clock.monotonic()
@@ -336,20 +410,41 @@ class IntellivueSimulator:
             self.stats.polls_dropped += 1
             return
         ch.last_answer[req.obj_code] = now
-        if req.obj_code == nom.NOM_MOC_VMO_METRIC_NU:
-            observations = self._numerics()
-        elif req.obj_code == nom.NOM_MOC_VMO_AL_MON:
-            observations = self._alerts()
-        else:
-            observations = []
         self.stats.polls_answered += 1
-        for part in self._parts(req, observations):
+        period = _poll_period(req)
+        if period:
+            task = asyncio.ensure_future(self._periodic(ch, req, period))
+            ch.periodic = [t for t in ch.periodic if not t.done()] + [task]
+            return
+        for part in self._parts(req, self._observations(req.obj_code)):
             await self._send(ch, build_poll_result(part))
+
+    def _observations(self, obj_code: int) -> list[ObservationPoll]:
+        if obj_code == nom.NOM_MOC_VMO_METRIC_NU:
+            return self._numerics()
+        if obj_code == nom.NOM_MOC_VMO_AL_MON:
+            return self._alerts()
+        return []
+
+    async def _periodic(self, ch: _Channel, req: PollRequest, period: float) -> None:
+        """A timed extended poll: a result every second for `period` seconds, as linked
+        results (first, then middle parts), closed by a result (IVH)."""
+        end = self.clock.monotonic() + period
+        count = 0
+        while ch.associated:
+            count += 1
+            last = self.clock.monotonic() + 1.0 >= end - 1e-9
+            state = nom.RORLS_FIRST if count == 1 else nom.RORLS_NOT_FIRST_NOT_LAST
+            part = self._result(
+                req, self._observations(req.obj_code), None if last else (state, count)
+            )
+            if not await self._send(ch, build_poll_result(part)) or last:
+                return
+            await self.clock.sleep(1.0)
 
     def _parts(self, req: PollRequest, observations: list[ObservationPoll]) -> list[PollResult]:
         size = self.max_observations_per_message or max(1, len(observations))
         chunks = [observations[i : i + size] for i in range(0, len(observations), size)] or [[]]
-        self._sequence = (self._sequence + 1) & 0xFFFF
         parts = []
         for i, chunk in enumerate(chunks):
             linked: tuple[int, int] | None = None
@@ -358,21 +453,31 @@ class IntellivueSimulator:
                 if i == len(chunks) - 2 and i > 0:
                     state = nom.RORLS_LAST
                 linked = (state, i + 1)
-            parts.append(
-                PollResult(
-                    invoke_id=req.invoke_id,
-                    poll_number=req.poll_number,
-                    obj_code=req.obj_code,
-                    attr_group=req.attr_group,
-                    contexts=(ContextPoll(0, tuple(chunk)),),
-                    extended=req.extended,
-                    sequence_no=self._sequence,
-                    rel_time=self._rel_time(),
-                    abs_time=absolute_time(self.clock.now()),
-                    linked=linked,
-                )
-            )
+            parts.append(self._result(req, chunk, linked, advance=i == 0))
         return parts
+
+    def _result(
+        self,
+        req: PollRequest,
+        observations: list[ObservationPoll],
+        linked: tuple[int, int] | None,
+        *,
+        advance: bool = True,
+    ) -> PollResult:
+        if advance:
+            self._sequence = (self._sequence + 1) & 0xFFFF
+        return PollResult(
+            invoke_id=req.invoke_id,
+            poll_number=req.poll_number,
+            obj_code=req.obj_code,
+            attr_group=req.attr_group,
+            contexts=(ContextPoll(0, tuple(observations)),),
+            extended=req.extended,
+            sequence_no=self._sequence,
+            rel_time=self._rel_time(),
+            abs_time=absolute_time(self.clock.now()),
+            linked=linked,
+        )
 
     def _numerics(self) -> list[ObservationPoll]:
         values = self.vitals.vitals()
@@ -388,7 +493,8 @@ class IntellivueSimulator:
             raw = encode_float(value, decimals)
             state = self.numeric_states.get(code, 0)
             attr = encode_nu_obs_value(physio, state, unit, raw)
-            out.append(ObservationPoll(handle, ((nom.NOM_ATTR_NU_VAL_OBS, attr),)))
+            attrs = (*label_attributes(physio), (nom.NOM_ATTR_NU_VAL_OBS, attr))
+            out.append(ObservationPoll(handle, attrs))
         for prefix, physios in _COMPOUNDS.items():
             handle += 1
             codes = [f"{prefix}_{part}" for part in ("SYS", "DIA", "MEAN")]
@@ -402,7 +508,8 @@ class IntellivueSimulator:
                 raw = encode_float(values.get(code), 0)
                 parts.append((physio, state, nom.NOM_DIM_MMHG, raw))
             attr = encode_nu_obs_compound(parts)
-            out.append(ObservationPoll(handle, ((nom.NOM_ATTR_NU_CMPD_VAL_OBS, attr),)))
+            attrs = (*label_attributes(physios[0] - 1), (nom.NOM_ATTR_NU_CMPD_VAL_OBS, attr))
+            out.append(ObservationPoll(handle, attrs))
         return out
 
     def _alerts(self) -> list[ObservationPoll]:
@@ -456,6 +563,13 @@ class IntellivueSimulator:
             return False
         self.stats.frames_sent += 1
         return True
+
+
+def _poll_period(req: PollRequest) -> float:
+    """The poll period of a timed extended poll in seconds (NOM_ATTR_TIME_PD_POLL, a
+    RelativeTime in 1/8000 s); 0 for a one-off poll."""
+    raw = next((v for a, v in req.ext_attributes if a == nom.NOM_ATTR_TIME_PD_POLL), b"")
+    return int.from_bytes(raw[:4], "big") / _TICKS if len(raw) >= 4 else 0.0
 
 
 async def _read_tcp(reader: asyncio.StreamReader) -> bytes:

@@ -199,7 +199,35 @@ class OtherMessage:
     body: bytes = field(repr=False, default=b"")
 
 
-DataExportMessage = MdsCreateEvent | MdsCreateResult | PollRequest | PollResult | RemoteError
+@dataclass(frozen=True, slots=True)
+class SetRequest:
+    """A (confirmed) Set invoke, e.g. a client's Set Priority List (IVH): the attributes to
+    replace on `managed_object`, as (modify operator, attribute id, value)."""
+
+    invoke_id: int
+    managed_object: ManagedObject
+    modifications: tuple[tuple[int, int, bytes], ...]
+    confirmed: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class SetResult:
+    """The answer to a confirmed Set: the object's attributes as they now are."""
+
+    invoke_id: int
+    managed_object: ManagedObject
+    attributes: Attributes = ()
+
+
+DataExportMessage = (
+    MdsCreateEvent
+    | MdsCreateResult
+    | PollRequest
+    | PollResult
+    | RemoteError
+    | SetRequest
+    | SetResult
+)
 Message = AssociationMessage | DataExportMessage | OtherMessage
 
 
@@ -264,6 +292,31 @@ def build_poll_result(res: PollResult) -> bytes:
     return _data_export(nom.ROLRS_APDU, bytes((state & 0xFF, count & 0xFF)) + op)
 
 
+def build_set_request(req: SetRequest) -> bytes:
+    """A Set invoke: object, scope 0, ModificationList {operator, AVAType} (IVH)."""
+    body = b"".join(u16(op) + u16(attr) + u16(len(v)) + v for op, attr, v in req.modifications)
+    data = req.managed_object.encode() + u32(0) + u16(len(req.modifications)) + u16(len(body))
+    command = nom.CMD_CONFIRMED_SET if req.confirmed else nom.CMD_SET
+    return _data_export(nom.ROIV_APDU, _op(req.invoke_id, command, data + body))
+
+
+def build_set_result(res: SetResult) -> bytes:
+    """A confirmed Set's result: object and AttributeList (IVH)."""
+    body = res.managed_object.encode() + attribute_list(list(res.attributes))
+    return _data_export(nom.RORS_APDU, _op(res.invoke_id, nom.CMD_CONFIRMED_SET, body))
+
+
+def text_id_list(ids: list[int]) -> bytes:
+    """TextIdList: count, length, then u32 TextIds (a priority list's value, IVH)."""
+    return u16(len(ids)) + u16(4 * len(ids)) + b"".join(u32(i) for i in ids)
+
+
+def read_text_id_list(raw: bytes) -> list[int]:
+    r = Reader(raw)
+    count, body = r.u16("text id count"), r.sub(r.u16("text id list length"), "text ids")
+    return [body.u32("text id") for _ in range(count)]
+
+
 def build_remote_error(invoke_id: int, error_value: int) -> bytes:
     return _data_export(nom.ROER_APDU, u16(invoke_id) + u16(error_value) + u16(0))
 
@@ -317,6 +370,15 @@ def _decode_invoke(invoke_id: int, command: int, r: Reader) -> Message:
             ext = read_attribute_list(data) if extended and data.remaining else ()
             return PollRequest(invoke_id, number, code, group, extended, partition, ext)
         return OtherMessage(nom.ROIV_APDU, invoke_id, command, data.rest())
+    if command in (nom.CMD_SET, nom.CMD_CONFIRMED_SET):
+        obj = ManagedObject.read(r)
+        r.u32("scope")
+        count, mods = r.u16("modification count"), r.sub(r.u16("modification length"), "mods")
+        entries = []
+        for _ in range(count):
+            op, attr = mods.u16("modify operator"), mods.u16("attribute id")
+            entries.append((op, attr, mods.take(mods.u16("attribute length"), "value")))
+        return SetRequest(invoke_id, obj, tuple(entries), command == nom.CMD_CONFIRMED_SET)
     return OtherMessage(nom.ROIV_APDU, invoke_id, command, r.rest())
 
 
@@ -328,6 +390,8 @@ def _decode_result(
         if r.u16("event type") == nom.NOM_NOTI_MDS_CREAT:
             return MdsCreateResult(invoke_id, obj, time)
         return OtherMessage(ro_type, invoke_id, command, r.rest())
+    if command == nom.CMD_CONFIRMED_SET:
+        return SetResult(invoke_id, ManagedObject.read(r), read_attribute_list(r))
     if command != nom.CMD_CONFIRMED_ACTION:
         return OtherMessage(ro_type, invoke_id, command, r.rest())
     ManagedObject.read(r)

@@ -82,3 +82,15 @@ def variable_label(text: bytes) -> bytes:
     if len(text) % 2:
         text += b"\x00"
     return u16(len(text)) + text
+
+
+def intellivue_string(text: str) -> bytes:
+    """String: u16 byte length then the text in UTF-16 big-endian (IVH `String`)."""
+    data = text.encode("utf-16-be")
+    return u16(len(data)) + data
+
+
+def read_intellivue_string(raw: bytes) -> str:
+    """The text of a `String` attribute value; DecodeError when it is cut short."""
+    r = Reader(raw)
+    return r.take(r.u16("string length"), "string").decode("utf-16-be", errors="replace")

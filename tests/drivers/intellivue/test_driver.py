@@ -162,7 +162,7 @@ async def test_numerics_in_our_units_and_vt_once(
     await mem_run.until(lambda items: len(mem_run.observations("MDC_AWAY_CO2_ET")) >= 1)
     connected = mem_run.events("device_connected")[0]
     assert connected.fields["model"] == "Philips MP70"
-    assert connected.fields["mds"] == "00:09:fb:5a:1c:3e"
+    assert connected.fields["mds"] == ":".join(f"{b:02x}" for b in sim.system_id)
     by_code = {o.code: o for o in mem_run.observations()}
     assert (
         by_code["MDC_PULS_OXIM_SAT_O2"].value == 93 and by_code["MDC_PULS_OXIM_SAT_O2"].unit == "%"
