@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
     from app.config import IcuConfig
 
 DEMO_DATABASE = "sqlite+aiosqlite:///./var/demo.db"
+DEMO_FILE = Path("var/demo.db")
 
 
 def register(cli: typer.Typer) -> None:
@@ -30,7 +32,11 @@ def register(cli: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Run a simulated ICU: migrate the database, start simulated beds and the service,
-        print the station URL and the demo logins. Ctrl-C stops it."""
+        print the station URL and the demo logins. Ctrl-C stops it.
+
+        Each run starts new patients cleanly: the scenarios replay from their start, so a
+        previous run's var/demo.db is kept aside as var/demo-<time>.db (its reports stay
+        readable) rather than continued with a second infusion on the same patients."""
         from app.commands.serve import load_settings
         from app.config import load_config
         from app.demo import DEMO_USERS, EXAMPLE_CONFIG, prepare_database, simulated_icu
@@ -39,6 +45,10 @@ def register(cli: typer.Typer) -> None:
         from app.store.url import ensure_sqlite_dir
 
         url = database_url or os.environ.get("IAEWATCH_DATABASE_URL") or DEMO_DATABASE
+        if url == DEMO_DATABASE:
+            kept = keep_previous_run(DEMO_FILE)
+            if kept is not None:
+                typer.echo(f"iaewatch demo: the previous run's database is kept as {kept}")
         settings = load_settings(mode="demo", database_url=url, host=host, port=port)
         configure_logging("WARNING")
         icu = load_config(config or EXAMPLE_CONFIG)
@@ -73,6 +83,7 @@ def register(cli: typer.Typer) -> None:
             typer.echo(f"\niaewatch demo: station at http://{host}:{port}/")
             typer.echo(f"  log in as {logins}")
             typer.echo(f"  beds: {', '.join(b.bed for b in icu.beds)}; database {url}")
+            typer.echo(f"  other commands on this database: export IAEWATCH_DATABASE_URL={url}")
             typer.echo("  Ctrl-C to stop.\n")
             await serving
 
@@ -80,6 +91,25 @@ def register(cli: typer.Typer) -> None:
             asyncio.run(main())
         except KeyboardInterrupt:
             typer.echo("iaewatch demo: stopped")
+
+
+def keep_previous_run(db: Path) -> Path | None:
+    """Move a previous demo database (with its SQLite side files) to `demo-<time>.db`
+    beside it, so that this run starts new patients on an empty database."""
+    if not db.exists():
+        return None
+    stamp = datetime.fromtimestamp(db.stat().st_mtime, UTC).strftime("%Y%m%d-%H%M%S")
+    target = db.with_name(f"{db.stem}-{stamp}{db.suffix}")
+    n = 1
+    while target.exists():
+        target = db.with_name(f"{db.stem}-{stamp}-{n}{db.suffix}")
+        n += 1
+    for suffix in ("-wal", "-shm"):
+        side = db.with_name(db.name + suffix)
+        if side.exists():
+            side.rename(target.with_name(target.name + suffix))
+    db.rename(target)
+    return target
 
 
 def _listen_addresses(icu: IcuConfig) -> list[tuple[str, int]]:
