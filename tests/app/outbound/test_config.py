@@ -5,10 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from app.config import load_config
+from app.config import load_config, parse_config
 from app.outbound.config import Kind
 from core.errors import ConfigError
+from core.yamlfile import load_marked
 
 BEDS = """beds:
   - bed: ICU-1
@@ -68,3 +72,32 @@ def test_errors_name_file_line_and_field(
         load_config(path)
     text = str(err.value)
     assert f"{path}:{line}" in text and field in text and words in text
+
+
+_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 70000),
+    st.floats(allow_nan=True),
+    st.text(max_size=12),
+)
+_ENTRY = st.dictionaries(
+    st.sampled_from(["name", "kind", "address", "interval", "secret_env", "retry", "backlog_alert",
+                     "ack_timeout", "facility", "odd"]),
+    st.one_of(_SCALARS, st.sampled_from(["pcd-04", "pcd-01", "webhook", "h:1", "http://x/"]),
+              st.dictionaries(st.sampled_from(["initial", "max"]), _SCALARS, max_size=2)),
+    max_size=8,
+)  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(_SCALARS, st.lists(st.one_of(_ENTRY, _SCALARS), max_size=3)))
+def test_any_outbound_section_is_read_or_refused_with_a_config_error(outbound: object) -> None:
+    text = yaml.safe_dump({"outbound": outbound})
+    data = load_marked(text + BEDS, file="fuzz.yaml")
+    try:
+        cfg = parse_config(data, file="fuzz.yaml", base_dir=Path("."))
+    except ConfigError as exc:
+        assert "fuzz.yaml" in str(exc)
+    else:
+        assert all(ep.name and ep.address for ep in cfg.outbound)
