@@ -114,6 +114,8 @@ class Checker:
         """A finite number (not a boolean), within [minimum, maximum] when given."""
         if isinstance(obj, bool) or not isinstance(obj, int | float):
             self.fail(f"must be a number, got {describe(obj)}", line, field)
+        if isinstance(obj, int) and abs(obj) > 1e15:
+            self.fail("must be a number of at most 15 digits", line, field)
         if not math.isfinite(obj):
             self.fail(f"must be a finite number, got {obj}", line, field)
         if minimum is not None and obj < minimum:

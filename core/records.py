@@ -7,8 +7,12 @@ and `iaewatch replay` all carry. Times are written by `format_time` alone.
     {"t": "2026-03-01T08:00:00Z", "bed": "ICU-3", "event": "infusion_start", "weight_kg": 70}
 
 A line with `code` is an observation, a line with `event` an event; the rest of an event
-line's keys are its fields. Values keep the unit they were written in: conversion to the
-canonical unit needs per-patient context (weight) and is done by the consumer.
+line's keys are its fields, and the fields the vocabulary declares must have their type and
+range (`core.vocabulary.EventField.problem`). NaN and Infinity are not JSON and are refused,
+as are times outside `EARLIEST`-`LATEST`, nesting deeper than `MAX_DEPTH` and numbers too
+long to be measurements, each as a `RecordError` naming the line. Values keep the unit they
+were written in: conversion to the canonical unit needs per-patient context (weight) and is
+done by the consumer.
 """
 
 from __future__ import annotations
@@ -30,8 +34,14 @@ from core.model import (
     Priority,
     ValueStatus,
 )
+from core.vocabulary import event_fields_problem
 
 _OBS_KEYS = {"t", "bed", "code", "value", "unit", "device", "status"}
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+"""Record times outside [EARLIEST, LATEST) are refused (a year-9999 line is a typo)."""
+MAX_DEPTH = 32
+_MAX_INT_DIGITS = 18  # longer integers are read as floats (then judged as numbers)
 _EVENT_RESERVED = {"t", "bed", "event", "device", "source"}
 
 
@@ -45,6 +55,8 @@ def parse_time(text: Any, *, line: int | None = None) -> datetime:
         raise RecordError(f"'t' is not an ISO 8601 time: {text!r}", line=line) from None
     if t.tzinfo is None:
         raise RecordError(f"'t' has no time zone: {text!r}", line=line)
+    if not EARLIEST <= t < LATEST:
+        raise RecordError(f"'t' {text!r} is outside {EARLIEST.year}-{LATEST.year - 1}", line=line)
     return t
 
 
@@ -64,13 +76,47 @@ def format_time_or_none(t: datetime | None) -> str | None:
 
 def parse_record(text: str, *, line: int | None = None) -> Observation | DeviceEvent:
     """One JSON Lines record → an Observation (unit as written) or a DeviceEvent."""
+    if _depth(text) > MAX_DEPTH:
+        raise RecordError(f"nested deeper than {MAX_DEPTH} levels", line=line)
     try:
-        obj = json.loads(text)
+        obj = json.loads(text, parse_constant=_no_constant, parse_int=_int)
     except json.JSONDecodeError as exc:
         raise RecordError(f"not JSON: {exc.msg} at column {exc.colno}", line=line) from None
+    except ValueError as exc:
+        raise RecordError(f"not JSON: {exc}", line=line) from None
     if not isinstance(obj, dict):
         raise RecordError("a record must be a JSON object", line=line)
     return record_from_dict(obj, line=line)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _int(digits: str) -> int | float:
+    return int(digits) if len(digits.lstrip("-")) <= _MAX_INT_DIGITS else float(digits)
+
+
+def _depth(text: str) -> int:
+    """How deeply the JSON text nests (brackets outside strings), without parsing it."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
 
 
 def record_from_dict(obj: dict[str, Any], *, line: int | None = None) -> Observation | DeviceEvent:
@@ -96,6 +142,9 @@ def record_from_dict(obj: dict[str, Any], *, line: int | None = None) -> Observa
         except ValueError:
             raise RecordError(f"unknown 'source': {obj.get('source')!r}", line=line) from None
         fields = {k: v for k, v in obj.items() if k not in _EVENT_RESERVED}
+        problem = event_fields_problem(event, fields)
+        if problem is not None:
+            raise RecordError(problem, line=line)
         return DeviceEvent(t=t, bed=bed, event=event, fields=fields, device=device, source=source)
     raise RecordError("a record needs 'code' (observation) or 'event'", line=line)
 
@@ -122,6 +171,8 @@ def _observation(
         )
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise RecordError(f"'value' must be a number for {code}", line=line)
+    if isinstance(value, int) and abs(value) > 10**_MAX_INT_DIGITS:
+        raise RecordError(f"'value' is out of range for {code}", line=line)
     if not math.isfinite(value):
         raise RecordError(f"'value' is not finite for {code}", line=line)
     try:

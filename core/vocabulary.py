@@ -10,6 +10,7 @@ identification, say); they are kept and ignored by the rules.
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -32,6 +33,36 @@ class EventField:
     type: FieldType
     doc: str = ""
     values: tuple[str, ...] = ()  # non-empty: the known values (others are kept, not judged)
+    low: float | None = None  # numbers: the physically possible range (inclusive)
+    high: float | None = None
+
+    def problem(self, value: object) -> str | None:
+        """Why `value` cannot be this field's value (wrong JSON type, NaN, ±inf, out of its
+        range), or None. `any` takes any JSON value; None is always allowed."""
+        if value is None or self.type == "any":
+            return None
+        if self.type == "number":
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                return f"{self.name} must be a number"
+            try:
+                number = float(value)
+            except OverflowError:
+                return f"{self.name} is out of range"
+            if not math.isfinite(number):
+                return f"{self.name} must be a finite number"
+            if self.low is not None and number < self.low:
+                return f"{self.name} must be ≥ {self.low:g}, got {number:g}"
+            if self.high is not None and number > self.high:
+                return f"{self.name} must be ≤ {self.high:g}, got {number:g}"
+            return None
+        expected: dict[str, type | tuple[type, ...]] = {
+            "text": str,
+            "bool": bool,
+            "list": list,
+        }
+        if not isinstance(value, expected[self.type]):
+            return f"{self.name} must be {_TYPE_TEXT[self.type]}"
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +79,12 @@ def _event(name: str, doc: str, sources: Iterable[EventSource], *fields: EventFi
     return EventSpec(name, doc, frozenset(sources), MappingProxyType({f.name: f for f in fields}))
 
 
+_TYPE_TEXT = {
+    "text": "text",
+    "bool": "true or false",
+    "list": "a list",
+}
+
 _DEVICE = EventField("device", "text", "the device the event is about")
 _REASON = EventField("reason", "text", "why (an error text, a status alarm)")
 PUMP_ALARM_KINDS = ("occlusion", "air_in_line", "door_open", "end_of_infusion", "low_battery")
@@ -62,20 +99,24 @@ EVENTS: Mapping[str, EventSpec] = MappingProxyType(
                 "infusion_start",
                 "the study infusion started (study pump or entered)",
                 (_D, _C),
-                EventField("weight_kg", "number", "patient weight for per-kg doses"),
-                EventField("volume_ml", "number", "volume to be infused"),
-                EventField("planned_min", "number", "planned duration"),
-                EventField("rate_ml_h", "number", "the pump's programmed rate"),
+                EventField(
+                    "weight_kg", "number", "patient weight for per-kg doses", low=0.5, high=400
+                ),
+                EventField("volume_ml", "number", "volume to be infused", low=1, high=5000),
+                EventField("planned_min", "number", "planned duration", low=1, high=24 * 60),
+                EventField("rate_ml_h", "number", "the pump's programmed rate", low=0, high=2000),
                 EventField("arm", "text", "trial arm"),
                 EventField("time_source", "text", "whose time `t` is", ("pump",)),
                 EventField("seen_at_reconnect", "bool", "started while the pump link was down"),
-                EventField("gap_s", "number", "that link outage: the start lies within it"),
+                EventField("gap_s", "number", "that link outage: the start lies within it", low=0),
             ),
             _event(
                 "infusion_end",
                 "the study infusion ended; the engine adds duration and volume checks",
                 (_D, _C),
-                EventField("volume_infused_ml", "number", "the pump's volume counter"),
+                EventField(
+                    "volume_infused_ml", "number", "the pump's volume counter", low=0, high=10000
+                ),
                 EventField("duration_min", "number", "added by the engine: start to end"),
                 EventField("volume_delivered_ml", "number", "added by the engine"),
                 EventField("volume_off_pct", "number", "added by the engine: off the order"),
@@ -141,10 +182,10 @@ EVENTS: Mapping[str, EventSpec] = MappingProxyType(
                 "blood_gas",
                 "an arterial blood gas (entered or from the lab)",
                 (_C, _D),
-                EventField("pao2_mmhg", "number"),
-                EventField("paco2_mmhg", "number"),
-                EventField("ph", "number"),
-                EventField("fio2_pct", "number"),
+                EventField("pao2_mmhg", "number", low=0, high=800),
+                EventField("paco2_mmhg", "number", low=0, high=250),
+                EventField("ph", "number", low=6.3, high=8.0),
+                EventField("fio2_pct", "number", low=15, high=100),
             ),
             _event(
                 "device_connected",
@@ -283,6 +324,20 @@ def event_spec(
             f"unknown event {name!r}{suggest(name, EVENTS)}", file=file, line=line, field=field
         )
     return spec
+
+
+def event_fields_problem(name: str, fields: Mapping[str, object]) -> str | None:
+    """Why the declared fields of event `name` cannot be used (see `EventField.problem`);
+    undeclared fields and unknown events are not judged."""
+    spec = EVENTS.get(name)
+    if spec is None:
+        return None
+    for key, value in fields.items():
+        f = spec.fields.get(key)
+        problem = f.problem(value) if f is not None else None
+        if problem is not None:
+            return f"event {name!r}: {problem}"
+    return None
 
 
 def event_field(

@@ -39,8 +39,23 @@ class MarkedList(list[Any]):
     item_lines: list[int]
 
 
+MAX_DEPTH = 64
+"""Deeper nesting is refused (no hand-written file nests this deep; Python's recursion would
+end in a traceback)."""
+
+
 class _Loader(yaml.SafeLoader):
-    pass
+    _depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+                raise ConfigError(f"nested deeper than {MAX_DEPTH} levels", line=mark.line + 1)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 def _construct_map(loader: _Loader, node: yaml.MappingNode) -> Marked:
