@@ -3,7 +3,11 @@
 Each pump is a pymodbus `SimDevice` over the profile's block whose async `action` rebuilds the
 registers on every read from the live `PumpState` with the driver's own codec and the same
 profile, so the simulator never holds stale copies. The server is read-only, as a pump's
-monitoring gateway is; a unit id with no pump gets a gateway exception (0x0B).
+monitoring gateway is. As the Modbus Application Protocol v1.1b3 asks: a read of quantity 0 or
+above 125 registers gets exception 03 (illegal data value), checked before the address; on TCP
+a unit id with no pump gets the gateway exception 0x0B, while on RTU an absent unit stays
+silent (a serial slave answers only its own address). Read Device Identification (0x2B/0x0E)
+says what this is: an iaewatch simulator, not a pump.
 Faults (`simulators.faults.Faults`) act on the link:
 - drop: the server stops (connections closed, port refused) until the fault clears;
 - stall: requests are read but never answered;
@@ -21,7 +25,7 @@ from collections.abc import Mapping
 from functools import partial
 from typing import Any, cast
 
-from pymodbus import FramerType
+from pymodbus import FramerType, ModbusDeviceIdentification
 from pymodbus.constants import ExcCodes
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
@@ -35,6 +39,31 @@ from simulators.pump_state import PumpState
 log = logging.getLogger(__name__)
 
 _FC_HOLDING, _FC_INPUT = 3, 4
+MAX_READ_REGISTERS = 125  # Modbus Application Protocol v1.1b3, §6.3 / §6.4
+_ILLEGAL_DATA_VALUE = 0x03
+
+IDENTITY = {
+    "VendorName": "iaewatch",
+    "ProductCode": "IAEW-PUMP-SIM",
+    "MajorMinorRevision": "1.0",
+    "ProductName": "iaewatch simulated infusion-pump gateway (not a medical device)",
+    "ModelName": "simulator",
+}
+"""Read Device Identification objects 0x00-0x04: what the simulator is."""
+
+
+def _identity() -> ModbusDeviceIdentification:
+    return ModbusDeviceIdentification(info_name=IDENTITY)  # type: ignore[no-untyped-call]
+
+
+def crc16(data: bytes) -> bytes:
+    """CRC-16/MODBUS, low byte first (Modbus over Serial Line v1.02, §6.2.2)."""
+    crc = 0xFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+    return crc.to_bytes(2, "little")
 
 
 def reading_of(state: PumpState, serial_number: str = "") -> codec.PumpReading:
@@ -95,16 +124,17 @@ class PumpSimulator:
         self._waiting: set[asyncio.Task[Any]] = set()
         self._closed = False
         self._serial_opts: dict[str, Any] = {}
+        self._bad_quantity: dict[bytes, bytes] = {}  # request key → exception frame to send
         self.port = 0
 
     def _devices(self) -> list[SimDevice]:
-        """One pymodbus SimDevice per pump over the profile's block, plus unit 0 (pymodbus's
-        catch-all), which answers any other unit id with a gateway exception."""
+        """One pymodbus SimDevice per pump over the profile's block, plus on TCP unit 0
+        (pymodbus's catch-all), which answers any other unit id with a gateway exception."""
         devices = [
             SimDevice(id=unit, simdata=self._block(), action=partial(self._answer, unit))
             for unit in self.pumps
         ]
-        if 0 not in self.pumps:
+        if 0 not in self.pumps and self._address is not None:
             devices.append(SimDevice(id=0, simdata=self._block(), action=_no_such_unit))
         return devices
 
@@ -152,6 +182,7 @@ class PumpSimulator:
             server: ModbusTcpServer | ModbusSerialServer = ModbusTcpServer(
                 self._devices(),
                 framer=FramerType.SOCKET,
+                identity=_identity(),
                 address=self._address,
                 trace_packet=self._trace,
             )
@@ -159,6 +190,7 @@ class PumpSimulator:
             server = ModbusSerialServer(
                 self._devices(),
                 framer=FramerType.RTU,
+                identity=_identity(),
                 port=self._serial_path,
                 trace_packet=self._trace,
                 **self._serial_opts,
@@ -201,9 +233,42 @@ class PumpSimulator:
             if task is not None:
                 self._waiting.discard(task)
 
+    def _check_quantity(self, data: bytes) -> bytes:
+        """A register read of quantity 0 or over 125 is answered with exception 03 before
+        any address check (the spec's order). pymodbus cannot even decode such a request, so
+        the request goes on with quantity 1 and its answer is replaced (see `_trace`)."""
+        tcp = self._address is not None
+        head = 7 if tcp else 1
+        if len(data) != head + 5 + (0 if tcp else 2):
+            return data
+        unit, fc = data[head - 1], data[head]
+        count = int.from_bytes(data[head + 3 : head + 5], "big")
+        if fc not in (_FC_HOLDING, _FC_INPUT) or 1 <= count <= MAX_READ_REGISTERS:
+            return data
+        if unit not in self.pumps and not tcp:
+            return data  # not ours: silent anyway
+        pdu = bytes((fc | 0x80, _ILLEGAL_DATA_VALUE))
+        if tcp:
+            key = data[:2]
+            self._bad_quantity[key] = (
+                data[:4] + (len(pdu) + 1).to_bytes(2, "big") + bytes([unit]) + pdu
+            )
+            fixed = data[: head + 3] + b"\x00\x01"
+        else:
+            key = b""
+            self._bad_quantity[key] = bytes([unit]) + pdu + crc16(bytes([unit]) + pdu)
+            fixed = data[: head + 3] + b"\x00\x01"
+            fixed += crc16(fixed)
+        return fixed
+
     def _trace(self, sending: bool, data: bytes) -> bytes:
         if not sending:
-            return data
+            return self._check_quantity(data)
+        if self._address is None and data and data[0] not in self.pumps:
+            return b""  # RTU: an address that is not one of our pumps gets no answer at all
+        key = data[:2] if self._address is not None else b""
+        if key in self._bad_quantity:
+            data = self._bad_quantity.pop(key)
         if self.faults.corrupt_checksum and data:
             if self._address is None:
                 data = data[:-1] + bytes([data[-1] ^ 0xFF])  # RTU: break the CRC

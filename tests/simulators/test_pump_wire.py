@@ -5,6 +5,7 @@ Application Protocol v1.1b3 (function 03, exception 02) and Modbus Messaging on 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import struct
 import tty
@@ -71,6 +72,75 @@ async def test_read_holding_registers_exact_bytes_over_rtu() -> None:
         expected = body + crc16_modbus(body)
         got = b""
         loop = asyncio.get_running_loop()
+        async with asyncio.timeout(3):
+            while len(got) < len(expected):
+                got += await loop.run_in_executor(None, os.read, master, 64)
+        assert got == expected
+    finally:
+        await sim.close()
+        os.close(master)
+        os.close(slave)
+
+
+async def _ask_tcp(port: int, frame: bytes, size: int) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(frame)
+        await writer.drain()
+        return await asyncio.wait_for(reader.readexactly(size), 3)
+    finally:
+        writer.close()
+
+
+async def test_quantity_zero_or_over_125_is_exception_03_before_the_address() -> None:
+    sim = PumpSimulator({1: PumpState()}, RealClock())
+    port = await sim.serve_tcp()
+    try:
+        # MODBUS Application Protocol v1.1b3 §6.3: quantity 1..125, else exception code 03
+        for tid, fc, count in ((0x10, 0x03, 0), (0x11, 0x03, 126), (0x12, 0x04, 2000)):
+            request = mbap(tid, 1, bytes([fc, 0x00, 0x00]) + count.to_bytes(2, "big"))
+            reply = await _ask_tcp(port, request, 9)
+            assert reply == mbap(tid, 1, bytes([fc | 0x80, 0x03]))
+        # 125 is a legal quantity: past the pump's block it is exception 02 (address)
+        reply = await _ask_tcp(port, mbap(0x13, 1, bytes([0x03, 0, 0, 0, 125])), 9)
+        assert reply == mbap(0x13, 1, bytes([0x83, 0x02]))
+    finally:
+        await sim.close()
+
+
+async def test_device_identification_says_it_is_a_simulator() -> None:
+    sim = PumpSimulator({1: PumpState()}, RealClock())
+    port = await sim.serve_tcp()
+    try:
+        # Read Device Identification (0x2B / MEI 0x0E), basic objects (code 01) from object 0
+        objects = [(0x00, b"iaewatch"), (0x01, b"IAEW-PUMP-SIM"), (0x02, b"1.0")]
+        body = b"".join(bytes([i, len(v)]) + v for i, v in objects)
+        # conformity 0x83 (basic, regular, extended; individual access), no more, 3 objects
+        expected = mbap(0x20, 1, bytes([0x2B, 0x0E, 0x01, 0x83, 0x00, 0x00, 3]) + body)
+        request = mbap(0x20, 1, bytes([0x2B, 0x0E, 0x01, 0x00]))
+        assert await _ask_tcp(port, request, len(expected)) == expected
+    finally:
+        await sim.close()
+
+
+async def test_absent_unit_on_rtu_stays_silent_and_a_bad_quantity_gets_03() -> None:
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    sim = PumpSimulator({5: PumpState()}, RealClock())
+    await sim.serve_rtu(os.ttyname(slave), parity="N")
+    loop = asyncio.get_running_loop()
+    try:
+        absent = bytes([0x09, 0x03, 0x00, 0x00, 0x00, 0x02])  # unit 9: nobody there
+        os.write(master, absent + crc16_modbus(absent))
+        os.set_blocking(master, False)
+        await asyncio.sleep(0.5)  # an RTU master's response timeout: nothing may come
+        with contextlib.suppress(BlockingIOError):  # nothing to read is the good outcome
+            assert os.read(master, 64) == b""
+        os.set_blocking(master, True)
+        bad = bytes([0x05, 0x03, 0x00, 0x00, 0x00, 0x00])  # unit 5, quantity 0
+        os.write(master, bad + crc16_modbus(bad))
+        expected = bytes([0x05, 0x83, 0x03]) + crc16_modbus(bytes([0x05, 0x83, 0x03]))
+        got = b""
         async with asyncio.timeout(3):
             while len(got) < len(expected):
                 got += await loop.run_in_executor(None, os.read, master, 64)
