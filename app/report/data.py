@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from app.report.gather import checklist, gases, index_trends
+from app.report.safety import safety
 from app.store import InfusionRow, PatientRow, Store
 from core.model import Alert
 from core.params import PARAMETERS, VASOPRESSOR_CODES
@@ -60,10 +61,25 @@ PANELS: tuple[Panel, ...] = (
     Panel(title="PEEP", unit="cmH2O", codes=("MDC_PRESS_AWAY_END_EXP_POS",)),
     Panel(title="Peak airway pressure", unit="cmH2O", codes=("MDC_PRESS_AWAY_INSP_PEAK",)),
     Panel(title="Plateau pressure", unit="cmH2O", codes=("MDC_PRESS_RESP_PLAT",)),
+    # every vasopressor on the same time axis, one panel per drug that has data
     Panel(title="Norepinephrine", unit="µg/min", codes=("IAEW_DOSE_NOREPINEPHRINE",)),
+    Panel(title="Phenylephrine", unit="µg/min", codes=("IAEW_DOSE_PHENYLEPHRINE",)),
+    Panel(title="Dopamine", unit="µg/kg/min", codes=("IAEW_DOSE_DOPAMINE",)),
+    Panel(title="Epinephrine", unit="µg/kg/min", codes=("IAEW_DOSE_EPINEPHRINE",)),
+    Panel(title="Vasopressin", unit="U/min", codes=("IAEW_DOSE_VASOPRESSIN",)),
     Panel(title="SpO2/FiO2 (SpO2 ≤ 97 %)", unit="", codes=("IAEW_SF_RATIO",)),
-    Panel(title="PaO2/FiO2", unit="mmHg", codes=("IAEW_PF_RATIO",), points_only=True),
-    Panel(title="Oxygenation index", unit="", codes=("IAEW_OXYGENATION_INDEX",), points_only=True),
+    Panel(
+        title='PaO2/FiO2 = the protocol\'s "OI(PaO2/FiO2)"',
+        unit="mmHg",
+        codes=("IAEW_PF_RATIO",),
+        points_only=True,
+    ),
+    Panel(
+        title="OI = FiO2 × Paw × 100 / PaO2 (oxygenation index)",
+        unit="",
+        codes=("IAEW_OXYGENATION_INDEX",),
+        points_only=True,
+    ),
     Panel(title="Driving pressure", unit="cmH2O", codes=("IAEW_DRIVING_PRESSURE",)),
     Panel(title="Static compliance", unit="mL/cmH2O", codes=("IAEW_STATIC_COMPLIANCE",)),
 )
@@ -127,6 +143,7 @@ class Report:
     coverage: list[dict[str, Any]]
     gap_s: float
     notes: list[str] = field(default_factory=list)
+    safety: dict[str, Any] = field(default_factory=dict)  # app.report.safety
 
     @property
     def iae_count(self) -> int:
@@ -193,6 +210,7 @@ async def build_report(
     if bed is not None and infusion is not None:
         baseline = await _baseline(store, bed, infusion.started_at, ruleset)
     overrides = await store.audit_for(study_id, prefix="trial.override")
+    safety_part = await safety(store, study_id, alerts, events, now)
     return Report(
         generated_at=now,
         since=since,
@@ -214,6 +232,7 @@ async def build_report(
         coverage=coverage,
         gap_s=gap_s,
         notes=notes,
+        safety=safety_part,
     )
 
 

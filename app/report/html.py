@@ -12,6 +12,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from app.report.charts import report_charts, svg
 from app.report.data import Report
+from app.report.safety_text import OI_LABEL, PF_LABEL, ae_rows, ended_note, iae_counts, verdict_note
 from app.report.tabular import SCHEMA, plain
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -138,4 +139,10 @@ def to_html(report: Report) -> str:
         dur=duration,
         evidence=evidence,
         unit=unit,
+        iae_counts=iae_counts,
+        verdict_note=verdict_note,
+        ended_note=ended_note,
+        ae_rows=ae_rows,
+        pf_label=PF_LABEL,
+        oi_label=OI_LABEL,
     )

@@ -1,6 +1,7 @@
 """The report as a PDF for the patient record (reportlab; A4, the same sections and charts
-as the HTML page). Text is kept to what the PDF base fonts carry: a few symbols are spelt
-out (≥ as >=, → as ->)."""
+as the HTML page). Text is printed as written with an embedded CJK font
+(`app.report.fonts`: 中文, SpO₂, ≥, µ); without one it is kept to what the base fonts carry
+(≥ spelt >=, → as ->)."""
 
 from __future__ import annotations
 
@@ -37,7 +38,9 @@ from app.report.charts import (
     report_charts,
 )
 from app.report.data import Report
+from app.report.fonts import BODY_FONT, BOLD_FONT, MONO_FONT, UNICODE
 from app.report.html import duration, evidence, num, show, unit, when
+from app.report.safety_text import OI_LABEL, PF_LABEL, ae_rows, ended_note, iae_counts, verdict_note
 from app.report.tabular import SCHEMA
 
 _LATIN = str.maketrans(
@@ -61,7 +64,10 @@ _LATIN = str.maketrans(
 
 
 def _latin(text: Any) -> str:
-    """Text the base fonts can show."""
+    """Text the fonts can show: as written with the CJK font (`app.report.fonts`), else
+    spelt out for the base fonts."""
+    if UNICODE:
+        return str(text)
     return str(text).translate(_LATIN).encode("latin-1", "replace").decode("latin-1")
 
 
@@ -71,11 +77,20 @@ def _t(text: Any) -> str:
 
 
 _styles = getSampleStyleSheet()
-H1 = ParagraphStyle("h1", parent=_styles["Heading1"], fontSize=15, spaceAfter=4)
-H2 = ParagraphStyle("h2", parent=_styles["Heading2"], fontSize=11.5, spaceBefore=8, spaceAfter=3)
-BODY = ParagraphStyle("body", parent=_styles["BodyText"], fontSize=8.5, leading=10.5)
+H1 = ParagraphStyle("h1", parent=_styles["Heading1"], fontName=BOLD_FONT, fontSize=15, spaceAfter=4)
+H2 = ParagraphStyle(
+    "h2",
+    parent=_styles["Heading2"],
+    fontName=BOLD_FONT,
+    fontSize=11.5,
+    spaceBefore=8,
+    spaceAfter=3,
+)
+BODY = ParagraphStyle(
+    "body", parent=_styles["BodyText"], fontName=BODY_FONT, fontSize=8.5, leading=10.5
+)
 SMALL = ParagraphStyle("small", parent=BODY, fontSize=7.5, leading=9, textColor=colors.grey)
-MONO = ParagraphStyle("mono", parent=BODY, fontName="Courier", fontSize=6.8, leading=8)
+MONO = ParagraphStyle("mono", parent=BODY, fontName=MONO_FONT, fontSize=6.8, leading=8)
 _STATUS = {"met": "#1b5e20", "not_met": "#b71c1c", "unknown": "#8a6d00"}
 
 
@@ -122,7 +137,7 @@ def chart_drawing(chart: Chart, width: float) -> Drawing:
         return h - y * k
 
     title = chart.title + (f" ({chart.unit})" if chart.unit else "")
-    d.add(String(X(LEFT), Y(11), _latin(title), fontName="Helvetica-Bold", fontSize=7.5))
+    d.add(String(X(LEFT), Y(11), _latin(title), fontName=BOLD_FONT, fontSize=7.5))
     bottom = chart.height - BOTTOM
     if chart.band is not None:
         a, b = chart.band
@@ -146,7 +161,7 @@ def chart_drawing(chart: Chart, width: float) -> Drawing:
                 X(LEFT - 4),
                 Y(y + 3),
                 label,
-                fontName="Helvetica",
+                fontName=BODY_FONT,
                 fontSize=6,
                 textAnchor="end",
                 fillColor=colors.HexColor("#555555"),
@@ -158,7 +173,7 @@ def chart_drawing(chart: Chart, width: float) -> Drawing:
                 X(x),
                 Y(chart.height - 6),
                 label,
-                fontName="Helvetica",
+                fontName=BODY_FONT,
                 fontSize=6,
                 textAnchor="middle",
                 fillColor=colors.HexColor("#555555"),
@@ -193,7 +208,7 @@ def chart_drawing(chart: Chart, width: float) -> Drawing:
                 X(chart.width / 2),
                 Y(chart.height / 2),
                 "no data in the window",
-                fontName="Helvetica",
+                fontName=BODY_FONT,
                 fontSize=7,
                 textAnchor="middle",
                 fillColor=colors.grey,
@@ -221,6 +236,7 @@ def _story(r: Report, width: float) -> list[Flowable]:
             _p("Protocol IAEs"),
             _rich(f"{iae} - other alerts: {len(r.alerts) - r.iae_count}"),
         ],
+        [_p("Adjudicated"), _p(iae_counts(r.safety))],
         [_p("Generated"), _p(f"{when(r.generated_at)} by iaewatch")],
     ]
     s.append(_table(meta, [35 * mm, width - 35 * mm], header=False))
@@ -304,7 +320,8 @@ def _story(r: Report, width: float) -> list[Flowable]:
 
     s.append(_p("Blood gases", H2))
     if r.gases:
-        rows = [[_p(h) for h in ("Time", "PaO2", "FiO2 (source)", "PEEP", "P/F", "OI")]]
+        heads = ("Time", "PaO2", "FiO2 (source)", "PEEP", PF_LABEL, OI_LABEL)
+        rows = [[_p(h, SMALL if "=" in h else BODY) for h in heads]]
         for g in r.gases:
             rows.append(
                 [
@@ -362,6 +379,7 @@ def _story(r: Report, width: float) -> list[Flowable]:
                 if a["ended_at"]
                 else _coloured("still active", "#8a6d00")
             )
+            ended += _t(ended_note(r.safety, a["id"])) + _t(verdict_note(r.safety, a["id"]))
             rows.append(
                 [
                     _p(when(a["onset"])),
@@ -373,6 +391,8 @@ def _story(r: Report, width: float) -> list[Flowable]:
         s.append(_table(rows, [27 * mm, width - 81 * mm, 27 * mm, 27 * mm]))
     else:
         s.append(_rich(_coloured("No alert in the window.", "#1b5e20")))
+
+    s += _entries(r, width) + _safety(r, width)
 
     s.append(_p("Trends", H2))
     s.append(
@@ -430,13 +450,41 @@ def _story(r: Report, width: float) -> list[Flowable]:
     return s
 
 
+def _entries(r: Report, width: float) -> list[Flowable]:
+    """Clinician entries and device events of the window (cardioversion, signs, alarms)."""
+    out: list[Flowable] = [_p(f"Clinician entries and device events ({len(r.events)})", H2)]
+    if not r.events:
+        return [*out, _p("None in the window.")]
+    rows = [[_p(h) for h in ("Time", "Entry or event", "Details", "From")]]
+    for e in r.events:
+        fields = ", ".join(f"{k} {show(v)}" for k, v in e["fields"].items())
+        who = "clinician" if str(e["source"]) == "clinician" else (e["device"] or str(e["source"]))
+        rows.append(
+            [_p(when(e["t"])), _p(e["event"].replace("_", " ")), _p(fields, SMALL), _p(who)]
+        )
+    return [*out, _table(rows, [36 * mm, 36 * mm, width - 102 * mm, 30 * mm])]
+
+
+def _safety(r: Report, width: float) -> list[Flowable]:
+    """The adverse events with their CRF fields and signatures."""
+    aes = r.safety.get("adverse_events", [])
+    out: list[Flowable] = [_p(f"Adverse events ({len(aes)})", H2)]
+    if not aes:
+        return [*out, _p("No adverse event recorded.")]
+    for ae in aes:
+        rows = [[_p(label), _p(value)] for label, value in ae_rows(ae)]
+        out.append(KeepTogether([_table(rows, [45 * mm, width - 45 * mm], header=False)]))
+        out.append(Spacer(1, 3 * mm))
+    return out
+
+
 def to_pdf(report: Report) -> bytes:
     buf = io.BytesIO()
     sid = str(report.patient["study_id"])
 
     def footer(canvas: Any, doc: Any) -> None:
         canvas.saveState()
-        canvas.setFont("Helvetica", 7)
+        canvas.setFont(BODY_FONT, 7)
         canvas.setFillColor(colors.grey)
         canvas.drawString(12 * mm, 8 * mm, _latin(f"iaewatch IAE report - {sid}"))
         canvas.drawRightString(A4[0] - 12 * mm, 8 * mm, f"page {doc.page}")

@@ -3,8 +3,10 @@
 
 The patient is enrolled 9 h before the infusion (weight from the scenario, age 54, ARDS onset
 40 h before the infusion), a qualifying blood gas is entered 8 h 30 min before it, every
-exclusion criterion is confirmed absent, and the scenario runs from then to 24 h after the
-infusion start; a nurse acknowledges every alert two minutes after it starts.
+exclusion criterion is confirmed absent, consent, imaging, airway and the product are recorded
+(`app.report.sample_trial`), and the scenario runs from then to 24 h after the infusion start;
+a nurse acknowledges every alert two minutes after it starts. At the end an investigator
+confirms the first clinical episode's alerts as IAEs, grouped into one signed adverse event.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from app.report.data import Report, build_report
+from app.report.sample_trial import adjudicate_first_episode, record_enrolment
 from app.report.scenario import replay_scenario
 from app.store import Store, upgrade
 from core.clock import VirtualClock
@@ -72,11 +75,13 @@ async def sample_report(
                 await store.confirm_exclusion(
                     study_id=study_id, item=item, present=False, by="dr.lee", t=confirmed
                 )
+            await record_enrolment(store, study_id, confirmed, t0)
             engine = build_engine(ruleset)
             result = await replay_scenario(
                 store, sc, engine, period=period, ack_after_s=120.0, ack_by="nurse.kim"
             )
             now = (result.last_t or t0) + timedelta(minutes=5)
+            await adjudicate_first_episode(store, study_id, bed.name, now)
             return await build_report(
                 store,
                 study_id,

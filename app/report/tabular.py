@@ -69,6 +69,7 @@ def as_dict(r: Report) -> dict[str, Any]:
             },
             "completeness": {"gap_s": r.gap_s, "devices": r.coverage},
             "notes": r.notes,
+            "safety": r.safety,
         }
     )
     return doc
@@ -207,4 +208,8 @@ def to_csv(r: Report) -> str:
     for title, s in r.trends.items():
         for t, v in s["points"]:
             row("trend", s["code"], t, round(v, 3), _unit(s["code"]), title)
+    for alert_id, adj in r.safety.get("adjudications", {}).items():
+        row("adjudication", alert_id, adj["signed_at"], adj["verdict"], "", adj)
+    for ae in r.safety.get("adverse_events", []):
+        row("adverse_event", ae["term"], ae["onset"], ae["ctcae_grade"], "CTCAE grade", ae)
     return buf.getvalue()
