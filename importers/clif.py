@@ -29,6 +29,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import groupby
 from pathlib import Path
 from typing import Literal
 
@@ -37,7 +38,14 @@ from core.model import DeviceEvent, EventSource, Observation
 from core.params import VASOPRESSOR_CODES, parameter
 from core.units import convert
 from importers.clif_tables import Table, number, read_table, row_time, text
-from importers.common import Recording, SourceError, observation, synthetic_infusion, unit_of
+from importers.common import (
+    Recording,
+    SourceError,
+    observation,
+    synthetic_infusion,
+    unit_of,
+    valid_fields,
+)
 
 Anchor = Literal["icu", "imv"]
 
@@ -293,30 +301,52 @@ def _blood_gases(table: Table, hid: str, rec: Recording, lo: datetime, hi: datet
                     str(exc), file=str(table.path), line=n, field="reference_unit"
                 ) from None
         gases[t][key] = round(v, 3)
-    for t, fields in gases.items():
+    for t, measured in gases.items():
+        fields = valid_fields("blood_gas", measured)
+        if not fields:
+            continue
         rec.records.append(
             DeviceEvent(t=t, bed=rec.bed, event="blood_gas", fields=fields, device="lab")
         )
 
 
 def _vasopressors(table: Table, hid: str, rec: Recording, lo: datetime, hi: datetime) -> None:
+    """One dose per drug and MAR instant (orders stopped and started at one time are one
+    change), and at `lo` the doses already running then, so a drug started before the span
+    is not mistaken for one started in it."""
     actions = sorted(
         (row_time(table, n, r, "admin_dttm"), n, r)
         for n, r in table.of(hid)
         if text(r, "med_category") in VASOPRESSOR_CODES
     )
     running: dict[str, dict[str, tuple[float, str]]] = defaultdict(dict)  # drug → order → dose
-    for t, n, r in actions:
-        drug, order = text(r, "med_category"), str(r.get("med_order_id"))
-        dose = number(r, "med_dose")
-        if text(r, "mar_action_category") == "stop" or dose == 0:
-            running[drug].pop(order, None)
-        elif dose is None:
-            raise SourceError("missing dose", file=str(table.path), line=n, field="med_dose")
-        else:
-            running[drug][order] = (dose, text(r, "med_dose_unit"))
-        if lo <= t <= hi:
+
+    def emit(t: datetime, drugs: Iterable[str]) -> None:
+        for drug in drugs:
             rec.records.append(_dose(t, rec, VASOPRESSOR_CODES[drug], running[drug].values()))
+
+    carried = False
+    for t, group in groupby(actions, key=lambda a: a[0]):
+        if t > hi:
+            break
+        if t >= lo and not carried:
+            emit(lo, [d for d, orders in running.items() if orders])
+            carried = True
+        touched: dict[str, None] = {}
+        for _, n, r in group:
+            drug, order = text(r, "med_category"), str(r.get("med_order_id"))
+            dose = number(r, "med_dose")
+            if text(r, "mar_action_category") == "stop" or dose == 0:
+                running[drug].pop(order, None)
+            elif dose is None:
+                raise SourceError("missing dose", file=str(table.path), line=n, field="med_dose")
+            else:
+                running[drug][order] = (dose, text(r, "med_dose_unit"))
+            touched[drug] = None
+        if t >= lo:
+            emit(t, touched)
+    if not carried:
+        emit(lo, [d for d, orders in running.items() if orders])
 
 
 def _dose(

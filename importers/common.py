@@ -6,15 +6,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import IO
 
 from core.errors import ConfigError, UnitError
 from core.model import DeviceEvent, EventSource, Observation
 from core.params import parameter
-from core.records import dump_record
+from core.records import EARLIEST, LATEST, dump_record
 from core.units import convert, normalise_unit
+from core.vocabulary import EVENTS
 
 Record = Observation | DeviceEvent
 
@@ -59,6 +60,34 @@ def observation(
     return Observation(t=t, bed=bed, code=code, value=round(value, 6), unit=u)
 
 
+def valid_fields(event: str, fields: dict[str, object]) -> dict[str, object]:
+    """`fields` without the values the vocabulary refuses for `event` (a pH of 0.0, a weight
+    of 4,000 kg: source typos `iaewatch replay` would stop at)."""
+    spec = EVENTS[event].fields
+    return {k: v for k, v in fields.items() if k not in spec or spec[k].problem(v) is None}
+
+
+_CENTURY = timedelta(weeks=5218)  # 100 years to within 2 days, whole weeks: weekdays kept
+
+
+def into_record_range(records: list[Record]) -> tuple[list[Record], timedelta]:
+    """Records moved by whole weeks (about a century at a time) into the years a recorded
+    stream accepts (core.records EARLIEST-LATEST), with the shift; de-identified data (MIMIC
+    moves each patient into 2100-2200) keep their intervals, times of day and weekdays.
+    Records already in range are returned unchanged, with a zero shift."""
+    if not records:
+        return records, timedelta(0)
+    first, last = min(r.t for r in records), max(r.t for r in records)
+    shift = timedelta(0)
+    while last + shift >= LATEST:
+        shift -= _CENTURY
+    while first + shift < EARLIEST:
+        shift += _CENTURY
+    if not shift:
+        return records, shift
+    return [replace(r, t=r.t + shift) for r in records], shift
+
+
 def synthetic_infusion(
     bed: str, t: datetime, *, weight_kg: float | None, arm: str = "synthetic"
 ) -> list[DeviceEvent]:
@@ -72,6 +101,7 @@ def synthetic_infusion(
     }
     if weight_kg is not None:
         start["weight_kg"] = round(weight_kg, 1)
+    start = valid_fields("infusion_start", start)
     end_t = t + timedelta(minutes=STUDY_PLANNED_MIN)
     return [
         DeviceEvent(

@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import typer
 
 from core.errors import ConfigError, RecordError
-from core.records import parse_time
-from importers.common import parse_duration, synthetic_infusion, write_stream
+from core.records import EARLIEST, LATEST, parse_time
+from importers.common import into_record_range, parse_duration, synthetic_infusion, write_stream
 
 if TYPE_CHECKING:
     from importers.common import Recording
@@ -56,8 +56,23 @@ def _module(name: str) -> Any:
         ) from None
 
 
-def _write(rec: Recording, out: IO[str]) -> int:
-    return write_stream(rec.sorted(), out)
+def _write(rec: Recording, out: IO[str], shifts: set[timedelta]) -> int:
+    """Write the recording in time order, moved into the years replay accepts (de-identified
+    dates): the shift is added to `shifts`."""
+    records, shift = into_record_range(rec.sorted())
+    shifts.add(shift)
+    return write_stream(records, out)
+
+
+def _note_shifts(shifts: set[timedelta]) -> None:
+    moved = sorted(s.days for s in shifts if s)
+    if moved:
+        days = ", ".join(f"{d:+d}" for d in moved)
+        print(
+            f"note: de-identified dates moved by whole weeks into {EARLIEST.year}-"
+            f"{LATEST.year - 1} (days: {days}); intervals, times of day and weekdays kept",
+            file=sys.stderr,
+        )
 
 
 @imp.command("clif")
@@ -99,6 +114,7 @@ def clif_cmd(
         chosen = [s for s in clif.stays(data) if not stay or s.hospitalization_id in stay]
         out.mkdir(parents=True, exist_ok=True)
         written = skipped = records = 0
+        shifts: set[timedelta] = set()
         for s in chosen:
             t = clif.infusion_time(s, how, off)
             if t is None:
@@ -106,12 +122,13 @@ def clif_cmd(
                 continue
             rec = clif.recording(data, s, t, before=pre, after=post)
             with (out / f"{rec.bed}.jsonl").open("w", encoding="utf-8") as f:
-                records += _write(rec, f)
+                records += _write(rec, f, shifts)
             written += 1
     except ConfigError as exc:
         raise _fail(str(exc)) from None
     except OSError as exc:
         raise _fail(f"{exc.filename or out}: cannot write: {exc.strerror or exc}") from None
+    _note_shifts(shifts)
     print(
         f"{written} ICU stay(s) → {out}/ ({records} records); {skipped} skipped: "
         f"no {'invasive ventilation' if how == 'imv' else 'ICU stay'} or out of the ICU "
@@ -157,14 +174,16 @@ def wfdb_cmd(
         rec.records += synthetic_infusion(rec.bed, src.start + off, weight_kg=weight)
     if left_out:
         print(f"note: signals without a code, left out: {', '.join(left_out)}", file=sys.stderr)
+    shifts: set[timedelta] = set()
     try:
         if out == "-":
-            n = _write(rec, sys.stdout)
+            n = _write(rec, sys.stdout, shifts)
         else:
             with Path(out).open("w", encoding="utf-8") as f:
-                n = _write(rec, f)
+                n = _write(rec, f, shifts)
     except OSError as exc:
         raise _fail(f"{out}: cannot write: {exc.strerror or exc}") from None
+    _note_shifts(shifts)
     print(f"{n} records from {src.header}", file=sys.stderr)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +44,11 @@ def test_clif_folder_to_files_that_replay(runner: CliRunner, tmp_path: Path) -> 
     assert f.name == "CLIF-H1.jsonl"
     recs = [parse_record(x) for x in f.read_text().splitlines()]
     start = next(r for r in recs if getattr(r, "event", None) == "infusion_start")
-    assert start.t == datetime(2150, 1, 1, 12, tzinfo=UTC)  # intubated at 10:00, + 2 h
+    source_t = datetime(2150, 1, 1, 12, tzinfo=UTC)  # intubated at 10:00, + 2 h
+    # the source's de-identified 2150 is moved by whole weeks into this century
+    assert "note: de-identified dates moved by whole weeks" in res.stderr
+    assert 2000 <= start.t.year < 2100 and (source_t - start.t) % timedelta(weeks=1) == timedelta(0)
+    assert (start.t.time(), start.t.weekday()) == (source_t.time(), source_t.weekday())
     res = runner.invoke(cli, ["replay", "--summary", "--json", str(f)])
     assert res.exit_code == 0, res.output
     s = json.loads(res.stdout)

@@ -15,7 +15,7 @@ from core.model import DeviceEvent, Observation
 from core.params import PARAMETERS
 from core.records import dump_record, parse_record
 from importers import clif
-from importers.common import SourceError
+from importers.common import SourceError, into_record_range
 
 H24 = timedelta(hours=24)
 
@@ -96,8 +96,42 @@ def test_span_is_cut_to_before_and_after(data: clif.Clif) -> None:
 
 def test_records_round_trip_through_the_stream_format(data: clif.Clif) -> None:
     (stay,) = clif.stays(data)
-    rec = clif.recording(data, stay, at(12), before=H24, after=H24).sorted()
+    rec, shift = into_record_range(
+        clif.recording(data, stay, at(12), before=H24, after=H24).sorted()
+    )
+    assert shift < timedelta(0)  # de-identified 2150 → this century
     assert [parse_record(dump_record(r)) for r in rec] == rec
+
+
+def test_a_gas_value_the_vocabulary_refuses_is_left_out(tmp_path: Path) -> None:
+    rows = [dict(r) for r in TABLES["labs"]]
+    rows[1]["lab_value_numeric"] = 0.0  # a pH of 0: a typo in the source
+    data = clif.load(write_clif(tmp_path / "c", labs=rows))
+    (stay,) = clif.stays(data)
+    rec = clif.recording(data, stay, at(12), before=H24, after=H24)
+    gases = [r.fields for r in rec.records if isinstance(r, DeviceEvent) and r.event == "blood_gas"]
+    assert gases == [{"pao2_mmhg": 67.506}]
+
+
+def test_vasopressor_orders_switched_at_one_time_are_one_change(tmp_path: Path) -> None:
+    rows = [dict(r) for r in TABLES["medication_admin_continuous"]]
+    # order 1 stops and order 2 starts at 13 h: one dose at 13 h, not a dip to 0
+    rows[1] = {**rows[1], "admin_dttm": at(13), "med_dose": 0.2, "med_dose_unit": "mcg/kg/min"}
+    rows[2] = {**rows[2], "admin_dttm": at(13)}
+    data = clif.load(write_clif(tmp_path / "c", medication_admin_continuous=rows))
+    (stay,) = clif.stays(data)
+    rec = clif.recording(data, stay, at(12), before=H24, after=H24)
+    got = _by_code(rec.sorted())["IAEW_DOSE_NOREPINEPHRINE"]
+    assert got == [(12, (7.0, "ug/min")), (13, (14.0, "ug/min"))]
+
+
+def test_a_dose_running_before_the_span_is_carried_into_it(data: clif.Clif) -> None:
+    (stay,) = clif.stays(data)
+    rec = clif.recording(data, stay, at(15), before=timedelta(hours=0.5), after=H24)
+    got = _by_code(rec.sorted())
+    # started at 12 h and 13 h, changed at 14 h: all before the span's start at 14:30
+    assert got["IAEW_DOSE_NOREPINEPHRINE"] == [(14.5, (1.0, "ug/min"))]
+    assert got["IAEW_DOSE_VASOPRESSIN"] == [(14.5, (0.04, "U/min"))]
 
 
 def _error(folder: Path) -> str:

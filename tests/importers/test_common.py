@@ -8,13 +8,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.model import EventSource
+from core.model import DeviceEvent, EventSource
 from importers.common import (
     SourceError,
+    into_record_range,
     observation,
     parse_duration,
     synthetic_infusion,
     unit_of,
+    valid_fields,
 )
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
@@ -86,3 +88,34 @@ def test_source_error_names_file_row_and_field() -> None:
     e = SourceError("missing time", file="clif_vitals.parquet", line=7, field="recorded_dttm")
     assert str(e) == "clif_vitals.parquet: row 7: recorded_dttm: missing time"
     assert str(SourceError("no signals", file="a.hea")) == "a.hea: no signals"
+
+
+def test_deidentified_dates_move_by_whole_weeks_into_range() -> None:
+    far = [
+        synthetic_infusion("B", datetime(y, 5, 1, 12, 30, tzinfo=UTC), weight_kg=70)[0]
+        for y in (2150, 2151)
+    ]
+    moved, shift = into_record_range(far)
+    assert shift.days % 7 == 0 and shift.seconds == 0 and shift < timedelta(0)
+    assert all(2000 <= r.t.year < 2100 for r in moved)
+    assert [r.t.weekday() for r in moved] == [r.t.weekday() for r in far]
+    assert moved[1].t - moved[0].t == far[1].t - far[0].t
+    (late,), shift = into_record_range(
+        [far[0].__class__(**{**_event_kw(far[0]), "t": datetime(2211, 1, 1, tzinfo=UTC)})]
+    )
+    assert 2000 <= late.t.year < 2100
+    now = synthetic_infusion("B", T0, weight_kg=70)
+    assert into_record_range(now) == (now, timedelta(0))
+
+
+def _event_kw(e: DeviceEvent) -> dict[str, object]:
+    return {"bed": e.bed, "event": e.event, "fields": e.fields, "source": e.source}
+
+
+def test_values_the_vocabulary_refuses_are_dropped() -> None:
+    assert valid_fields("blood_gas", {"ph": 0.0, "pao2_mmhg": 80.0, "note": "x"}) == {
+        "pao2_mmhg": 80.0,
+        "note": "x",
+    }
+    (start, _) = synthetic_infusion("B", T0, weight_kg=4000)
+    assert "weight_kg" not in start.fields
