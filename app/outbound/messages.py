@@ -45,7 +45,8 @@ from drivers.hl7.pcd import (
 
 SENDING_APPLICATION = "IAEWATCH"
 SIGNATURE_HEADER = "X-IAEWatch-Signature"
-LOCAL_CODES = "99IAEW"  # HL7: coding systems starting 99 are local
+LOCAL_CODES = "99IAEW"
+OUTBOUND_RULE_PREFIX = "outbound_"  # HL7: coding systems starting 99 are local
 
 PRIORITY_FLAG = {Priority.HIGH: "PH", Priority.MEDIUM: "PM", Priority.LOW: "PL"}
 # IHE PCD ACM event phases for our transitions; an acknowledgement is an update whose
@@ -72,12 +73,17 @@ _CATEGORY_EVENT = {
 def alert_items(
     alert: Alert, patient: str, endpoints: tuple[EndpointConfig, ...]
 ) -> list[OutboxItem]:
-    """The messages one committed transition sends: one per endpoint (the store's router)."""
+    """The messages one committed transition sends: one per endpoint (the store's router).
+
+    An endpoint's own technical alerts (backlogged, rejected: `about_endpoint`) are not sent
+    to it: they would wait behind the very queue they report on, and swell it."""
     if alert.seq is None:
         raise ValueError("an alert is queued only once committed (it has no seq)")
     control_id = f"A{alert.seq}"
     out = []
     for ep in endpoints:
+        if about_endpoint(alert.rule) == ep.name:
+            continue
         if ep.kind is Kind.WEBHOOK:
             payload = webhook_body(alert)
         else:
@@ -94,6 +100,18 @@ def alert_items(
             )
         )
     return out
+
+
+def endpoint_rule(condition: str, endpoint: str) -> str:
+    """The rule name of a technical alert about an endpoint, e.g. `outbound_backlog:am`."""
+    return f"{OUTBOUND_RULE_PREFIX}{condition}:{endpoint}"
+
+
+def about_endpoint(rule: str) -> str | None:
+    """The endpoint a technical alert's rule is about (None: not an outbound alert)."""
+    if not rule.startswith(OUTBOUND_RULE_PREFIX):
+        return None
+    return rule.rpartition(":")[2]
 
 
 def alarm_state(alert: Alert) -> str:

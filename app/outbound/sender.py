@@ -8,7 +8,7 @@
 
 Nothing is sent out of order: a message is retried until accepted before the next is tried.
 The queue lives in the database, so a restart resumes where it stood. A queue at or above
-the endpoint's `backlog_alert` raises a technical alert, ended once it drains below it.
+the endpoint's `backlog_alert` raises a technical alert, ended once it drains to half of it.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ from core.clock import Clock
 log = logging.getLogger(__name__)
 
 Alarm = Callable[[str, str, dict[str, object]], Awaitable[None]]
-"""Raise (rule, message, evidence) as a technical alert; the same rule with message '' ends it."""
+"""Raise (condition, message, evidence) as a technical alert about the endpoint (rule
+`outbound_<condition>:<endpoint>`); the same condition with message '' ends it."""
 
 IDLE_POLL_S = 5.0  # an idle sender looks at its queue this often even when nobody wakes it
 
@@ -99,7 +100,7 @@ class EndpointSender:
                 if reply.verdict is Verdict.REJECTED:
                     await self._failed(row, f"rejected: {reply.text}", EndpointState.CONNECTED)
                     await self._alarm(
-                        "outbound_rejected",
+                        "rejected",
                         f"Outbound endpoint {self.ep.name} rejected message "
                         f"{row.item.control_id} ({reply.text}); nothing more is sent to it",
                         {"endpoint": self.ep.name, "control_id": row.item.control_id,
@@ -126,7 +127,9 @@ class EndpointSender:
         depth = (await self._store.outbox_depths()).get(self.ep.name)
         self.health.depth = depth.depth if depth else 0
         self.health.oldest = depth.oldest if depth else None
-        backlogged = self.health.depth >= self.ep.backlog_alert
+        # hysteresis: raised at the threshold, ended only once half of it has drained
+        limit = self.ep.backlog_alert if not self._backlogged else self.ep.backlog_alert // 2 + 1
+        backlogged = self.health.depth >= limit
         if backlogged == self._backlogged:
             return
         self._backlogged = backlogged
@@ -137,7 +140,7 @@ class EndpointSender:
             else ""
         )
         await self._alarm(
-            "outbound_backlog",
+            "backlog",
             message,
             {"endpoint": self.ep.name, "queued": self.health.depth,
              "threshold": self.ep.backlog_alert},

@@ -19,7 +19,7 @@ from app.alert_desk import technical_alert
 from app.context import AppContext
 from app.outbound.config import EndpointConfig, Kind
 from app.outbound.health import EndpointHealth
-from app.outbound.messages import alert_items, numerics_item
+from app.outbound.messages import alert_items, endpoint_rule, numerics_item
 from app.outbound.sender import Alarm, EndpointSender
 from app.outbound.transports import MllpTransport, Transport, WebhookTransport
 from core.clock import Clock
@@ -95,7 +95,7 @@ def _alarm(ep: EndpointConfig, ctx: AppContext) -> Alarm:
                 alert = technical_alert(
                     NAMESPACE,
                     bed=row.bed,
-                    rule=f"{rule}:{ep.name}",
+                    rule=endpoint_rule(rule, ep.name),
                     priority=Priority.HIGH,
                     onset=now,
                     t=now,

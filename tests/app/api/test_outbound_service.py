@@ -4,12 +4,13 @@ in `/metrics` and `/api/outbound` (engineers) — virtual time, real MLLP socket
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from realtime import drive_until, free_port
+from realtime import drive, drive_until, free_port
 
 from app.context import AppContext
 from app.live.registry import DeviceRegistry
@@ -41,15 +42,21 @@ async def receivers(vclock: VirtualClock) -> AsyncIterator[tuple[AlarmManager, A
 
 
 @pytest.fixture
+def endpoints() -> tuple[EndpointConfig, ...]:
+    return ENDPOINTS
+
+
+@pytest.fixture
 async def app(
     settings: Settings,
     vclock: VirtualClock,
     bus: InProcessBus,
     registry: DeviceRegistry,
     receivers: object,
+    endpoints: tuple[EndpointConfig, ...],
 ) -> AsyncIterator[FastAPI]:
     application = create_app(
-        settings, clock=vclock, bus=bus, devices=registry, services=[outbound_service(ENDPOINTS)]
+        settings, clock=vclock, bus=bus, devices=registry, services=[outbound_service(endpoints)]
     )
     async with application.router.lifespan_context(application):
         yield application
@@ -121,3 +128,63 @@ async def test_alerts_and_numerics_leave_and_health_is_visible(
     rows = {d["device_id"]: d for d in devices if d["bed"] == "outbound"}
     assert rows["am"]["state"] == "connected" and rows["am"]["frames"] == 2
     assert rows["ehr"]["identification"] == {"queue depth": "0", "oldest unsent": "none"}
+
+
+def _alert(n: int, t: datetime) -> Alert:
+    return Alert(
+        id=f"b-{n}",
+        bed="ICU-1",
+        category=Category.FEVER,
+        rule="temp_high",
+        priority=Priority.LOW,
+        phase=Phase.START,
+        state=AlertState.ACTIVE,
+        onset=t,
+        t=t,
+        message="T 38.6 °C",
+    )
+
+
+@pytest.mark.parametrize(
+    "endpoints",
+    [(EndpointConfig(name="down", kind=Kind.PCD_04, address=f"127.0.0.1:{free_port()}", line=1,
+                     backlog_alert=3, retry_max=2.0),)],
+)  # fmt: skip
+async def test_a_backlog_raises_a_technical_alert_at_the_bed_until_it_drains(
+    ctx: AppContext, vclock: VirtualClock, endpoints: tuple[EndpointConfig, ...]
+) -> None:
+    await ctx.store.enrol_patient(
+        bed="ICU-1", study_id="S-7", weight_kg=70, arm="cells", ards_onset=None
+    )
+    for n in range(3):
+        await ctx.alerts.commit(_alert(n, vclock.now()))
+
+    async def backlog_alerts() -> list[Alert]:
+        return [a for a in await ctx.store.alerts() if a.rule == "outbound_backlog:down"]
+
+    async def poll(check: Callable[[list[Alert]], bool], seconds: float) -> list[Alert]:
+        """Step virtual time until the store's backlog alerts pass `check` (the store is
+        async, so it is read between steps)."""
+        end = vclock.monotonic() + seconds
+        while not check(found := await backlog_alerts()):
+            assert vclock.monotonic() < end, f"not reached: {found}"
+            await drive(vclock, 1.0)
+        return found
+
+    raised = await poll(bool, 30)
+    beds = {b.bed for b in await ctx.store.list_beds()}
+    assert {a.bed for a in raised} == beds  # at every bed: the endpoint serves them all
+    assert all(a.category is Category.TECHNICAL for a in raised)
+    assert all("3 messages waiting" in a.message for a in raised)
+    am = AlarmManager(vclock)
+    await am.serve("127.0.0.1", endpoints[0].host_port[1])
+    try:
+        ended = await poll(lambda found: all(a.phase is Phase.END for a in found), 60)
+        assert {a.id for a in ended} == {a.id for a in raised}
+        # what was queued for it reached the alarm manager once, in seq order; its own
+        # backlog alerts went to the station only
+        seqs = [a.seq for a in await ctx.store.transitions_after(0) if a.rule == "temp_high"]
+        await drive_until(vclock, lambda: len(am.accepted) == len(seqs), 60)
+        assert am.accepted == [f"A{s}" for s in seqs] and am.duplicates == 0
+    finally:
+        await am.close()

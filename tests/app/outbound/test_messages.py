@@ -15,7 +15,14 @@ from hl7apy.consts import VALIDATION_LEVEL
 from hl7apy.parser import parse_message, parse_segment
 
 from app.outbound.config import EndpointConfig, Kind
-from app.outbound.messages import alert_items, alert_message, numerics_item, signature
+from app.outbound.messages import (
+    about_endpoint,
+    alert_items,
+    alert_message,
+    endpoint_rule,
+    numerics_item,
+    signature,
+)
 from core.model import AlertState, Category, Phase, Priority
 from core.records import alert_from_record
 from drivers.hl7.message import parse_message as our_parse
@@ -151,3 +158,9 @@ def test_one_message_per_endpoint_with_the_transition_seq_as_control_id() -> Non
     assert "ORU^R01^ORU_R01" in items[1].payload and "PCD_DEC_001" in items[1].payload
     with pytest.raises(ValueError, match="seq"):
         alert_items(replace(START, seq=None), "", (AM,))
+
+
+def test_an_endpoints_own_technical_alert_goes_to_the_others_only() -> None:
+    own = make_alert(seq=12, category=Category.TECHNICAL, rule=endpoint_rule("backlog", "am"))
+    assert about_endpoint(own.rule) == "am" and about_endpoint("spo2_low") is None
+    assert [i.endpoint for i in alert_items(own, "", (AM, EHR, HOOK))] == ["ehr", "pager"]

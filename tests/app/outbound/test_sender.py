@@ -154,7 +154,7 @@ async def test_ar_stops_the_endpoint_with_a_technical_alert_and_keeps_the_messag
     await rig.until(lambda: rig.sender.health.state is EndpointState.STOPPED)
     await drive(rig.clock, 30.0)
     assert [m.control_id for m in rig.am.received] == rig.expected_ids[:1]  # nothing after
-    assert rig.alarms and rig.alarms[0][0] == "outbound_rejected"
+    assert rig.alarms and rig.alarms[0][0] == "rejected"
     assert rig.expected_ids[0] in rig.alarms[0][1]
     queued = await rig.store.outbox_head("am")
     assert [r.item.control_id for r in queued] == rig.expected_ids  # never dropped
@@ -196,10 +196,10 @@ async def test_a_backlog_raises_a_technical_alert_ended_once_drained(rig: Rig) -
         await rig.raise_alert()
         await drive(rig.clock, 1.0)
     await rig.until(lambda: bool(rig.alarms))
-    assert rig.alarms[0][0] == "outbound_backlog" and "5 messages waiting" in rig.alarms[0][1]
+    assert rig.alarms[0][0] == "backlog" and "5 messages waiting" in rig.alarms[0][1]
     await rig.am.serve("127.0.0.1", rig.port)
     await rig.until(lambda: len(rig.alarms) == 2)
-    assert rig.alarms[1] == ("outbound_backlog", "")  # ended below the threshold
+    assert rig.alarms[1] == ("backlog", "")  # ended once half drained
     await rig.until(lambda: len(rig.am.accepted) == 5)
     assert rig.am.accepted == rig.expected_ids
     assert rig.clock.now() > T0 + timedelta(seconds=5)

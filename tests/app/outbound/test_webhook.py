@@ -92,7 +92,7 @@ async def test_a_wrong_key_is_refused_and_stops_the_endpoint_keeping_the_queue(
     try:
         await drive_until(clock, lambda: sender.health.state is EndpointState.STOPPED, 60)
         assert sink.bad_signatures == 1 and sink.received == []
-        assert rules == ["outbound_rejected"]
+        assert rules == ["rejected"]
         assert len(await store.outbox_head("pager")) == 2
     finally:
         task.cancel()
