@@ -217,9 +217,7 @@ async def build_report(
         until=until,
         complete=complete,
         patient=_patient(patient, include_arm),
-        order=order.as_dict(
-            infusion.weight_kg if infusion and infusion.weight_kg else patient.weight_kg
-        ),
+        order=order.as_dict(await _dose_weight(store, patient, infusion)),
         infusion=None if infusion is None else await _infusion(store, infusion, order, now),
         eligibility=check,
         eligibility_at=check_at,
@@ -234,6 +232,15 @@ async def build_report(
         notes=notes,
         safety=safety_part,
     )
+
+
+async def _dose_weight(store: Store, patient: PatientRow, infusion: InfusionRow | None) -> float:
+    """The weight the dose was computed from: the product record's weight basis, else the
+    infusion's weight, else the patient's."""
+    product = await store.product(patient.study_id)
+    if product is not None:
+        return product.dose_weight_kg
+    return infusion.weight_kg if infusion and infusion.weight_kg else patient.weight_kg
 
 
 def _first(rows: Sequence[InfusionRow]) -> InfusionRow | None:

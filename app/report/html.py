@@ -12,7 +12,15 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from app.report.charts import report_charts, svg
 from app.report.data import Report
-from app.report.safety_text import OI_LABEL, PF_LABEL, ae_rows, ended_note, iae_counts, verdict_note
+from app.report.safety_text import (
+    OI_LABEL,
+    PF_LABEL,
+    ae_rows,
+    ae_summary,
+    ended_note,
+    iae_counts,
+    verdict_note,
+)
 from app.report.tabular import SCHEMA, plain
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -143,6 +151,7 @@ def to_html(report: Report) -> str:
         verdict_note=verdict_note,
         ended_note=ended_note,
         ae_rows=ae_rows,
+        ae_summary=ae_summary,
         pf_label=PF_LABEL,
         oi_label=OI_LABEL,
     )

@@ -40,7 +40,15 @@ from app.report.charts import (
 from app.report.data import Report
 from app.report.fonts import BODY_FONT, BOLD_FONT, MONO_FONT, UNICODE
 from app.report.html import duration, evidence, num, show, unit, when
-from app.report.safety_text import OI_LABEL, PF_LABEL, ae_rows, ended_note, iae_counts, verdict_note
+from app.report.safety_text import (
+    OI_LABEL,
+    PF_LABEL,
+    ae_rows,
+    ae_summary,
+    ended_note,
+    iae_counts,
+    verdict_note,
+)
 from app.report.tabular import SCHEMA
 
 _LATIN = str.maketrans(
@@ -237,6 +245,7 @@ def _story(r: Report, width: float) -> list[Flowable]:
             _rich(f"{iae} - other alerts: {len(r.alerts) - r.iae_count}"),
         ],
         [_p("Adjudicated"), _p(iae_counts(r.safety))],
+        [_p("Adverse events"), _p(ae_summary(r.safety))],
         [_p("Generated"), _p(f"{when(r.generated_at)} by iaewatch")],
     ]
     s.append(_table(meta, [35 * mm, width - 35 * mm], header=False))

@@ -28,6 +28,20 @@ def iae_counts(safety: dict[str, Any]) -> str:
     )
 
 
+def ae_summary(safety: dict[str, Any]) -> str:
+    """One line per AE for the report's head: term, grade, seriousness, who signed."""
+    lines = []
+    for ae in safety.get("adverse_events", []):
+        signed = ", ".join(f"{s['signer']} {s['t']}" for s in ae["signatures"] if s["valid"])
+        lines.append(
+            f"AE {ae['id']}: {ae['term']} · CTCAE grade {ae['ctcae_grade']} · "
+            + ("SUSAR" if ae["susar"] else "serious" if ae["serious"] else "not serious")
+            + f" · {len(ae['alert_ids'])} alerts · "
+            + (f"signed by {signed}" if signed else "not signed")
+        )
+    return "; ".join(lines) or "none recorded"
+
+
 def verdict_note(safety: dict[str, Any], alert_id: str) -> str:
     """How an alert was adjudicated, for its row in the alert table ('' if it was not)."""
     adj = safety.get("adjudications", {}).get(alert_id)

@@ -11,14 +11,17 @@ from core.model import Category
 
 INVESTIGATOR = "dr.lee"
 COORDINATOR = "coord.chen"
-EPISODE = timedelta(minutes=10)
-"""Alerts starting within this of the first clinical alert belong to its episode."""
+EPISODE = timedelta(minutes=15)
+"""Alerts starting within this of the episode's first protocol IAE (else its first clinical
+alert) belong to the episode."""
 
 TERMS: dict[Category, tuple[str, str]] = {
     Category.EMBOLISM_PATTERN: ("Pulmonary embolism", "10037377"),
     Category.ARRHYTHMIA: ("Ventricular tachycardia", "10047302"),
     Category.TRANSFUSION_REACTION: ("Infusion related reaction", "10051792"),
     Category.CARDIAC_ARREST: ("Cardiac arrest", "10007515"),
+    Category.VENTILATORY_ESCALATION: ("Hypoxia", "10021143"),
+    Category.VASOPRESSOR_ESCALATION: ("Hypotension", "10021097"),
 }
 NOT_CLINICAL = {Category.TECHNICAL, Category.INFUSION_PROBLEM}
 
@@ -67,15 +70,16 @@ async def record_enrolment(store: Store, study_id: str, t: datetime, t0: datetim
 
 
 async def adjudicate_first_episode(store: Store, study_id: str, bed: str, t: datetime) -> None:
-    """Confirm the first clinical episode's alerts as IAEs, grouped into one AE, signed."""
+    """Confirm the first episode's alerts as IAEs, grouped into one AE, signed."""
     found = sorted(
         (a for a in await store.alerts(bed=bed, limit=5000) if a.category not in NOT_CLINICAL),
         key=lambda a: a.onset,
     )
     if not found:
         return
-    first = found[0].onset
-    episode = [a for a in found if a.onset - first <= EPISODE]
+    anchor = next((a.onset for a in found if a.iae), found[0].onset)
+    episode = [a for a in found if abs(a.onset - anchor) <= EPISODE]
+    first = episode[0].onset
     term, code = next(
         (TERMS[a.category] for a in episode if a.category in TERMS),
         (episode[0].category.value.replace("_", " "), None),
