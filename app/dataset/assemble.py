@@ -121,13 +121,19 @@ def group_of(patient: PatientRow, infusion: InfusionRow | None) -> str:
 def compute_free_days(
     t0: datetime, out: OutcomesForm, *, vasopressor_at_t0: bool
 ) -> dict[str, float | None]:
-    """Ventilator-, ICU- and vasopressor-free days (None while day-28 status is unknown)."""
+    """Ventilator-, ICU- and vasopressor-free days (None while day-28 status is unknown).
+    Vasopressors ran at day 0 when the first vasopressor event is a stop, else when
+    `vasopressor_at_t0` says so."""
     if out.vital_status_d28 == "unknown":
         return {"ventilator": None, "icu": None, "vasopressor": None}
     death = out.death_at
     vent = [Switch(e.t, e.event == "reintubation") for e in out.ventilation]
     icu = [Switch(e.t, e.event == "icu_readmission") for e in out.icu]
-    pressors = [Switch(e.t, e.event == "vasopressor_start") for e in out.vasopressors]
+    pressors = sorted(
+        (Switch(e.t, e.event == "vasopressor_start") for e in out.vasopressors), key=lambda s: s.t
+    )
+    if pressors:  # the events say whether a vasopressor ran at day 0: a stop first means yes
+        vasopressor_at_t0 = not pressors[0].on
     return {
         "ventilator": free_days(t0, intervals(t0, on_at_t0=True, switches=vent), death_at=death),
         "icu": free_days(t0, intervals(t0, on_at_t0=True, switches=icu), death_at=death),
