@@ -23,8 +23,10 @@ from app.outbound.messages import alert_items, endpoint_rule, numerics_item
 from app.outbound.sender import Alarm, EndpointSender
 from app.outbound.transports import MllpTransport, Transport, WebhookTransport
 from core.clock import Clock
-from core.model import Alert, AlertState, Phase, Priority, ValueStatus
+from core.errors import UnitError
+from core.model import Alert, AlertState, Observation, Phase, Priority, ValueStatus
 from core.params import parameter
+from core.units import to_canonical
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +123,17 @@ def _alarm(ep: EndpointConfig, ctx: AppContext) -> Alarm:
     return alarm
 
 
+def _canonical(o: Observation, weight_kg: float) -> float | None:
+    """`o`'s value in its parameter's canonical unit (what PCD-01 labels it with); None when
+    it has no value, is not in the vocabulary, or its unit does not convert."""
+    if o.value is None or parameter(o.code) is None:
+        return None
+    try:
+        return to_canonical(o.code, o.value, o.unit, weight_kg=weight_kg)
+    except UnitError:
+        return None
+
+
 async def _numerics(sender: EndpointSender, ctx: AppContext) -> None:
     """Every `interval` s, each bed's latest valid numerics (of that interval) as PCD-01;
     a bed with no patient enrolled has nobody to chart for and sends none."""
@@ -134,13 +147,12 @@ async def _numerics(sender: EndpointSender, ctx: AppContext) -> None:
             if row.patient is None:
                 continue
             latest = await ctx.views.latest(row.bed)
+            weight = row.patient.weight_kg
             values = {
-                code: o.value
+                code: value
                 for code, o in latest.items()
-                if o.value is not None
-                and o.status is ValueStatus.VALID
-                and o.t >= fresh_from
-                and parameter(code) is not None
+                if o.status is ValueStatus.VALID and o.t >= fresh_from
+                if (value := _canonical(o, weight)) is not None
             }
             if values:
                 items.append(numerics_item(ep, row.bed, row.patient.study_id, values, now))

@@ -101,19 +101,19 @@ async def test_alerts_and_numerics_leave_and_health_is_visible(
     await drive_until(vclock, lambda: len(am.accepted) == 2, 30)
     assert decode_report(am.received[1]).alarms[0].inactivation == "alert-acknowledged"
 
+    now = vclock.now()
     await ctx.store.add_observations(
         [
-            Observation(
-                t=vclock.now(), bed="ICU-1", code="MDC_PULS_OXIM_SAT_O2", value=93.0, unit="%"
-            )
+            Observation(t=now, bed="ICU-1", code="MDC_PULS_OXIM_SAT_O2", value=93.0, unit="%"),
+            Observation(t=now, bed="ICU-1", code="MDC_TEMP", value=100.4, unit="[degF]"),
         ]
     )
     await drive_until(vclock, lambda: any(m.control_id.startswith("N") for m in ehr.received), 65)
     numerics = decode_report(next(m for m in ehr.received if m.control_id.startswith("N")))
     assert numerics.patient_id == "S-042"
-    assert [(m.code, m.mdc, m.unit) for m in numerics.metrics] == [
-        ("MDC_PULS_OXIM_SAT_O2", 150456, "%")
-    ]
+    got = {m.code: (m.mdc, m.value, m.unit) for m in numerics.metrics}
+    assert got["MDC_PULS_OXIM_SAT_O2"] == (150456, 93.0, "%")
+    assert got["MDC_TEMP"] == (150344, pytest.approx(38.0), "Cel")  # sent in the canonical unit
 
     metrics = (await client.get("/metrics", headers=engineer)).text
     assert 'iaewatch_outbound_connected{endpoint="am",kind="pcd-04"} 1.0' in metrics
