@@ -226,7 +226,7 @@ class Intake:
         derived = self._derived_by_trigger.get(code)
         if derived:
             for d in derived:
-                self._derive(bed, d, ts, dt, out)
+                self._derive(bed, d, code, ts, dt, out)
         rules = self._by_trigger.get(code)
         if rules and code in self._shadow and self._shadowed(bed, code, ts):
             return
@@ -244,16 +244,56 @@ class Intake:
                 return True
         return False
 
-    def _derive(self, bed: BedState, d: Derived, ts: float, dt: datetime, out: list[Alert]) -> None:
-        a, b = bed.series.get(d.a), bed.series.get(d.b)
-        if a is None or b is None:
+    def _derive(
+        self, bed: BedState, d: Derived, code: str, ts: float, dt: datetime, out: list[Alert]
+    ) -> None:
+        inputs = [bed.series.get(c) for c in d.inputs]
+        values: list[float] = []
+        usable = True
+        for c, s in zip(d.inputs, inputs, strict=True):
+            if s is None or ts - s.t > self._fresh[c]:
+                return
+            if s.value is None:
+                usable = False
+            else:
+                values.append(s.value)
+        if d.pair_s is not None and not self._paired(bed, d, code, inputs, ts, dt, out):
             return
-        if ts - a.t > self._fresh[d.a] or ts - b.t > self._fresh[d.b]:
-            return
-        value = None
-        if a.value is not None and b.value is not None:
-            value = d.compute(a.value, b.value)
+        value = d.compute(*values) if usable else None
         self.store(bed, d.code, ts, value, None, dt, out)
+
+    def _paired(
+        self,
+        bed: BedState,
+        d: Derived,
+        code: str,
+        inputs: list[Series | None],
+        ts: float,
+        dt: datetime,
+        out: list[Alert],
+    ) -> bool:
+        """Hold mechanics: compute on a plateau only with the PEEP of the same hold; a later
+        PEEP change makes the plateau stale (stored unusable, as is what it gave)."""
+        hold, peep = inputs[0], inputs[1]
+        assert hold is not None and peep is not None and d.pair_s is not None
+        if code != d.inputs[0]:
+            used = bed.paired.get(d.code)
+            if (
+                used is not None
+                and peep.value is not None
+                and abs(peep.value - used) >= d.pair_change
+            ):
+                bed.paired.pop(d.code, None)
+                self._warn(
+                    f"plateau_stale:{bed.name}", f"{bed.name}: PEEP changed since the plateau"
+                )
+                self.store(bed, d.inputs[0], ts, None, None, dt, out)
+            return False  # a PEEP sample alone makes no new hold
+        if abs(hold.t - peep.t) > d.pair_s or peep.value is None:
+            self.store(bed, d.code, ts, None, None, dt, out)
+            return False
+        bed.paired[d.code] = peep.value
+        return True
 
     def _convert(self, bed: BedState, msg: Observation, ts: float, value: float) -> float | None:
         code, unit = msg.code, msg.unit

@@ -60,11 +60,15 @@ class Plan:
         watched |= self.baseline_codes
         # derived parameters in use, and what they need
         self.derived_by_trigger: dict[str, list[Derived]] = {}
-        for code in sorted(watched):
-            d = DERIVED.get(code)
-            if d is None:
+        todo = sorted(c for c in watched if c in DERIVED)
+        done: set[str] = set()
+        while todo:  # a derived input may itself be derived
+            d = DERIVED[todo.pop(0)]
+            if d.code in done:
                 continue
-            watched.update((d.a, d.b))
+            done.add(d.code)
+            watched.update(d.inputs)
+            todo += [c for c in d.inputs if c in DERIVED]
             for trig in d.triggers:
                 self.derived_by_trigger.setdefault(trig, []).append(d)
         if watched & set(ART_LINE):

@@ -189,7 +189,7 @@ class Restorer:
         self._lookback = {c: ruleset.baseline.for_code(c)[0] for c in plan.baseline_codes}
         for code, lookback in list(self._lookback.items()):
             d = DERIVED.get(code)  # computed by the engine, never stored: read its inputs
-            for source in () if d is None else (d.a, d.b):
+            for source in () if d is None else d.inputs:
                 self._lookback[source] = max(lookback, self._lookback.get(source, 0.0))
         for code in plan.agents:
             self._lookback.setdefault(code, ruleset.baseline.lookback_s)

@@ -157,6 +157,8 @@ class BedState:
         self.agent_on: dict[str, bool] = {}
         # per-kg doses seen before the weight was known: code -> (t, value, unit, device)
         self.pending_raw: dict[str, tuple[float, float, str, str | None]] = {}
+        # hold mechanics: derived code -> the PEEP its plateau was paired with
+        self.paired: dict[str, float] = {}
         # composites with a time span: condition uid -> last time it was true
         self.latch: dict[int, float] = {}
         self.event: DeviceEvent | None = None  # the event being processed, for event leaves

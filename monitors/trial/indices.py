@@ -7,6 +7,7 @@ pressure, a zero PaO2): an index is either right or absent.
 
     P/F   = PaO2 / FiO2                                   mmHg     (FiO2 as a fraction)
     OI    = FiO2 × mean airway pressure × 100 / PaO2      —        (FiO2 as a fraction)
+    OSI   = FiO2 × mean airway pressure × 100 / SpO2      —        (FiO2 as a fraction)
     S/F   = SpO2 / FiO2, only for SpO2 ≤ 97 %             —        (FiO2 as a fraction)
     ΔP    = plateau pressure − PEEP                       cmH2O
     Cstat = tidal volume / (plateau pressure − PEEP)      mL/cmH2O
@@ -23,12 +24,13 @@ FIO2_MAX_PCT = 100.0
 SF_SPO2_MAX_PCT = 97.0
 """Above this the oxyhaemoglobin curve is flat: S/F no longer tracks P/F (Rice 2007)."""
 
-PF, OI, SF, DP, CSTAT = (
+PF, OI, SF, DP, CSTAT, OSI = (
     "IAEW_PF_RATIO",
     "IAEW_OXYGENATION_INDEX",
     "IAEW_SF_RATIO",
     "IAEW_DRIVING_PRESSURE",
     "IAEW_STATIC_COMPLIANCE",
+    "IAEW_OSI",
 )
 
 PAO2 = "MDC_CONC_PO2_ART"
@@ -68,6 +70,14 @@ INDICES: tuple[IndexSpec, ...] = (
         formula="FiO2 (fraction) × mean airway pressure × 100 / PaO2",
         inputs=(FIO2, PMEAN, PAO2),
         note="from entered blood gases; FiO2 and mean airway pressure at the gas's time",
+    ),
+    IndexSpec(
+        code=OSI,
+        label="OSI",
+        unit="1",
+        formula="FiO2 (fraction) × mean airway pressure × 100 / SpO2",
+        inputs=(FIO2, PMEAN, SPO2),
+        note="OI's continuous surrogate, SpO2 for PaO2",
     ),
     IndexSpec(
         code=SF,
@@ -132,6 +142,16 @@ def oxygenation_index(
     return f * paw * 100.0 / pao2
 
 
+def oxygen_saturation_index(
+    fio2_pct: float | None, mean_paw_cmh2o: float | None, spo2_pct: float | None
+) -> float | None:
+    """Oxygen saturation index: FiO2 (fraction) × mean airway pressure × 100 / SpO2 (%)."""
+    f, paw, spo2 = fio2_fraction(fio2_pct), _num(mean_paw_cmh2o), _num(spo2_pct)
+    if f is None or paw is None or spo2 is None or paw <= 0 or not 0 < spo2 <= 100:
+        return None
+    return f * paw * 100.0 / spo2
+
+
 def sf_ratio(spo2_pct: float | None, fio2_pct: float | None) -> float | None:
     """SpO2/FiO2 (FiO2 as a fraction); None when SpO2 is above 97 % (where it means nothing)."""
     spo2, f = _num(spo2_pct), fio2_fraction(fio2_pct)
@@ -167,6 +187,8 @@ def compute(code: str, values: dict[str, float | None]) -> float | None:
         return pf_ratio(g(PAO2), g(FIO2))
     if code == OI:
         return oxygenation_index(g(FIO2), g(PMEAN), g(PAO2))
+    if code == OSI:
+        return oxygen_saturation_index(g(FIO2), g(PMEAN), g(SPO2))
     if code == SF:
         return sf_ratio(g(SPO2), g(FIO2))
     if code == DP:

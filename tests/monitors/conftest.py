@@ -30,6 +30,8 @@ CODES = {
     "pplat": ("MDC_PRESS_RESP_PLAT", "cm[H2O]"),
     "etco2": ("MDC_AWAY_CO2_ET", "mm[Hg]"),
     "mv": ("MDC_VOL_MINUTE_AWAY_EXP", "L/min"),
+    "vte": ("MDC_VOL_AWAY_TIDAL_EXP", "mL"),
+    "pmean": ("MDC_PRESS_AWAY_MEAN", "cm[H2O]"),
     "rate": ("MDC_FLOW_FLUID_PUMP", "mL/h"),
     "vol": ("MDC_VOL_FLUID_DELIV", "mL"),
     "norepi": ("IAEW_DOSE_NOREPINEPHRINE", "ug/min"),
@@ -51,6 +53,8 @@ STEADY: dict[str, float] = {
     "pplat": 24,
     "etco2": 38,
     "mv": 8,
+    "pmean": 18,
+    "vte": 420,
 }
 
 Value = float | Callable[[float], float | None]

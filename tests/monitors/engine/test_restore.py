@@ -240,7 +240,8 @@ def test_restart_during_the_baseline_rebuilds_it_from_stored_data() -> None:
     (tachy,) = [a for a in restored if a.rule == "tachycardia"]  # +35 over the baseline
     assert tachy.evidence["baseline"] == {"MDC_ECG_HEART_RATE": 90}
     (bed,) = engine.beds()
-    assert bed.baseline_missing == ("pf",)  # no blood gas in this stream, restart or not
+    # no blood gas in this stream, restart or not: no P/F and no OI (issue 13) baseline
+    assert bed.baseline_missing == ("oi", "pf")
     assert bed.baseline["MDC_ECG_HEART_RATE"] == 90
 
 
