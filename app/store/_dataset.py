@@ -35,7 +35,7 @@ from app.store._beds import _patient
 from app.store.base import StoreBase, inserted_id
 from app.store.errors import DuplicateError, StoreError
 from app.store.rows import Arm, PatientRow
-from app.store.schema import BigId, metadata, patients
+from app.store.schema import BigId, metadata, observations, patients
 from app.store.types import JSONDoc, UTCDateTime
 
 FORMS = ("outcomes", "covariates", "biomarkers")
@@ -84,6 +84,20 @@ class FormRow:
     entered_by: str
     entered_at: datetime
     reason: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ObservationSummary:
+    """One parameter code of one bed over a period: how many values, mean, range, span."""
+
+    code: str
+    unit: str
+    n: int
+    mean: float | None
+    min: float | None
+    max: float | None
+    first_t: datetime
+    last_t: datetime
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -192,6 +206,49 @@ class DatasetQueries(StoreBase):
         )
         async with self._read() as conn:
             return [_form(r) for r in (await conn.execute(stmt)).mappings()]
+
+    async def form_history(self, study_id: str) -> list[FormRow]:
+        """Every version of every form of a patient, by form and version."""
+        c = dataset_records.c
+        stmt = select(dataset_records).where(c.study_id == study_id).order_by(c.form, c.version)
+        async with self._read() as conn:
+            return [_form(r) for r in (await conn.execute(stmt)).mappings()]
+
+    async def observation_summary(
+        self, bed: str, since: datetime, until: datetime
+    ) -> list[ObservationSummary]:
+        """Per code and unit of `bed` in [since, until]: count of values, mean, min, max, and
+        the first and last time (computed in SQL)."""
+        c = observations.c
+        stmt = (
+            select(
+                c.code,
+                c.unit,
+                func.count(c.value).label("n"),
+                func.avg(c.value).label("mean"),
+                func.min(c.value).label("min"),
+                func.max(c.value).label("max"),
+                func.min(c.t).label("first_t"),
+                func.max(c.t).label("last_t"),
+            )
+            .where(c.bed == bed, c.t >= since, c.t <= until)
+            .group_by(c.code, c.unit)
+            .order_by(c.code, c.unit)
+        )
+        async with self._read() as conn:
+            return [
+                ObservationSummary(
+                    code=r["code"],
+                    unit=r["unit"],
+                    n=int(r["n"]),
+                    mean=None if r["mean"] is None else float(r["mean"]),
+                    min=r["min"],
+                    max=r["max"],
+                    first_t=r["first_t"],
+                    last_t=r["last_t"],
+                )
+                for r in (await conn.execute(stmt)).mappings()
+            ]
 
     async def current_forms(self) -> dict[tuple[str, str], FormRow]:
         """The newest version of every form of every patient, by (study id, form)."""
