@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from datetime import tzinfo
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 
 from app.commands.db import DatabaseUrl, fail, resolve_database_url
 from app.report import Report, ReportFormat, build_report, render
+from app.report.locale import LANGUAGES
 from app.store import Store
 from core.clock import RealClock
 from core.errors import IaewatchError
@@ -83,10 +86,23 @@ def register(cli: typer.Typer) -> None:
                 help="Instead of the database: a sample from this shipped scenario (or file).",
             ),
         ] = None,
+        lang: Annotated[
+            str, typer.Option("--lang", help="Language of the PDF: en or zh-CN.")
+        ] = "en",
+        timezone: Annotated[
+            str | None,
+            typer.Option(
+                "--timezone",
+                help="Show times in this IANA zone with UTC beside them (e.g. Asia/Shanghai).",
+            ),
+        ] = None,
     ) -> None:
         """The 24 h infusion-associated-event report of one patient."""
         if (patient is None) == (scenario is None):
             fail("error: give --patient ID (or --scenario NAME for a sample)", 2)
+        if lang not in LANGUAGES:
+            fail(f"error: --lang {lang!r}: one of {', '.join(LANGUAGES)}", 2)
+        _zone(timezone)  # a wrong zone fails before any work
         kind = _format(fmt, out)
         if kind is ReportFormat.PDF and out is None and sys.stdout.isatty():
             fail("error: a PDF is binary: give --out FILE or redirect standard output", 2)
@@ -104,7 +120,7 @@ def register(cli: typer.Typer) -> None:
             fail(f"error: no patient {patient!r} in the database", 1)
         except (IaewatchError, OSError) as exc:
             fail(f"error: {exc}", 1)
-        body = render(rep, kind)
+        body = render(rep, kind, lang=lang, tz=_zone(timezone))
         if out is None:
             sys.stdout.buffer.write(body)
             sys.stdout.flush()
@@ -121,3 +137,13 @@ def register(cli: typer.Typer) -> None:
             f"({rep.iae_count} IAE, {alerts} alerts{'' if rep.complete else ', interim'})",
             file=sys.stderr,
         )
+
+
+def _zone(name: str | None) -> tzinfo | None:
+    """The IANA zone `name` (None: UTC alone); exits 2 naming a zone that does not exist."""
+    if name is None:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        fail(f"error: --timezone {name!r}: not an IANA time zone (e.g. Asia/Shanghai)", 2)

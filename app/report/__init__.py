@@ -5,6 +5,7 @@ the trial database (`tabular`).
 
 from __future__ import annotations
 
+from datetime import tzinfo
 from enum import StrEnum
 
 from app.report.data import Report, build_report
@@ -26,16 +27,21 @@ class ReportFormat(StrEnum):
         }[self.value]
 
 
-def render(report: Report, fmt: ReportFormat) -> bytes:
-    """The report in `fmt`, as bytes (text formats in UTF-8)."""
+def render(
+    report: Report, fmt: ReportFormat, *, lang: str = "en", tz: tzinfo | None = None
+) -> bytes:
+    """The report in `fmt`, as bytes (text formats in UTF-8). The PDF is written in `lang`
+    (en, zh-CN); the PDF and HTML give times in `tz` with UTC beside them (default UTC)."""
     if fmt is ReportFormat.PDF:
         from app.report.pdf import to_pdf  # reportlab is imported only when a PDF is asked for
 
-        return to_pdf(report)
+        return to_pdf(report, lang=lang, tz=tz)
     if fmt is ReportFormat.HTML:
         from app.report.html import to_html
+        from app.report.locale import report_locale
 
-        return to_html(report).encode("utf-8")
+        with report_locale(lang, tz):
+            return to_html(report).encode("utf-8")
     from app.report.tabular import to_csv, to_json
 
     text = to_csv(report) if fmt is ReportFormat.CSV else to_json(report)

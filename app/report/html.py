@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from app.report.charts import report_charts, svg
 from app.report.data import Report
+from app.report.locale import local_time
 from app.report.safety_text import (
     OI_LABEL,
     PF_LABEL,
@@ -27,10 +28,11 @@ TEMPLATES = Path(__file__).parent / "templates"
 
 
 def when(t: datetime | None) -> str:
-    """A time as `2026-03-01 08:00:00 UTC` (— for none)."""
+    """A time as `2026-03-01 08:00:00 UTC`, or in the report's zone with UTC beside it
+    (`app.report.locale`; — for none)."""
     if t is None:
         return "—"
-    return t.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return local_time(t)
 
 
 def duration(seconds: float) -> str:

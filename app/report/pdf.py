@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import tzinfo
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -40,6 +41,7 @@ from app.report.charts import (
 from app.report.data import Report
 from app.report.fonts import BODY_FONT, BOLD_FONT, MONO_FONT, UNICODE
 from app.report.html import duration, evidence, num, show, unit, when
+from app.report.locale import report_locale, tr
 from app.report.safety_text import (
     OI_LABEL,
     PF_LABEL,
@@ -103,7 +105,8 @@ _STATUS = {"met": "#1b5e20", "not_met": "#b71c1c", "unknown": "#8a6d00"}
 
 
 def _p(text: Any, style: ParagraphStyle = BODY) -> Paragraph:
-    return Paragraph(_t(text), style)
+    """A paragraph of plain text (a fixed text of the report in the report's language)."""
+    return Paragraph(_t(tr(text) if isinstance(text, str) else text), style)
 
 
 def _rich(markup: str, style: ParagraphStyle = BODY) -> Paragraph:
@@ -487,7 +490,13 @@ def _safety(r: Report, width: float) -> list[Flowable]:
     return out
 
 
-def to_pdf(report: Report) -> bytes:
+def to_pdf(report: Report, *, lang: str = "en", tz: tzinfo | None = None) -> bytes:
+    """The PDF in `lang` (`app.report.locale`), times in `tz` with UTC beside them."""
+    with report_locale(lang, tz):
+        return _pdf(report)
+
+
+def _pdf(report: Report) -> bytes:
     buf = io.BytesIO()
     sid = str(report.patient["study_id"])
 
@@ -495,8 +504,8 @@ def to_pdf(report: Report) -> bytes:
         canvas.saveState()
         canvas.setFont(BODY_FONT, 7)
         canvas.setFillColor(colors.grey)
-        canvas.drawString(12 * mm, 8 * mm, _latin(f"iaewatch IAE report - {sid}"))
-        canvas.drawRightString(A4[0] - 12 * mm, 8 * mm, f"page {doc.page}")
+        canvas.drawString(12 * mm, 8 * mm, _latin(tr(f"iaewatch IAE report - {sid}")))
+        canvas.drawRightString(A4[0] - 12 * mm, 8 * mm, tr(f"page {doc.page}"))
         canvas.restoreState()
 
     doc = SimpleDocTemplate(
