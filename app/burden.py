@@ -50,11 +50,14 @@ class Burden:
         """An alert transition of the current stream (only starts are counted)."""
         if a.phase is not Phase.START:
             return
+        kind = "technical" if a.category is Category.TECHNICAL else "non-technical"
+        self.starts[(kind, a.category.value, a.priority.value, self.where(a))] += 1
+
+    def where(self, a: Alert) -> str:
+        """INSIDE when the transition falls in its bed's monitoring window, else OUTSIDE."""
         bed = self.beds.get((self.stream, a.bed))
         start = bed.start if bed is not None else None
-        where = INSIDE if start is not None and start <= a.t < start + self.window else OUTSIDE
-        kind = "technical" if a.category is Category.TECHNICAL else "non-technical"
-        self.starts[(kind, a.category.value, a.priority.value, where)] += 1
+        return INSIDE if start is not None and start <= a.t < start + self.window else OUTSIDE
 
     def hours(self) -> dict[str, float]:
         """Patient-hours inside and outside the monitoring window."""
