@@ -153,7 +153,9 @@ export function sparkline(points, now, spanMs) {
   svg.setAttribute("class", "spark");
   svg.setAttribute("viewBox", "0 0 100 18");
   svg.setAttribute("preserveAspectRatio", "none");
-  const from = now - spanMs;
+  // the last spanMs, or from the first value seen when the page has seen less than that
+  const from = Math.max(now - spanMs, points.length ? points[0][0] : now);
+  const span = Math.max(now - from, 60_000);
   const pts = points.filter(([ts]) => ts >= from);
   if (pts.length >= 2) {
     const vals = pts.map(([, v]) => v);
@@ -166,7 +168,7 @@ export function sparkline(points, now, spanMs) {
     const line = document.createElementNS(NS, "polyline");
     line.setAttribute(
       "points",
-      pts.map(([ts, v]) => `${(((ts - from) / spanMs) * 100).toFixed(1)},${(17 - ((v - lo) / (hi - lo)) * 16).toFixed(1)}`).join(" "),
+      pts.map(([ts, v]) => `${(((ts - from) / span) * 100).toFixed(1)},${(17 - ((v - lo) / (hi - lo)) * 16).toFixed(1)}`).join(" "),
     );
     svg.append(line);
   }

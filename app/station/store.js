@@ -34,8 +34,10 @@ export function compareAlerts(a, b) {
 }
 
 // Alerts on one bed whose onsets follow each other within this gap are one incident (one
-// event's cascade: VT → tachycardia → hypotension). Technical alerts stand alone.
+// event's cascade: VT → tachycardia → hypotension). Device and process alerts (technical,
+// infusion problems) are not part of a patient's cascade: they stand alone.
 export const INCIDENT_GAP_MS = 5 * 60_000;
+const STANDS_ALONE = new Set(["technical", "infusion_problem"]);
 
 /**
  * Group alerts (already filtered) into incidents: {id, bed, members (by onset), lead}. The
@@ -44,7 +46,7 @@ export const INCIDENT_GAP_MS = 5 * 60_000;
 export function groupIncidents(alerts) {
   const byBed = new Map();
   for (const a of alerts) {
-    const key = a.category === "technical" ? `${a.bed}\u0000${a.id}` : a.bed;
+    const key = STANDS_ALONE.has(a.category) ? `${a.bed}\u0000${a.id}` : a.bed;
     if (!byBed.has(key)) byBed.set(key, []);
     byBed.get(key).push(a);
   }

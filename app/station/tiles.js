@@ -211,7 +211,7 @@ export class BedGrid {
     const timeKey = `inf.${running ? "elapsed" : "took"}${inf.planned_min != null ? "Of" : ""}`;
     setText(
       parts.infTime,
-      Number.isFinite(started) ? t(timeKey, { m: elapsedMin, planned: inf.planned_min }) : "",
+      Number.isFinite(started) ? t(timeKey, { m: elapsedMin, planned: Math.round(inf.planned_min) }) : "",
     );
     parts.infTime.classList.toggle(
       "over",
