@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -31,6 +32,7 @@ from app.metrics import AppMetrics, IngestCounters
 from app.settings import Settings
 from app.store import Store, StoreNotMigrated
 from app.store.url import safe_url
+from app.validation import validation_error
 from app.ws.endpoint import router as ws_router
 from app.ws.hub import Hub
 from core.bus import Bus, InProcessBus
@@ -120,6 +122,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.login_guard = LoginGuard(clock)
+    app.add_exception_handler(RequestValidationError, validation_error)
     app.add_middleware(SecurityHeaders)
     app.include_router(api_router())
     app.include_router(dataset_router)

@@ -9,10 +9,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
+from fastapi import Query
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from app.security import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from app.store.rows import Arm, Role
+from core.vocabulary import EVENTS
 
 
 def _utc(t: datetime) -> datetime:
@@ -26,7 +28,31 @@ Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][
 
 
 class In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A request body: unknown fields, NaN and ±inf are refused (422 with the reason)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+def _vocab(event: str, name: str) -> Any:
+    """A `Field` holding an event field's physical range from the vocabulary (one copy)."""
+    f = EVENTS[event].fields[name]
+    return Field(ge=f.low, le=f.high)
+
+
+WeightKg = Annotated[float, _vocab("infusion_start", "weight_kg")]
+VolumeMl = Annotated[float, _vocab("infusion_start", "volume_ml")]
+PlannedMin = Annotated[float, _vocab("infusion_start", "planned_min")]
+Pao2 = Annotated[float, _vocab("blood_gas", "pao2_mmhg")]
+Paco2 = Annotated[float, _vocab("blood_gas", "paco2_mmhg")]
+Ph = Annotated[float, _vocab("blood_gas", "ph")]
+
+MIN_SPAN_HOURS = 0.25
+MAX_SPAN_HOURS = 72.0
+SpanHours = Annotated[
+    float,
+    Query(ge=MIN_SPAN_HOURS, le=MAX_SPAN_HOURS, description="the span, 15 min to 72 h"),
+]
+"""How far back a trend or index query looks (finite, 15 min to 72 h)."""
 
 
 # -- auth and users ---------------------------------------------------------------------------
@@ -46,9 +72,7 @@ class TokenOut(BaseModel):
 class UserIn(In):
     username: Name
     role: Role
-    password: Annotated[
-        str, Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)
-    ]
+    password: Annotated[str, Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)]
 
 
 class UnlockIn(In):
@@ -87,7 +111,7 @@ class AuditOut(BaseModel):
 class PatientIn(In):
     study_id: Name
     bed: Annotated[str, Field(min_length=1, max_length=64)]
-    weight_kg: Annotated[float, Field(gt=0, le=400)]
+    weight_kg: WeightKg
     arm: Arm
     ards_onset: UtcTime | None = None
     age_years: Annotated[int, Field(ge=0, le=130)] | None = None
@@ -103,11 +127,11 @@ class PatientOut(BaseModel):
 
 
 class InfusionStartIn(In):
-    weight_kg: Annotated[float, Field(gt=0, le=400)] | None = Field(
+    weight_kg: WeightKg | None = Field(
         default=None, description="Defaults to the enrolled patient's weight."
     )
-    volume_ml: Annotated[float, Field(gt=0, le=5000)]
-    planned_min: Annotated[float, Field(gt=0, le=24 * 60)]
+    volume_ml: VolumeMl
+    planned_min: PlannedMin
     t: UtcTime | None = Field(default=None, description="Start time; now when omitted.")
     override_reason: Annotated[str, Field(min_length=5, max_length=500)] | None = Field(
         default=None,
@@ -164,9 +188,9 @@ class PlainEventIn(_EventIn):
 
 class BloodGasIn(_EventIn):
     event: Literal["blood_gas"]
-    pao2_mmhg: Annotated[float, Field(gt=0, le=800)] | None = None
-    paco2_mmhg: Annotated[float, Field(gt=0, le=250)] | None = None
-    ph: Annotated[float, Field(ge=6.5, le=8.0)] | None = None
+    pao2_mmhg: Pao2 | None = None
+    paco2_mmhg: Paco2 | None = None
+    ph: Ph | None = None
 
     @model_validator(mode="after")
     def _some_value(self) -> BloodGasIn:

@@ -20,6 +20,7 @@ from app.schemas import (
     InfusionOut,
     InfusionStartIn,
     InfusionStopIn,
+    SpanHours,
     TrendsOut,
 )
 from core.model import DeviceEvent, EventSource
@@ -74,7 +75,7 @@ async def get_trends(
     ctx: Ctx,
     _user: CurrentUser,
     codes: Annotated[str, Query(min_length=1, description="comma-separated parameter codes")],
-    hours: Annotated[float, Query(gt=0, le=72)] = 6,
+    hours: SpanHours = 6,
     points: Annotated[int, Query(ge=2, le=5000)] = 300,
 ) -> dict[str, Any]:
     """Each code's values over the last `hours`, reduced to at most `points` points."""

@@ -36,7 +36,7 @@ from app.live.views import infusion_dict
 from app.product_check import product_dict, product_status
 from app.report import ReportFormat, build_report, render
 from app.report.gather import checklist, gases, index_trends
-from app.schemas import In, UtcTime
+from app.schemas import In, PlannedMin, SpanHours, UtcTime, VolumeMl
 from app.store import InfusionRow, PatientRow
 from app.store.rows import Role
 from core.model import DeviceEvent, EventSource
@@ -80,8 +80,8 @@ class ExclusionEntry(In):
 
 
 class TrialInfusionStartIn(In):
-    volume_ml: Annotated[float, Field(gt=0, le=5000)] = ORDER.volume_ml
-    planned_min: Annotated[float, Field(gt=0, le=24 * 60)]
+    volume_ml: VolumeMl = ORDER.volume_ml
+    planned_min: PlannedMin
     t: UtcTime | None = Field(default=None, description="Start time; now when omitted.")
     override_reason: Annotated[str, Field(min_length=10, max_length=1000)] | None = Field(
         default=None,
@@ -386,7 +386,7 @@ async def bed_indices(
     bed: str,
     ctx: Ctx,
     _user: CurrentUser,
-    hours: Annotated[float, Query(gt=0, le=72)] = 24,
+    hours: SpanHours = 24,
     points: Annotated[int, Query(ge=2, le=2000)] = 288,
 ) -> dict[str, Any]:
     """P/F and OI at each blood gas; S/F (SpO2 ≤ 97 % only), driving pressure and static
