@@ -16,14 +16,14 @@ import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from app.alert_desk import technical_alert
 from app.context import AppContext
 from app.store._adverse import AdverseEventRow
-from core.model import Priority
+from core.model import Alert, AlertState, Phase, Priority
 from core.records import format_time
 
 log = logging.getLogger(__name__)
@@ -89,27 +89,35 @@ class SaeClock:
         self._task: asyncio.Task[None] | None = None
 
     async def check(self) -> list[str]:
-        """Commit an alert for each overdue report; returns their ids (the same id each time,
-        so a repeated check updates rather than duplicates)."""
+        """Commit an alert for each overdue report, and end it once the report is recorded;
+        returns the ids of the overdue ones (the same id each time: a repeated check adds
+        nothing)."""
         now = self.ctx.clock.now()
         raised = []
-        for ae in await self.ctx.store.open_serious_events():
+        for ae in await self.ctx.store.serious_events():
             for due in due_reports(ae):
+                alert = await self._alert(ae, due, now)
+                stored = await self.ctx.store.alert(alert.id)
                 if due.overdue(now):
-                    raised.append(await self._raise(ae, due, now))
+                    raised.append(alert.id)
+                    if stored is None:
+                        log.warning("%s", alert.message)
+                        await self.ctx.alerts.commit(alert)
+                elif due.done_at is not None and stored is not None and stored.ended_at is None:
+                    await self.ctx.alerts.commit(_ended(stored, due.done_at, now))
         return raised
 
-    async def _raise(self, ae: AdverseEventRow, due: Due, now: datetime) -> str:
+    async def _alert(self, ae: AdverseEventRow, due: Due, now: datetime) -> Alert:
         patient = await self.ctx.store.patient(ae.study_id)
         bed = patient.bed if patient is not None and patient.bed else ae.study_id
         what = "SUSAR report" if due.report == "susar" else "SAE report"
-        alert = technical_alert(
+        return technical_alert(
             NAMESPACE,
             bed=bed,
             rule=f"{RULE}:{ae.id}:{due.report}",
             priority=Priority.MEDIUM,
             onset=due.due,
-            t=now,
+            t=max(now, due.due),
             message=(
                 f"{what} for AE {ae.id} ({ae.term}, {ae.study_id}) was due to the sponsor at "
                 f"{format_time(due.due)}"
@@ -121,11 +129,6 @@ class SaeClock:
                 "due": format_time(due.due),
             },
         )
-        stored = await self.ctx.store.alert(alert.id)
-        if stored is None:
-            log.warning("%s", alert.message)
-            await self.ctx.alerts.commit(alert)
-        return alert.id
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="sae-clock")
@@ -155,3 +158,16 @@ async def sae_clock_service(ctx: AppContext) -> AsyncIterator[SaeClock]:
         yield clock
     finally:
         await clock.stop()
+
+
+def _ended(alert: Alert, done_at: datetime, now: datetime) -> Alert:
+    """The END of an overdue-report alert: the report was recorded at `done_at`."""
+    return replace(
+        alert,
+        phase=Phase.END,
+        state=AlertState.RESOLVED,
+        t=max(now, alert.onset),
+        ended_at=max(done_at, alert.onset),
+        message=f"{alert.message}; sent {format_time(done_at)}",
+        seq=None,
+    )

@@ -29,6 +29,7 @@ from sqlalchemy import (
     Table,
     Text,
     select,
+    true,
     update,
 )
 from sqlalchemy.engine import RowMapping
@@ -312,11 +313,9 @@ class AdverseEventQueries(StoreBase):
         """A patient's AEs, by onset."""
         return await self._adverse_events(adverse_events.c.study_id == study_id)
 
-    async def open_serious_events(self) -> list[AdverseEventRow]:
-        """Serious AEs whose sponsor report (or SUSAR report) is not recorded yet."""
-        c = adverse_events.c
-        unreported = c.sponsor_reported_at.is_(None) | c.susar_reported_at.is_(None)
-        return [ae for ae in await self._adverse_events(unreported) if ae.seriousness]
+    async def serious_events(self) -> list[AdverseEventRow]:
+        """Every serious AE (for the reporting clock)."""
+        return [ae for ae in await self._adverse_events(true()) if ae.seriousness]
 
     async def _adverse_events(self, where: Any) -> list[AdverseEventRow]:
         c = adverse_events.c

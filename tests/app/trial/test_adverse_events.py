@@ -176,6 +176,10 @@ async def test_the_sae_clock_raises_an_overdue_alert(
     )
     assert r.status_code == 200, r.text
     assert [d["done_at"] is not None for d in r.json()["reports_due"]] == [True, False]
+    assert await clock.check() == []  # nothing overdue now: the alert ends
+    closed = await ctx.store.alert(alert_id)
+    assert closed is not None and closed.ended_at == T0 + timedelta(minutes=2)
+    assert "sent" in closed.message
     # a life-threatening SUSAR the site knew of 8 days ago, its SAE report sent: 7 days overdue
     old = AE | {"aware_at": (T0 - timedelta(days=8)).isoformat(), "onset": "2026-02-21T08:00:00Z"}
     r = await client.post(f"/api/patients/{SID}/adverse-events", json=old, headers=coord)
