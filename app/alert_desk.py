@@ -9,6 +9,14 @@ one. Nothing travels back over the bus.
 `lock` is held while a transition is committed and published, so publish order is seq order;
 the hub takes the same lock for the instant it cuts a reconnecting client's backlog from its
 snapshot (see `app.ws.hub`).
+
+Several service instances may share one PostgreSQL database (a second one serving more
+stations). The desk tells its listeners every transition in seq order, its own and those
+another instance committed, each once: `seen_seq` is the newest one told; a commit whose seq
+leaves a gap first tells what fills it, read from the store, and `catch_up` (run on each
+PostgreSQL notification, `app.alert_follow`) tells what others committed since. An
+acknowledgement made on another instance also reaches this one's `on_acknowledged` listeners
+(the rules engine).
 """
 
 from __future__ import annotations
@@ -39,6 +47,23 @@ class AlertDesk:
         self.lock = asyncio.Lock()
         self._published: list[AlertListener] = []
         self._acked: list[AlertListener] = []
+        self.seen_seq: int | None = None
+        """The newest transition told to the listeners (None: not known yet; the first
+        commit or acknowledgement takes it, as `start` does)."""
+
+    async def start(self) -> None:
+        """Start from the newest transition in the store (the hub's snapshot covers older)."""
+        self.seen_seq = await self._store.max_seq()
+
+    async def catch_up(self) -> int:
+        """Tell the listeners what other instances committed since `seen_seq`; how many."""
+        async with self.lock:
+            if self.seen_seq is None:
+                self.seen_seq = await self._store.max_seq()
+                return 0
+            told, acks = await self._fill(None)
+        await self._tell_acks(acks)
+        return told
 
     def on_published(self, listener: AlertListener) -> None:
         """Call `listener` with every committed transition, in seq order (under the lock)."""
@@ -52,7 +77,10 @@ class AlertDesk:
         """Commit `alert` to the store, then publish it. Returns it with its seq."""
         async with self.lock:
             committed = await self._store.commit_alert(alert)
-            await self._tell(self._published, committed)
+            if self.seen_seq is None:
+                self.seen_seq = (committed.seq or 1) - 1
+            _, acks = await self._fill(committed)
+        await self._tell_acks(acks)
         return committed
 
     async def acknowledge(self, alert_id: str, *, by: str, t: datetime) -> Alert:
@@ -61,14 +89,43 @@ class AlertDesk:
         Acknowledging twice keeps the first who/when: the store returns the stored state and
         nothing new is published or told to the engine."""
         async with self.lock:
-            before = await self._store.max_seq()
+            if self.seen_seq is None:
+                self.seen_seq = await self._store.max_seq()
             acked = await self._store.acknowledge(alert_id, by=by, t=t)
-            fresh = acked.seq is not None and acked.seq > before
-            if fresh:
-                await self._tell(self._published, acked)
-        if fresh:
-            await self._tell(self._acked, acked)
+            fresh = acked.seq is not None and acked.seq > self.seen_seq
+            _, acks = await self._fill(acked if fresh else None, upto_seen=not fresh)
+        await self._tell_acks(acks)
         return acked
+
+    async def _fill(self, own: Alert | None, *, upto_seen: bool = False) -> tuple[int, list[Alert]]:
+        """Under the lock: tell the listeners, in seq order, the transitions after `seen_seq`
+        that other instances committed (those before `own`, or all of them) and then `own`.
+        Returns how many were told and the acknowledgements among them."""
+        told: list[Alert] = []
+        seen = self.seen_seq or 0
+        target = None if own is None or own.seq is None else own.seq - 1
+        if not upto_seen and (target is None or target > seen):
+            while True:
+                page = [
+                    a
+                    for a in await self._store.transitions_after(self.seen_seq or 0, 500)
+                    if a.seq is not None and (target is None or a.seq <= target)
+                ]
+                for a in page:
+                    await self._tell(self._published, a)
+                    self.seen_seq = max(self.seen_seq or 0, a.seq or 0)
+                    told.append(a)
+                if len(page) < 500:
+                    break
+        if own is not None:
+            await self._tell(self._published, own)
+            self.seen_seq = max(self.seen_seq or 0, own.seq or 0)
+            told.append(own)
+        return len(told), [a for a in told if a.phase is Phase.ACK and a.acked_by]
+
+    async def _tell_acks(self, acks: list[Alert]) -> None:
+        for a in acks:
+            await self._tell(self._acked, a)
 
     @staticmethod
     async def _tell(listeners: list[AlertListener], alert: Alert) -> None:

@@ -3,7 +3,7 @@
     site:                                  # optional
       name: Guangzhou ICU                  # shown on the station and in reports
       timezone: Asia/Shanghai              # IANA zone: station, reports, HL7 times without offset
-    storage: {full_resolution_days: 30}    # optional: retention, disk alarm (app.storage_config)
+    storage: {full_resolution_days: 7}     # optional: retention, disk alarm (app.storage_config)
     outbound:                              # optional: alarm manager, EHR, webhook (app.outbound)
       - {name: alarm-manager, kind: pcd-04, address: 10.1.2.3:2575}
     beds:
@@ -176,9 +176,7 @@ def parse_config(data: Any, *, file: str, base_dir: Path) -> IcuConfig:
         seen_beds.add(bed.bed)
         _check_senders(bed, raw, path, c, senders)
         beds.append(bed)
-    return IcuConfig(
-        beds=tuple(beds), source=file, site=site, storage=storage, outbound=outbound
-    )
+    return IcuConfig(beds=tuple(beds), source=file, site=site, storage=storage, outbound=outbound)
 
 
 def _site(data: Marked, c: Checker) -> SiteConfig:

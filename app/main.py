@@ -106,6 +106,7 @@ def create_app(
             app.state.ctx = ctx
             app.state.metrics = AppMetrics(hub, registry, ctx.metrics, ctx.outbound)
             desk.on_published(hub.publish_alert)
+            await desk.start()
             await hub.start()
             stack.push_async_callback(hub.stop)
             for service in services:

@@ -11,6 +11,7 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
+from app.alert_follow import alert_follow_service
 from app.config import IcuConfig
 from app.context import AppContext
 from app.devices import devices_service
@@ -18,8 +19,8 @@ from app.main import Service, create_app
 from app.mqtt import MqttBus, station_client_id
 from app.outbound.service import outbound_service
 from app.pipeline import pipeline_service
-from app.retention import storage_service
 from app.product_check import product_guard_service
+from app.retention import storage_service
 from app.sae_clock import sae_clock_service
 from app.settings import Settings
 from app.storage_config import StorageConfig
@@ -44,7 +45,7 @@ def build_service(
     `extra` services start before the pipeline, `after_pipeline` ones between it and the
     drivers (the demo's simulators, which feed history through the pipeline).
     """
-    services: list[Service] = [*extra]
+    services: list[Service] = [alert_follow_service(), *extra]
     if config is not None and config.outbound:  # before the pipeline: no alert without its messages
         services.append(outbound_service(config.outbound))
     mqtt: MqttBus | None = None

@@ -1,7 +1,7 @@
 """The `storage:` section of the ICU configuration: retention and the disk-space alarm.
 
 storage:                       # optional; the defaults are shown
-  full_resolution_days: 30     # every sample, from its time or its window's end
+  full_resolution_days: 7      # every sample, from its time or its window's end
   aggregate_days: 3650         # then per-minute min/median/max, then deleted
   prune_every_min: 60
   free_warn_mb: 2048           # free space under the database → storage_low (medium)
@@ -29,7 +29,7 @@ _KEYS = (
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StorageConfig:
-    full_resolution_days: float = 30.0
+    full_resolution_days: float = 7.0
     aggregate_days: float = 3650.0
     prune_every_min: float = 60.0
     free_warn_mb: float = 2048.0

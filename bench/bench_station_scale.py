@@ -234,6 +234,25 @@ async def main(args: argparse.Namespace) -> None:
             c.start()
         await asyncio.sleep(2)
         procs = {"station": station.pid, **{f"gateway{i}": g.pid for i, g in enumerate(gateways)}}
+        profiler = None
+        if args.profile:  # py-spy (pip install py-spy): where the station's time goes
+            profiler = subprocess.Popen(  # noqa: ASYNC220 - a benchmark's side process
+                [
+                    "py-spy",
+                    "record",
+                    "--pid",
+                    str(station.pid),
+                    "--format",
+                    "speedscope",
+                    "--output",
+                    args.profile,
+                    "--duration",
+                    str(int(args.seconds)),
+                    "--nonblocking",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
         cpu0 = {k: cpu_s(pid) for k, pid in procs.items() if pid}
         t0 = time.monotonic()
         await asyncio.sleep(max(0.0, args.seconds - args.alarms * args.spacing))
@@ -245,6 +264,8 @@ async def main(args: argparse.Namespace) -> None:
         elapsed = time.monotonic() - t0
         cpu = {k: (cpu_s(pid) - cpu0[k]) / elapsed * 100 for k, pid in procs.items() if pid}
         rss = {k: rss_mib(pid) for k, pid in procs.items() if pid}
+        if profiler is not None:
+            profiler.wait(60)
         receipts: dict[str, list[float]] = {}
         onsets: dict[str, float] = {}
         for _ in clients:
@@ -299,5 +320,6 @@ if __name__ == "__main__":
     ap.add_argument("--warmup", type=float, default=10.0)
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--keep", action="store_true", help="keep the database and logs")
+    ap.add_argument("--profile", help="write a py-spy speedscope profile of the station here")
     ap.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     asyncio.run(main(ap.parse_args()))

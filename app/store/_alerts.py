@@ -8,11 +8,13 @@ has seen seq N and asks for what came after can never miss a smaller seq committ
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, select, type_coerce, update
+from sqlalchemy import case, func, select, text, type_coerce, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -22,6 +24,10 @@ from app.store.base import inserted_id
 from app.store.schema import alert_transitions, alerts, audit_log
 from app.store.types import UTCDateTime
 from core.model import Alert, AlertState, Category, Phase, Priority
+
+ALERT_CHANNEL = "iaewatch_alerts"
+"""PostgreSQL NOTIFY channel: each committed transition's seq, for other instances."""
+NOTIFY = {"channel": ALERT_CHANNEL}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -154,6 +160,28 @@ class AlertQueries(OutboxQueries):
             )
         return out
 
+    @contextlib.asynccontextmanager
+    async def alert_notifications(self, wake: Callable[[], None]) -> AsyncIterator[bool]:
+        """While open, call `wake` whenever any connection commits an alert transition
+        (PostgreSQL LISTEN, on a connection of its own). Yields False on SQLite, where one
+        process owns the database and there is nothing to listen to."""
+        if self._sqlite:
+            yield False
+            return
+        async with self._engine.connect() as conn:
+            raw = (await conn.get_raw_connection()).driver_connection
+            assert raw is not None
+
+            def notified(*_: object) -> None:
+                wake()
+
+            await raw.add_listener(ALERT_CHANNEL, notified)
+            try:
+                yield True
+            finally:
+                with contextlib.suppress(Exception):  # the connection may be gone already
+                    await raw.remove_listener(ALERT_CHANNEL, notified)
+
     async def transitions_after(self, seq: int, limit: int = 10_000) -> list[Alert]:
         """Every transition with a seq greater than `seq`, in seq order (websocket resume)."""
         c = alert_transitions.c
@@ -196,6 +224,8 @@ class AlertQueries(OutboxQueries):
         await conn.execute(update(alerts).where(alerts.c.id == alert.id).values(seq=seq))
         stored = replace(alert, seq=seq)
         await self._outbox_alert(conn, stored)  # its outbound messages, in this transaction
+        if not self._sqlite:  # other instances on this database: delivered at commit
+            await conn.execute(text("SELECT pg_notify(:channel, :seq)"), NOTIFY | {"seq": str(seq)})
         return stored
 
 
