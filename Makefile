@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint pytest bench install browser clean
+.PHONY: demo test lint pytest bench bench-full install browser clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,9 +37,27 @@ browser:
 	  else echo "make: /usr/bin/chromium missing; browser tests will be skipped"; fi; \
 	fi
 
-## bench: benchmarks that print figures
+## bench: benchmarks that print figures, each with its yardstick (a few minutes)
+BENCH_QUICK := \
+  "bench_engine.py --hours 2 --beds 5" \
+  "bench_store.py --seconds 5 --rounds 1" \
+  "bench_storage.py --minutes 15" \
+  "bench_station_scale.py --beds 100 --clients 20 --seconds 15" \
+  "bench_station_scale.py --beds 100 --clients 20 --seconds 15 --database postgresql" \
+  "bench_alarm_delay.py --beds 50 --monitors" \
+  "bench_ws.py" "bench_hl7.py" "bench_medibus.py" "bench_intellivue.py"
+## bench-full: the long runs (500 beds, 24 h replays, the MIMIC-IV alert burden)
+BENCH_FULL := \
+  "bench_engine.py" \
+  "bench_station_scale.py --beds 500 --clients 100 --client-procs 4 --seconds 30" \
+  "bench_station_scale.py --beds 500 --clients 100 --client-procs 4 --seconds 30 --database postgresql" \
+  "bench_alarm_delay.py --beds 100 --monitors" "bench_sim_beds.py --stagger" "bench_burden.py"
+
 bench: install
-	@for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+	@for b in $(BENCH_QUICK); do echo "== $$b"; $(BIN)/python bench/$$b || exit 1; done
+
+bench-full: install
+	@for b in $(BENCH_FULL); do echo "== $$b"; $(BIN)/python bench/$$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
