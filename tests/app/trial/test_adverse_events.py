@@ -15,6 +15,7 @@ from core.clock import VirtualClock
 from core.model import Category
 
 from .conftest import BED, SID, T0, headers
+from .test_api import _enrol
 
 PASSWORD = "correct horse battery"
 PE_ALERTS = (
@@ -41,16 +42,7 @@ AE = {
 
 
 async def _setup(ctx: AppContext) -> None:
-    await ctx.store.upsert_bed(BED)
-    await ctx.store.enrol_patient(
-        bed=BED,
-        study_id=SID,
-        weight_kg=80.0,
-        arm="cells",
-        ards_onset=T0 - timedelta(hours=30),
-        age_years=61,
-        enrolled_at=T0 - timedelta(hours=12),
-    )
+    await _enrol(ctx)
     for name, category in PE_ALERTS:
         onset = T0 - timedelta(minutes=40)
         await ctx.alerts.commit(make_alert(id=name, category=category, onset=onset, t=onset))
