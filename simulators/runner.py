@@ -24,6 +24,11 @@ class ScenarioRunner:
     `faults[device].drop`. `run()` sleeps on the clock between steps (a `ScaledClock` sets
     the speed); `apply_until(t)` applies due steps synchronously, moving a `VirtualClock`
     to each step's own time first so every change lands exactly when the timeline says.
+
+    Started part-way (`origin` in the past, `iaewatch simulate --from`), the steps before the
+    model's own start are replayed at once; the pumps then also run that history (each
+    pump's programme for the time between those steps), so their volume counters read what
+    the pumps would have infused, not what was infused since the simulator started.
     """
 
     def __init__(
@@ -53,6 +58,7 @@ class ScenarioRunner:
         self.on_step = on_step
         self.applied: list[tuple[Step, datetime]] = []
         self._next = 0
+        self._history: datetime | None = None  # how far the pumps have run the replayed past
 
     def time_of(self, step: Step) -> datetime:
         return self.origin + timedelta(seconds=step.at)
@@ -80,9 +86,23 @@ class ScenarioRunner:
                 break
             if isinstance(self.clock, VirtualClock) and self.clock.now() < when:
                 self.clock.set(when)
+            self._run_history(when)
             self._apply_next()
             done.append(step)
+        self._run_history(self.model.at(0))
         return done
+
+    def _run_history(self, until: datetime) -> None:
+        """Run the pumps through the replayed past up to `until`, never past the model's own
+        start: from there on the model advances them."""
+        if self._history is None:  # the past begins at the first step
+            first = self.bed.timeline[0].at if self.bed.timeline else 0.0
+            self._history = self.origin + timedelta(seconds=first)
+        until = min(until, self.model.at(0))
+        if until > self._history:
+            for pump in self.model.pumps.values():
+                pump.advance((until - self._history).total_seconds())
+            self._history = until
 
     async def run(self) -> None:
         """Apply the remaining steps in real (clock) time; returns after the last one."""

@@ -171,3 +171,21 @@ async def test_hl7_needs_a_listener_and_unknown_devices_are_refused() -> None:
             await bed.start(["hl7"])
         with pytest.raises(ValueError, match="unknown device"):
             await bed.start(["toaster"])
+
+
+@pytest.mark.parametrize("start_at", [20 * 60, 60 * 60])
+def test_started_part_way_the_pump_counters_hold_the_history(start_at: int) -> None:
+    """`simulate --from +20m`: the study pump (133 mL/h from +0) has infused 44.3 mL, not 0;
+    from +1h it has finished its 100 mL and raised end of infusion."""
+    scenario = load_scenario(SCENARIO_DIR / "fever.yaml")
+    clock = VirtualClock(T0)
+    bed = SimulatedBed(scenario, clock, start_at=start_at)
+    bed.runner.apply_until(clock.now())
+    study = bed.model.pumps["study"]
+    assert study.volume_infused_ml == pytest.approx(min(100.0, 133.0 * start_at / 3600.0))
+    assert study.running is (start_at < 100 / 133 * 3600)
+    assert ("end_of_infusion" in study.alarms) is (start_at > 100 / 133 * 3600)
+    clock.set(T0 + timedelta(seconds=60))  # from here on the model advances it, once
+    bed.model.sync()
+    if study.running:
+        assert study.volume_infused_ml == pytest.approx(133.0 * (start_at + 60) / 3600.0)
