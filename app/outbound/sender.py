@@ -110,8 +110,20 @@ class EndpointSender:
                     return False
                 await self._failed(row, f"error: {reply.text}", EndpointState.CONNECTED)
             await self._refresh()
-            await self._clock.sleep(delay)
+            await self._backoff(delay)
             delay = min(delay * 2, self.ep.retry_max)
+
+    async def _backoff(self, seconds: float) -> None:
+        """Wait `seconds` before the next attempt; what is queued meanwhile still shows in
+        the health at once (each wake-up refreshes it)."""
+        end = self._clock.monotonic() + seconds
+        while (left := end - self._clock.monotonic()) > 0:
+            self._wake.clear()
+            try:
+                await self._clock.wait_for(self._wake.wait(), left)
+            except TimeoutError:
+                return
+            await self._refresh()
 
     async def _failed(self, row: OutboxRow, error: str, state: EndpointState) -> None:
         first = self.health.state is not state or error.startswith("rejected")
