@@ -1,4 +1,5 @@
-"""`/ws/station?token=...&last_seq=N`: the station page's live feed (protocol in `app.ws.hub`).
+"""`/ws/station?token=...&last_seq=N[&numerics=batch]`: the station page's live feed
+(protocol in `app.ws.hub`; `numerics=batch`: each flush's numerics in one message).
 
 The handshake is always accepted, then a refused client is closed with a code the page can
 act on (a browser never sees the HTTP status of a refused handshake):
@@ -45,6 +46,10 @@ async def station(websocket: WebSocket) -> None:
     except ValueError:
         await websocket.close(CLOSE_BAD_REQUEST, "last_seq must be a non-negative integer")
         return
+    numerics = websocket.query_params.get("numerics") or "bed"
+    if numerics not in ("bed", "batch"):
+        await websocket.close(CLOSE_BAD_REQUEST, "numerics must be 'bed' or 'batch'")
+        return
     try:
         user = await authenticate_token(ctx, websocket.query_params.get("token") or "")
     except AuthError as exc:
@@ -52,7 +57,8 @@ async def station(websocket: WebSocket) -> None:
         return
 
     hub = ctx.hub
-    client = hub.connect(websocket, user.username)  # registered before the backlog is read
+    # registered before the backlog is read
+    client = hub.connect(websocket, user.username, batch_numerics=numerics == "batch")
     log.info("station client %d (%s) connected, last_seq=%d", client.id, user.username, last_seq)
     sender = asyncio.create_task(hub.serve(client, last_seq), name=f"ws-send-{client.id}")
     receiver = asyncio.create_task(

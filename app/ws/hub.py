@@ -5,6 +5,8 @@ Protocol (server → client, JSON text frames):
     {"type": "snapshot", "seq": H, "beds": [bed], "alerts": [alert]}
     {"type": "alert", "seq": N, "alert": {alert}}        pushed as soon as published
     {"type": "numerics", "bed": B, "t": T, "values": {code: {value, unit, t, status}}}
+    {"type": "numerics_batch", "items": [{"bed": B, "t": T, "values": {...}}]}
+                        instead of `numerics`, to a client that asked with `numerics=batch`
     {"type": "bed", "bed": {bed}}   {"type": "device", "device": {device}}
     {"type": "heartbeat", "t": T, "seq": H}              every `ws_heartbeat_s`
     {"type": "resync", "reason": "slow client"}          then missed alerts, then a snapshot
@@ -20,7 +22,9 @@ backlog; its live copy is skipped) or > H (sent live): never lost, never twice. 
 the highest `seq` it has seen (alerts, snapshot, heartbeat) and reconnects with it.
 
 Numerics are coalesced per bed (latest value per code wins) and sent at most once per
-`numerics_throttle_s` per bed, the beds spread over the period. Each client has a bounded
+`numerics_throttle_s` per bed, the beds spread over the period. A message per bed per client
+is 50,000 sends a second for 500 beds and 100 stations, so a client may ask for each flush's
+beds in one `numerics_batch` message instead (the station page does). Each client has a bounded
 queue (`app.ws.queue`) that sends alerts ahead of numerics and in which a bed's numerics, bed
 or device message replaces the one still waiting; one that overflows all the same (an alert
 storm, a stalled reader) loses its queue and gets a resync (missed alert transitions from its
@@ -37,7 +41,7 @@ import json
 import logging
 import zlib
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -81,6 +85,8 @@ class Client:
     """Highest alert seq this client has been sent (alerts or snapshot)."""
     skip_upto: int = 0
     """Live alerts with seq ≤ this were already sent from the backlog or the snapshot."""
+    batch_numerics: bool = False
+    """Each flush's numerics in one `numerics_batch` message rather than one per bed."""
 
 
 def _dumps(msg: dict[str, Any]) -> str:
@@ -188,26 +194,32 @@ class Hub:
             beds = list(self._pending)
         else:
             beds = [b for b in self._pending if _slot(b) == slot]
+        items: list[tuple[str, dict[str, Any]]] = []
         for bed in beds:
             values = self._pending.pop(bed)
             if not values:
                 continue
             try:
                 t = max(o.t for o in values.values())
-                msg = {
-                    "type": "numerics",
-                    "bed": bed,
-                    "t": format_time(t),
-                    "values": values_dict(values),
-                }
-                text = _dumps(msg)
+                body = {"bed": bed, "t": format_time(t), "values": values_dict(values)}
+                _dumps(body)  # a bad value fails here, for this bed only
             except Exception:  # one bed's bad value must not hold back the other beds
                 log.exception("hub: numerics of %s could not be serialised", bed)
                 continue
-            self._broadcast(Item(text, key=f"numerics\0{bed}"))
+            items.append((bed, body))
+        if not items:
+            return
+        per_bed = [c for c in self._clients if not c.batch_numerics]
+        batched = [c for c in self._clients if c.batch_numerics]
+        for bed, body in items if per_bed else ():
+            text = _dumps({"type": "numerics", **body})
+            self._broadcast(Item(text, key=f"numerics\0{bed}"), per_bed)
+        if batched:
+            text = _dumps({"type": "numerics_batch", "items": [body for _, body in items]})
+            self._broadcast(Item(text, key=f"numerics\0slot {slot}"), batched)
 
-    def _broadcast(self, item: Item) -> None:
-        for client in self._clients:
+    def _broadcast(self, item: Item, clients: Iterable[Client] | None = None) -> None:
+        for client in self._clients if clients is None else clients:
             if not client.queue.put(item):
                 log.warning("station client %d (%s) is too slow: resync", client.id, client.user)
 
@@ -240,10 +252,14 @@ class Hub:
         )
 
     # -- serving one client -----------------------------------------------------------------
-    def connect(self, conn: Connection, user: str) -> Client:
+    def connect(self, conn: Connection, user: str, *, batch_numerics: bool = False) -> Client:
         """Register a client's queue; call before `serve`, which reads the backlog."""
         client = Client(
-            conn=conn, user=user, queue=ClientQueue(self._queue_size), id=next(self._ids)
+            conn=conn,
+            user=user,
+            queue=ClientQueue(self._queue_size),
+            id=next(self._ids),
+            batch_numerics=batch_numerics,
         )
         self._clients.add(client)
         return client

@@ -87,9 +87,11 @@ async def running(hub: Hub) -> AsyncIterator[Hub]:
 
 
 @contextlib.asynccontextmanager
-async def served(hub: Hub, last_seq: int = 0) -> AsyncIterator[tuple[FakeConn, Client]]:
+async def served(
+    hub: Hub, last_seq: int = 0, *, batch_numerics: bool = False
+) -> AsyncIterator[tuple[FakeConn, Client]]:
     conn = FakeConn()
-    client = hub.connect(conn, "nina")
+    client = hub.connect(conn, "nina", batch_numerics=batch_numerics)
     task = asyncio.create_task(hub.serve(client, last_seq))
     try:
         yield conn, client
@@ -262,6 +264,33 @@ async def test_client_queue_order() -> None:
     q2.put(Item("a", seq=1))
     q2.put(Item("b", seq=2))
     assert await q2.get() is RESYNC
+
+
+async def test_a_batching_client_gets_each_flush_in_one_message(
+    store: Store, vclock: VirtualClock
+) -> None:
+    hub = make_hub(store, vclock, numerics_throttle_s=1.0)
+    async with (
+        running(hub),
+        served(hub, batch_numerics=True) as (batched, _),
+        served(hub) as (per_bed, _),
+    ):
+        for conn in (batched, per_bed):
+            assert (await conn.next())["type"] == "snapshot"
+        beds = [f"ICU-{i}" for i in range(1, 31)]
+        for bed in beds:
+            obs = Observation(t=vclock.now(), bed=bed, code=SPO2, value=95, unit="%")
+            await hub.publish_numerics(bed, {SPO2: obs})
+        hub.flush_numerics()
+        await vclock.advance(0.01)
+        batches = batched.drain()
+        assert [m["type"] for m in batches] == ["numerics_batch"]
+        assert sorted(item["bed"] for item in batches[0]["items"]) == sorted(beds)
+        singles = [await per_bed.next() for _ in beds]  # one message a bed, sent in turn
+        assert per_bed.drain() == []
+        assert {m["type"] for m in singles} == {"numerics"}
+        assert sorted(m["bed"] for m in singles) == sorted(beds)
+        assert {k: v for k, v in singles[0].items() if k != "type"} in batches[0]["items"]
 
 
 async def test_numerics_are_coalesced_per_bed(store: Store, vclock: VirtualClock) -> None:
