@@ -224,7 +224,8 @@ async def main(args: argparse.Namespace) -> None:
         await asyncio.sleep(args.warmup)
         results = ctx.Queue()
         per_proc = max(1, args.clients // args.client_procs)
-        url = f"ws://127.0.0.1:{http_port}/ws/station?token={token}"
+        # as the station page connects: each numerics flush in one message
+        url = f"ws://127.0.0.1:{http_port}/ws/station?token={token}&numerics=batch"
         listen = args.seconds + args.alarms * args.spacing + 6
         clients = []
         for i in range(args.client_procs):
