@@ -265,7 +265,8 @@ async def confirm_exclusion(
 # -- the guarded infusion start ----------------------------------------------------------------
 async def bed_infusion_guard(bed: str, ctx: Ctx, user: ClinicalUser) -> None:
     """A dependency for `POST /api/beds/{bed}/infusion/start`: refuse (409) unless the bed's
-    patient is enrolled and eligible; an override goes through the patient endpoint."""
+    patient is enrolled, eligible and has a complete product checklist; an override goes
+    through the patient endpoint."""
     p = await ctx.store.patient_at_bed(bed)
     if p is None:
         raise HTTPException(
@@ -275,16 +276,20 @@ async def bed_infusion_guard(bed: str, ctx: Ctx, user: ClinicalUser) -> None:
                 "eligibility": None,
             },
         )
-    check, _ = await checklist(ctx.store, p, ctx.clock.now())
-    if not check.eligible:
+    now = ctx.clock.now()
+    check, _ = await checklist(ctx.store, p, now)
+    product, missing = await product_status(ctx, p, now)
+    if not check.eligible or missing:
+        what = check.verdict.value if not check.eligible else "missing its product checklist"
         raise HTTPException(
             status.HTTP_409_CONFLICT,
             detail={
                 "message": (
-                    f"patient {p.study_id} is {check.verdict.value}: start through "
+                    f"patient {p.study_id} is {what}: start through "
                     f"POST /api/patients/{p.study_id}/infusion/start with an override_reason"
                 ),
                 "eligibility": checklist_dict(check),
+                "product": product_dict(product, missing),
             },
         )
 
