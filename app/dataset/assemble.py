@@ -168,26 +168,27 @@ def oxygenation_days(
 async def adverse_events(
     store: Store, patient: PatientRow, alerts: Sequence[Alert]
 ) -> tuple[AdverseEvent, ...]:
-    """AEs from the AE/SAE record (issue 15's `adverse_events_of`) when the store has it,
-    else the IAE alerts (source `iae_alert`)."""
-    of = getattr(store, "adverse_events_of", None)
-    if of is not None:
-        rows = await of(patient.study_id)
-        return tuple(
-            AdverseEvent(
-                ref=f"AE-{r.id}",
-                term=r.term,
-                onset=r.onset,
-                end=r.resolved_at,
-                grade=r.ctcae_grade,
-                serious=bool(r.seriousness),
-                causality=r.causality_product,
-                outcome=r.outcome,
-                source="ae_record",
-            )
-            for r in rows
+    """The patient's AEs from the AE/SAE record, then the protocol IAE alerts of their bed
+    that no AE groups and no adjudication called `not_iae` (source `iae_alert`), so that no
+    IAE is missing from the export while it waits for adjudication."""
+    rows = sorted(await store.adverse_events_of(patient.study_id), key=lambda r: (r.onset, r.id))
+    grouped = {a for r in rows for a in r.alert_ids}
+    verdicts = await store.adjudications_for([a.id for a in alerts if a.iae])
+    records = [
+        AdverseEvent(
+            ref=f"AE-{r.id}",
+            term=r.term,
+            onset=r.onset,
+            end=r.resolved_at,
+            grade=r.ctcae_grade,
+            serious=bool(r.seriousness),
+            causality=r.causality_product,
+            outcome=r.outcome,
+            source="ae_record",
         )
-    return tuple(
+        for r in rows
+    ]
+    pending = [
         AdverseEvent(
             ref=a.id,
             term=a.category.value.replace("_", " "),
@@ -199,9 +200,12 @@ async def adverse_events(
             outcome=None,
             source="iae_alert",
         )
-        for a in sorted(alerts, key=lambda a: (a.onset, a.id))
+        for a in alerts
         if a.iae
-    )
+        and a.id not in grouped
+        and not (a.id in verdicts and verdicts[a.id].verdict == "not_iae")
+    ]
+    return (*records, *pending)
 
 
 def _form(model: type[Any], row: FormRow | None) -> Any:

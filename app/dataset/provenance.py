@@ -1,8 +1,8 @@
 """What an export was made from: the time of the newest record in it (`as_of`, so the same
 database gives the same bytes) and the head of the hash-chained audit log.
 
-`chain_head` is the hook onto issue 20's audit chain: it calls `Store.audit_head()` when the
-store has it, and otherwise says that the chain is unavailable.
+The chain head is `Store.audit_head()` (the hash-chained audit log, migration 0008): the
+number of audit rows and the newest row's hash.
 """
 
 from __future__ import annotations
@@ -18,16 +18,18 @@ from core.records import format_time
 STUDY = "UCMSC-ARDS"
 """The study identifier in every export (CDISC STUDYID, ODM Study OID)."""
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-NO_CHAIN = "unavailable (this database's audit log has no hash chain)"
+AE_SOURCE = (
+    "the AE/SAE record, and the IAE alerts that no AE groups and no adjudication called "
+    "not_iae (source iae_alert)"
+)
 
 
 @dataclass(frozen=True, slots=True)
 class Provenance:
     as_of: datetime
-    audit_rows: int | None
+    audit_rows: int
     chain_head: str
     include_arm: bool
-    ae_source: str
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -36,17 +38,8 @@ class Provenance:
             "audit_rows": self.audit_rows,
             "audit_chain_head": self.chain_head,
             "arm_included": self.include_arm,
-            "adverse_events_from": self.ae_source,
+            "adverse_events_from": AE_SOURCE,
         }
-
-
-async def chain_head(store: Store) -> tuple[int | None, str]:
-    """(audit rows, chain head hash) from the audit log's hash chain, if the store has one."""
-    head = getattr(store, "audit_head", None)
-    if head is None:
-        return None, NO_CHAIN
-    count, digest = await head()
-    return int(count), str(digest)
 
 
 def as_of(data: Sequence[PatientData]) -> datetime:
@@ -65,10 +58,5 @@ def as_of(data: Sequence[PatientData]) -> datetime:
 
 
 async def provenance(store: Store, data: Sequence[PatientData], *, include_arm: bool) -> Provenance:
-    rows, head = await chain_head(store)
-    ae_source = (
-        "the AE/SAE record"
-        if getattr(store, "adverse_events_of", None) is not None
-        else "IAE alerts (no AE/SAE record in this version)"
-    )
-    return Provenance(as_of(data), rows, head, include_arm, ae_source)
+    rows, head = await store.audit_head()
+    return Provenance(as_of(data), rows, head, include_arm)

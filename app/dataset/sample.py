@@ -1,7 +1,8 @@
 """The sample export of the demo kept in docs/dataset-sample/: the four demo beds
 (`app.demo.DEMO_BEDS`, their scenarios replayed through the engine for 24 h into a throwaway
-SQLite database), two controls registered without an infusion, and the forms filled in with
-made-up values. Regenerate with `python -m app.dataset.sample docs/dataset-sample`.
+SQLite database), two controls registered without an infusion, the forms filled in with
+made-up values, and S-104's VT recorded as an AE.
+Regenerate with `python -m app.dataset.sample docs/dataset-sample`.
 """
 
 from __future__ import annotations
@@ -154,6 +155,27 @@ async def build_sample(url: str) -> None:
                     by="coord.chen",
                     t=DAY0 + timedelta(days=29),
                 )
+        vt = [a for a in await store.alerts(bed="ICU-4") if a.iae]
+        await store.add_adverse_event(
+            study_id="S-104",
+            by="dr.lee",
+            t=DAY0 + timedelta(hours=3),
+            alert_ids=[a.id for a in vt],
+            term="Ventricular tachycardia",
+            meddra_code="10047302",
+            onset=min(a.onset for a in vt),
+            resolved_at=max(a.ended_at or a.t for a in vt),
+            ctcae_grade=3,
+            seriousness=["medically_important"],
+            causality_product="possible",
+            causality_procedure="unlikely",
+            expected=False,
+            action_taken="none",
+            treatment="amiodarone",
+            outcome="recovered",
+            reporter="dr.lee",
+            aware_at=DAY0 + timedelta(hours=2),
+        )
         await set_lock(store, sids[0], locked=True, by="dr.lee", t=DAY0 + timedelta(days=30))
         await save_form(
             store,

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyreadstat
@@ -15,6 +16,9 @@ import pytest
 from app.dataset.export import ExportFormat, build_export, zip_bytes
 from app.dataset.export_odm import validate_odm
 from app.store import Store
+from core.model import Alert, AlertState, Category, Phase, Priority
+
+T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 
 
 def table(data: bytes) -> list[dict[str, str]]:
@@ -131,3 +135,72 @@ async def test_the_same_database_gives_the_same_bytes(cohort: Store, fmt: Export
     again, _ = await build_export(cohort, fmt)
     assert first == again
     assert zip_bytes(first) == zip_bytes(again)
+
+
+def iae(alert_id: str, category: Category, minutes: int) -> Alert:
+    onset = T0 + timedelta(hours=1, minutes=minutes)
+    return Alert(
+        id=alert_id,
+        bed="ICU-1",
+        category=category,
+        rule=category.value,
+        priority=Priority.HIGH,
+        phase=Phase.START,
+        state=AlertState.ACTIVE,
+        onset=onset,
+        t=onset,
+    )
+
+
+async def test_adverse_events_from_the_ae_record_and_unadjudicated_iae_alerts(
+    cohort: Store,
+) -> None:
+    for a in (
+        iae("a-vt", Category.ARRHYTHMIA, 5),
+        iae("a-pressor", Category.VASOPRESSOR_ESCALATION, 20),
+        iae("a-arrest", Category.CARDIAC_ARREST, 40),
+    ):
+        await cohort.commit_alert(a)
+    await cohort.add_adverse_event(
+        study_id="UC-001",
+        by="dr.li",
+        t=T0 + timedelta(hours=3),
+        alert_ids=["a-vt"],
+        term="Ventricular tachycardia",
+        meddra_code=None,
+        onset=T0 + timedelta(hours=1, minutes=5),
+        resolved_at=T0 + timedelta(hours=1, minutes=9),
+        ctcae_grade=3,
+        seriousness=["medically_important"],
+        causality_product="possible",
+        causality_procedure="unlikely",
+        expected=False,
+        action_taken="none",
+        treatment="cardioversion",
+        outcome="recovered",
+        reporter="dr.li",
+        aware_at=T0 + timedelta(hours=2),
+    )
+    await cohort.adjudicate(
+        alert_ids=["a-pressor"],
+        verdict="not_iae",
+        reason="other_cause",
+        reason_text="titrated for sedation",
+        ae_id=None,
+        signer="dr.li",
+        role="investigator",
+        meaning="adjudicated",
+        t=T0 + timedelta(hours=4),
+    )
+    files, _ = await build_export(cohort, ExportFormat.CSV)
+    aes = table(files["adverse_events.csv"])
+    assert [(r["ae_ref"], r["source"], r["grade"], r["serious"]) for r in aes] == [
+        ("AE-1", "ae_record", "3", "1"),
+        ("a-arrest", "iae_alert", "", ""),
+    ]
+    sdtm, _ = await build_export(cohort, ExportFormat.SDTM)
+    ae = table(sdtm["ae.csv"])
+    assert [(r["AESPID"], r["AESER"], r["AETOXGR"]) for r in ae] == [
+        ("ae_record:AE-1", "Y", "3"),
+        ("iae_alert:a-arrest", "", ""),
+    ]
