@@ -17,7 +17,8 @@ Publishing (gateways; the station's own drivers too):
   A gateway killed with -9 loses what was in memory only: the last 100 ms of an outage, or
   what was published while a silent broker went undetected (up to `PUBLISH_TIMEOUT_S`).
 - Drop policy: nothing is dropped until the spool holds `spool_limit` messages; beyond that
-  the OLDEST OBSERVATIONS are deleted and counted (`dropped`). Events and retained state
+  the OLDEST OBSERVATIONS are deleted and counted (`dropped`, in messages: one holds a bed's
+  observations of one loop turn). Events and retained state
   are never dropped. If the spool cannot be written (disk error), observations are shed
   from the in-memory outbox beyond `outbox_limit`, oldest first, and counted the same way.
 - A message whose confirmation was lost is sent again: delivery is at least once. A broker
