@@ -9,10 +9,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from pgschema import create_pg_schema, drop_pg_schema, pg_url
+from pgschema import migrated_database
 
 from app.store import Store
-from app.store.migrate import upgrade
 from core.clock import VirtualClock
 from core.model import Observation
 
@@ -21,20 +20,8 @@ T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 async def url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    if request.param == "sqlite":
-        u = f"sqlite+aiosqlite:///{tmp_path / 'dataset.db'}"
-        await upgrade(u)
+    async with migrated_database(request.param, tmp_path) as u:
         yield u
-        return
-    try:
-        name = await create_pg_schema()
-    except ConnectionError as exc:
-        pytest.skip(str(exc))
-    try:
-        await upgrade(pg_url(name))
-        yield pg_url(name)
-    finally:
-        await drop_pg_schema(name)
 
 
 @pytest.fixture
