@@ -70,6 +70,20 @@ def no_leaked_tasks() -> Iterator[None]:
 
 
 @pytest.fixture
+def no_leaked_threads() -> Iterator[None]:
+    """For the real-service tests: the service runs in its own thread; it, and any thread it
+    started (aiosqlite's connection workers), must be gone after every test. A thread may need
+    a moment to exit after its connection closed, hence the short join."""
+    before = set(threading.enumerate())
+    yield
+    new = set(threading.enumerate()) - before
+    for t in new:
+        t.join(2.0)
+    leaked = sorted(t.name for t in new if t.is_alive())
+    assert not leaked, f"test leaked thread(s): {leaked} (the service runs as 'real-station')"
+
+
+@pytest.fixture
 def fake() -> Iterator[FakeStation]:
     with running_fake() as f:
         yield f

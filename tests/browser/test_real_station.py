@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,13 +22,12 @@ from real_service import (
     MONITOR_ID,
     PUMP_ID,
     STUDY_ID,
-    THREAD_NAME,
     USERS,
     RealStation,
     running_real_station,
 )
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("no_leaked_threads")]
 
 ROOT = Path(__file__).resolve().parents[2]
 WAIT = 10_000  # ms: generous for a loaded machine; every wait returns as soon as it holds
@@ -39,20 +37,6 @@ HR = "MDC_ECG_HEART_RATE"
 PR = "MDC_PULS_OXIM_PULS_RATE"
 MEDIUM_YELLOW = "rgb(255, 210, 31)"  # --medium in station.css
 TIME = r"\d\d:\d\d:\d\d"
-
-
-@pytest.fixture(autouse=True)
-def no_leaked_threads() -> Iterator[None]:
-    """The real service runs in its own thread; it, and any thread it started (aiosqlite's
-    connection workers), must be gone after every test. A thread may need a moment to exit
-    after its connection closed, hence the short join."""
-    before = set(threading.enumerate())
-    yield
-    new = set(threading.enumerate()) - before
-    for t in new:
-        t.join(2.0)
-    leaked = sorted(t.name for t in new if t.is_alive())
-    assert not leaked, f"test leaked thread(s): {leaked} (the service runs as {THREAD_NAME!r})"
 
 
 @pytest.fixture
