@@ -122,6 +122,7 @@ class Category(StrEnum):
     DEATH = "death"
     FEVER = "fever"
     HYPOTENSION = "hypotension"
+    HYPERTENSION = "hypertension"
     HYPOXEMIA = "hypoxemia"
     TACHYCARDIA = "tachycardia"
     BRADYCARDIA = "bradycardia"

@@ -70,6 +70,9 @@ _PARAMS: tuple[Parameter, ...] = (
     Parameter(code="IAEW_DOSE_DOPAMINE", unit="ug/kg/min", label="Dopa", low=0, high=50),
     Parameter(code="IAEW_DOSE_EPINEPHRINE", unit="ug/kg/min", label="Epi", low=0, high=5),
     Parameter(code="IAEW_DOSE_VASOPRESSIN", unit="U/min", label="Vaso", low=0, high=1),
+    Parameter(code="IAEW_DOSE_METARAMINOL", unit="ug/min", label="Metaram", low=0, high=2000),
+    Parameter(code="IAEW_DOSE_TERLIPRESSIN", unit="ug/min", label="Terli", low=0, high=50),
+    Parameter(code="IAEW_DOSE_PITUITRIN", unit="U/min", label="Pituitrin", low=0, high=1),
 )
 
 PARAMETERS: dict[str, Parameter] = {p.code: p for p in _PARAMS}
@@ -80,6 +83,10 @@ VASOPRESSOR_CODES: dict[str, str] = {
     "dopamine": "IAEW_DOSE_DOPAMINE",
     "epinephrine": "IAEW_DOSE_EPINEPHRINE",
     "vasopressin": "IAEW_DOSE_VASOPRESSIN",
+    # common in Chinese ICUs; they count toward "a third vasopressor"
+    "metaraminol": "IAEW_DOSE_METARAMINOL",
+    "terlipressin": "IAEW_DOSE_TERLIPRESSIN",
+    "pituitrin": "IAEW_DOSE_PITUITRIN",  # 垂体后叶素, posterior pituitary extract
 }
 """Drug name (lower case, INN) → the dose code it is reported under."""
 

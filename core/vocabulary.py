@@ -89,7 +89,16 @@ _DEVICE = EventField("device", "text", "the device the event is about")
 _REASON = EventField("reason", "text", "why (an error text, a status alarm)")
 PUMP_ALARM_KINDS = ("occlusion", "air_in_line", "door_open", "end_of_infusion", "low_battery")
 RHYTHMS = ("VT", "VF", "asystole", "AF", "SVT", "brady")
-SIGNS = ("urticaria", "wheeze", "bronchospasm", "rigors", "rash", "angioedema")
+SIGNS = (
+    "urticaria",
+    "wheeze",
+    "bronchospasm",
+    "rigors",
+    "rash",
+    "angioedema",
+    "flushing",
+    "pruritus",
+)
 
 EVENTS: Mapping[str, EventSpec] = MappingProxyType(
     {
@@ -155,6 +164,11 @@ EVENTS: Mapping[str, EventSpec] = MappingProxyType(
                 (_D, _C),
                 EventField("rhythm", "text", "the rhythm", RHYTHMS),
                 EventField("sustained", "bool", "false for a non-sustained run"),
+                EventField(
+                    "present_before_infusion",
+                    "bool",
+                    "added by the engine: this rhythm was reported before infusion start",
+                ),
                 EventField("alarm", "text", "the central station's alarm name (HL7)"),
                 EventField("code", "number", "the monitor's alarm code (IntelliVue)"),
                 EventField("priority", "any", "the monitor's alarm priority"),
@@ -169,6 +183,16 @@ EVENTS: Mapping[str, EventSpec] = MappingProxyType(
                 _REASON,
             ),
             _event("cardioversion", "a cardioversion or defibrillation", (_C, _D)),
+            _event("extubation", "the patient was extubated: no ventilator data expected", (_C,)),
+            _event(
+                "vasopressor_status",
+                "a nurse's confirmed pre-infusion vasopressors: none, or a drug and its dose",
+                (_C,),
+                EventField("status", "text", "none or running", ("none", "running")),
+                EventField("drug", "text", "norepinephrine, metaraminol, ..."),
+                EventField("dose", "number", "the dose running at infusion start"),
+                EventField("unit", "text", "the dose's unit (ug/min, ug/kg/min, U/min, ...)"),
+            ),
             _event(
                 "clinical_sign",
                 "a sign a clinician saw",

@@ -296,7 +296,11 @@ class Episodes:
                 self.maybe_update(bed, rule, rr.episode, ts, now, out)
         else:
             if rr.episode is not None:
-                self.end(bed, rule, rr, ts, now, out, "data arriving again")
+                why = next(
+                    (e for e in cond.not_after if bed.seen.get(e, NEVER) >= rr.episode.started),
+                    "data arriving again",
+                )
+                self.end(bed, rule, rr, ts, now, out, why)
             bed.stale_due[rule.id] = cond.next_due(bed, ts)
 
     # -- evidence and alerts -----------------------------------------------------------------

@@ -15,13 +15,13 @@ After a restart, `restore(snapshot)` puts back what the store kept (`monitors.en
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from core.model import Alert, DeviceEvent, Observation
 from core.params import VASOPRESSOR_CODES
 from monitors.engine.episodes import Episodes, device_key
-from monitors.engine.infusion import Infusions
+from monitors.engine.infusion import Infusions, confirm_dose
 from monitors.engine.intake import Intake
 from monitors.engine.plan import Plan
 from monitors.engine.restore import TRACKED_EVENTS, Restorer, Snapshot, Span
@@ -185,6 +185,12 @@ class Engine:
                 s = bed.series.get(code)
                 if s is None or s.value is None or s.value > 0:
                     bed.agent_on[code] = True
+        elif name == "vasopressor_status":
+            self._status(bed, f)
+        elif name == "arrhythmia":
+            rhythm = str(f.get("rhythm", "")).lower()
+            if bed.infusion_start is None or ts < bed.infusion_start:
+                bed.rhythms_before[rhythm] = ts
         elif name == "blood_gas":
             pao2 = f.get("pao2_mmhg")
             if (
@@ -193,6 +199,23 @@ class Engine:
                 and _PAO2 in self._watched
             ):
                 self._intake.store(bed, _PAO2, ts, float(pao2), msg.device, msg.t, out)
+
+    def _status(self, bed: BedState, f: dict[str, object]) -> None:
+        """A nurse's confirmed pre-infusion vasopressors: `none`, or a drug and its dose
+        (which also confirms every agent not yet confirmed as not running)."""
+        agents = self._plan.agents
+        if f.get("status") == "none":
+            bed.confirmed_pre = dict.fromkeys(agents, 0.0)
+            return
+        code = _AGENT_BY_DRUG.get(str(f.get("drug", "")).lower())
+        dose, unit = f.get("dose"), f.get("unit")
+        if code is None or not isinstance(dose, int | float) or isinstance(dose, bool):
+            self._warn("vasopressor_status", f"{bed.name}: vasopressor_status needs drug and dose")
+            return
+        for other in agents:
+            bed.confirmed_pre.setdefault(other, 0.0)
+        bed.confirmed_pre.pop(code)
+        confirm_dose(bed, code, float(dose), str(unit or ""), self._warn)
 
     def _bed(self, name: str) -> BedState:
         bed = self._beds.get(name)
@@ -208,6 +231,11 @@ class Engine:
             bed.last_dt = msg.t
         out: list[Alert] = []
         name = msg.event
+        bed.seen[name] = ts
+        if name == "arrhythmia" and bed.infusion_start is not None and ts >= bed.infusion_start:
+            rhythm = str(msg.fields.get("rhythm", "")).lower()
+            if rhythm in bed.rhythms_before:  # not new: the monitor reported it before start
+                msg = replace(msg, fields={**msg.fields, "present_before_infusion": True})
         if name == "infusion_start":
             if not self._infusions.start(bed, msg, ts, out):
                 return out

@@ -104,12 +104,15 @@ class Infusions:
                 continue
             self._intake.store(bed, code, t0, v, device, msg.t, [])
         bed.pending_raw.clear()
+        for code, (dose, unit) in list(bed.confirmed_raw.items()):
+            confirm_dose(bed, code, dose, unit, self._warn)
         self._take_baseline(bed, ts)
         agents = self.plan.agents
         for code in agents:
             s = bed.series.get(code)
             bed.pre_dose[code] = s.value if s is not None else None
-        bed.pre_agents = sum(1 for c in agents if bed.agent_on.get(c))
+        bed.pre_on = frozenset(c for c in agents if bed.agent_on.get(c))
+        bed.pre_agents = len(bed.pre_on)
         if bed.baseline_missing and raise_missing:
             self.raise_baseline_missing(bed, ts, msg.t, out)
         return True
@@ -237,7 +240,26 @@ def _new_patient(bed: BedState) -> None:
     bed.baseline_missing = ()
     bed.pre_dose.clear()
     bed.pre_agents = 0
+    bed.pre_on = frozenset()
+    ended = bed.monitoring_end if bed.monitoring_end is not None else float("-inf")
+    bed.confirmed_pre.clear()
+    bed.confirmed_raw.clear()
+    bed.first_after.clear()
+    bed.rhythms_before = {r: t for r, t in bed.rhythms_before.items() if t >= ended}
     bed.latch.clear()
+
+
+def confirm_dose(bed: BedState, code: str, dose: float, unit: str, warn: Warnings) -> None:
+    """A nurse's confirmed pre-infusion dose in canonical units; a per-kg dose entered before
+    the weight is known waits for `infusion_start`."""
+    try:
+        bed.confirmed_pre[code] = to_canonical(code, dose, unit, weight_kg=bed.weight_kg)
+        bed.confirmed_raw.pop(code, None)
+    except UnitError as exc:
+        if bed.weight_kg is None and "/kg" in unit:
+            bed.confirmed_raw[code] = (dose, unit)
+            return
+        warn("vasopressor_status", f"{bed.name}: vasopressor_status: {exc}")
 
 
 def _positive(x: Any) -> float | None:

@@ -223,6 +223,8 @@ class Intake:
                     ext.push(ts, smooth[key[2]].mean if key[2] else value)
             if code in _AGENT_SET:
                 bed.agent_on[code] = value > 0.0
+                if bed.infusion_start is not None and ts >= bed.infusion_start:
+                    bed.first_after.setdefault(code, value)
         derived = self._derived_by_trigger.get(code)
         if derived:
             for d in derived:

@@ -43,7 +43,14 @@ from monitors.rules.derived import DERIVED
 from monitors.rules.ruleset import RuleSet
 
 TRACKED_EVENTS = frozenset(
-    {"device_connected", "device_disconnected", "vasopressor_added", "blood_gas"}
+    {
+        "device_connected",
+        "device_disconnected",
+        "vasopressor_added",
+        "vasopressor_status",
+        "blood_gas",
+        "arrhythmia",
+    }
 )
 """Events that change a bed's state outside the rules; a restore replays them quietly."""
 Track = Callable[[BedState, DeviceEvent, float, list[Alert]], None]

@@ -154,6 +154,14 @@ class BedState:
         # vasopressors: code -> dose in effect at infusion start; running agents
         self.pre_dose: dict[str, float | None] = {}
         self.pre_agents = 0
+        self.pre_on: frozenset[str] = frozenset()  # agents running at infusion start
+        # a nurse's confirmed pre-infusion doses (0: confirmed not running)
+        self.confirmed_pre: dict[str, float] = {}
+        self.confirmed_raw: dict[str, tuple[float, str]] = {}  # per-kg, waiting for weight
+        self.first_after: dict[str, float] = {}  # agent -> its first dose seen after start
+        # rhythm (lower case) -> last time a monitor reported it before infusion start
+        self.rhythms_before: dict[str, float] = {}
+        self.seen: dict[str, float] = {}  # event name -> last time seen
         self.agent_on: dict[str, bool] = {}
         # per-kg doses seen before the weight was known: code -> (t, value, unit, device)
         self.pending_raw: dict[str, tuple[float, float, str, str | None]] = {}

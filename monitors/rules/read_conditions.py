@@ -247,6 +247,12 @@ class CondReader:
 
     def _field_match(self, fname: str, want: Any, line: int, field: str) -> FieldMatch:
         c = self.c
+        if isinstance(want, Marked) and "not" in want:
+            c.keys(want, field, {"not"})
+            seq = c.seq(want["not"], want.line_of("not"), join(field, "not"))
+            if not seq:
+                c.fail("needs at least one value", line, field)
+            return FieldMatch(fname, values=frozenset(_low(x) for x in seq), negate=True)
         if isinstance(want, Marked):
             op, lim = self._one_of(want, field, _BOUNDS)
             c.keys(want, field, _BOUNDS)
@@ -261,7 +267,7 @@ class CondReader:
 
     def _stale(self, m: Marked, path: str) -> Cond:
         c = self.c
-        c.keys(m, path, {"params", "after_s", "cadence_x"}, {"params", "after_s"})
+        c.keys(m, path, {"params", "after_s", "cadence_x", "not_after"}, {"params", "after_s"})
         seq = c.seq(m["params"], m.line_of("params"), join(path, "params"))
         if not seq:
             c.fail("needs at least one parameter", seq.line, join(path, "params"))
@@ -271,7 +277,12 @@ class CondReader:
         )
         after = c.positive(m["after_s"], m.line_of("after_s"), join(path, "after_s"))
         cadence_x = c.get(m, "cadence_x", path, c.positive, _DEFAULT_CADENCE_X)
-        return Stale(refs, after, cadence_x or _DEFAULT_CADENCE_X)
+        not_after: list[str] = []
+        if "not_after" in m:
+            npath = join(path, "not_after")
+            nseq = c.seq(m["not_after"], m.line_of("not_after"), npath)
+            not_after = [c.event(x, line, f).name for _i, x, line, f in c.items(nseq, npath)]
+        return Stale(refs, after, cadence_x or _DEFAULT_CADENCE_X, tuple(not_after))
 
     def _vasopressor(self, m: Marked, path: str) -> Cond:
         c = self.c

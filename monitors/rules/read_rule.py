@@ -28,6 +28,7 @@ _KEYS = {
     "key",
     "ends_on",
     "context",
+    "iae",
 }
 _REQUIRED = {"id", "category", "priority", "title", "source", "when"}
 
@@ -45,6 +46,17 @@ def read_rule(c: Checker, conds: CondReader, m: Marked, path: str, monitoring_h:
     when = conds.cond(m["when"], m.line_of("when"), join(path, "when"))
     kind = _kind_of(c, when, m.line_of("when"), join(path, "when"))
     window_h, window_only, outside = _window(c, m, path, category, monitoring_h)
+    warning_only = False
+    if "iae" in m:
+        line, field = m.line_of("iae"), join(path, "iae")
+        if c.boolean(m["iae"], line, field) or not category.iae:
+            c.fail(
+                "iae: false only downgrades a rule of a protocol-IAE category to an early "
+                "warning (the category says what is an IAE)",
+                line,
+                field,
+            )
+        warning_only = True
     persist, clear = _timing(c, m, path, kind)
     key, ends_on = _pairing(c, conds, m, path, kind, when)
     context: tuple[ParamRef, ...] = ()
@@ -71,6 +83,7 @@ def read_rule(c: Checker, conds: CondReader, m: Marked, path: str, monitoring_h:
         ends_on=ends_on,
         context=context,
         line=m.line,
+        warning_only=warning_only,
     )
 
 

@@ -68,10 +68,11 @@ class Rule:
     ends_on: EventMatch | None = None
     context: tuple[ParamRef, ...] = ()
     line: int = 0
+    warning_only: bool = False  # `iae: false`: an early warning in an IAE category
     iae: bool = field(init=False)  # a protocol IAE (from the category)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "iae", self.category.iae)
+        object.__setattr__(self, "iae", self.category.iae and not self.warning_only)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

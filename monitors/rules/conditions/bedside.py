@@ -22,6 +22,8 @@ from monitors.rules.conditions.base import (
 if TYPE_CHECKING:
     from monitors.engine.state import BedState, Series
 
+NEVER = float("-inf")
+
 
 @dataclass(frozen=True, slots=True)
 class FieldMatch:
@@ -31,13 +33,14 @@ class FieldMatch:
     values: frozenset[Any] | None = None
     op: str | None = None
     limit: float | None = None
+    negate: bool = False  # `{not: [...]}`: any value but these (an absent field included)
 
     def ok(self, fields: dict[str, Any]) -> bool:
         v = fields.get(self.field)
         if self.values is not None:
             if isinstance(v, str):
                 v = v.lower()
-            return v in self.values
+            return (v in self.values) is not self.negate
         if isinstance(v, bool) or not isinstance(v, int | float) or self.limit is None:
             return False
         lim = self.limit
@@ -90,7 +93,8 @@ class EventMatch(Cond):
         parts = []
         for m in self.match:
             if m.values is not None:
-                parts.append(f"{m.field} in {sorted(str(v) for v in m.values)}")
+                word = "not in" if m.negate else "in"
+                parts.append(f"{m.field} {word} {sorted(str(v) for v in m.values)}")
             else:
                 parts.append(f"{m.field} {OPS[m.op or 'at_least']} {m.limit:g}")
         return names + (f" ({', '.join(parts)})" if parts else "")
@@ -129,9 +133,11 @@ class Infusion(Cond):
 class Vasopressor(Cond):
     """START's vasopressor IAE: a dose increased to ≥ its threshold, or a third agent added.
 
-    The comparison is with the dose in effect at infusion start (bed.pre_dose): a patient
-    already above threshold whose dose does not rise has no IAE. No dose recorded before the
-    infusion means the drug was not running (stated in the evidence).
+    The comparison is with the dose in effect at infusion start (bed.pre_dose), else the
+    nurse's confirmed pre-infusion status (bed.confirmed_pre): a patient already above
+    threshold whose dose does not rise has no IAE. Unknown is not zero: a drug first seen
+    after the start with neither cannot tell (a pump connecting late, unchanged, is no
+    increase), nor can a third agent that may have run before.
     """
 
     def __init__(
@@ -147,25 +153,41 @@ class Vasopressor(Cond):
         self.third_agent = third_agent
         self.step_pct = step_pct
 
-    def _over(self, bed: BedState, code: str, thr: float) -> tuple[bool, float | None]:
+    def _over(self, bed: BedState, code: str, thr: float) -> tuple[bool | None, float | None]:
         s = bed.series.get(code)
         if s is None or s.value is None:
             return False, None
         dose = s.value
-        pre = bed.pre_dose.get(code) or 0.0
+        pre = pre_dose(bed, code)
+        if pre is None:
+            return (None if dose >= thr else False), dose
         # a tolerance of 1 % absorbs rounding of unit conversions, not a clinical increase
         return dose >= thr and dose > pre * 1.01 + 1e-9, dose
 
     def _count(self, bed: BedState) -> int:
         return sum(1 for code in self.agents if bed.agent_on.get(code))
 
+    def unknown_agents(self, bed: BedState) -> list[str]:
+        """Agents running now whose pre-infusion state nobody knows."""
+        return [
+            c
+            for c in self.agents
+            if bed.agent_on.get(c) and c not in bed.pre_on and pre_dose(bed, c) is None
+        ]
+
     def test(self, bed: BedState, now: float, active: bool) -> bool | None:
+        unknown = False
         for code, thr in self.thresholds.items():
-            if self._over(bed, code, thr)[0]:
+            over = self._over(bed, code, thr)[0]
+            if over:
                 return True
-        if self.third_agent is not None:
-            return self._count(bed) >= self.third_agent > bed.pre_agents
-        return False
+            unknown = unknown or over is None
+        if self.third_agent is not None and self._count(bed) >= self.third_agent:
+            if bed.pre_agents + len(self.unknown_agents(bed)) < self.third_agent:
+                return True
+            if bed.pre_agents < self.third_agent:
+                unknown = True
+        return None if unknown else False
 
     def triggers(self) -> set[str]:
         return set(self.agents) | set(self.thresholds) | {"@vasopressor_added"}
@@ -176,12 +198,14 @@ class Vasopressor(Cond):
             if dose is None and code not in bed.pre_dose:
                 continue
             put_value(ev, code, dose)
-            pre = bed.pre_dose.get(code)
+            pre = pre_dose(bed, code)
             if pre is None:
                 if dose:
-                    note(ev, f"no {code} dose recorded before infusion start: taken as 0")
+                    note(ev, f"no {code} dose known before infusion start: cannot tell")
             else:
                 put_baseline(ev, code, pre)
+                if bed.pre_dose.get(code) is None:
+                    note(ev, f"{code} before infusion start: as the nurse confirmed")
             if over:
                 ev.setdefault("over_threshold", {})[code] = thr
         ev["agents_running"] = sorted(c for c in self.agents if bed.agent_on.get(c))
@@ -205,6 +229,18 @@ class Vasopressor(Cond):
         return text
 
 
+def pre_dose(bed: BedState, code: str) -> float | None:
+    """The dose of `code` in effect at infusion start: seen then, else confirmed by a nurse,
+    else 0 when the pump's first dose seen after the start was 0 (it was added later), else
+    None (unknown; never taken as 0)."""
+    pre = bed.pre_dose.get(code)
+    if pre is None:
+        pre = bed.confirmed_pre.get(code)
+    if pre is None and bed.first_after.get(code) == 0.0:
+        return 0.0
+    return pre
+
+
 class Stale(Cond):
     """A parameter seen at this bed has not arrived for more than its stale time (its device
     not known lost): `after_s`, or `cadence_x` times the source's own learned cadence if
@@ -212,12 +248,19 @@ class Stale(Cond):
 
     timed = True
 
-    def __init__(self, refs: tuple[ParamRef, ...], after_s: float, cadence_x: float) -> None:
+    def __init__(
+        self,
+        refs: tuple[ParamRef, ...],
+        after_s: float,
+        cadence_x: float,
+        not_after: tuple[str, ...] = (),
+    ) -> None:
         super().__init__()
         self.params = refs
         self.codes = tuple(dict.fromkeys(c for r in refs for c in r.codes))
         self.after_s = after_s
         self.cadence_x = cadence_x
+        self.not_after = not_after  # events after which these data are no longer expected
 
     def _after(self, s: Series) -> float:
         cadence = s.cadence()
@@ -231,6 +274,8 @@ class Stale(Cond):
                 continue
             if s.device is not None and s.device in bed.disconnected:
                 continue  # the device_disconnected alert already says it
+            if any(bed.seen.get(e, NEVER) > s.t - self.after_s for e in self.not_after):
+                continue  # stopped around an extubation: not expected any more
             out.append(code)
         return out
 

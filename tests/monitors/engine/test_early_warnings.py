@@ -286,7 +286,9 @@ def test_pause_rate_and_duration_off_the_order(scenario, make_baseline) -> None:
     sc.obs(1499, "vol", 60, device="pump-1")
     sc.event(1500, "infusion_end", device="pump-1")
     sc.run(until=1600)
-    assert _starts(sc, "infusion_paused") and _starts(sc, "infusion_rate_off_order")
+    # 250 mL/h is faster than 200: medium priority while it runs (issue 13 item 8)
+    (fast,) = _starts(sc, "infusion_too_fast")
+    assert _starts(sc, "infusion_paused") and fast.priority is Priority.MEDIUM
     (short,) = sc.of("infusion_too_short")
     assert short.evidence["fields"]["duration_min"] == 25.0
     (vol,) = sc.of("infusion_volume_off")
