@@ -42,6 +42,8 @@ LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 """Record times outside [EARLIEST, LATEST) are refused (a year-9999 line is a typo)."""
 MAX_DEPTH = 32
 _MAX_INT_DIGITS = 18  # longer integers are read as floats (then judged as numbers)
+_MAX_INT = 10**_MAX_INT_DIGITS
+_STATUSES = {s.value: s for s in ValueStatus}
 _EVENT_RESERVED = {"t", "bed", "event", "device", "source"}
 
 
@@ -76,10 +78,11 @@ def format_time_or_none(t: datetime | None) -> str | None:
 
 def parse_record(text: str, *, line: int | None = None) -> Observation | DeviceEvent:
     """One JSON Lines record → an Observation (unit as written) or a DeviceEvent."""
-    if _depth(text) > MAX_DEPTH:
+    # counting brackets is C-fast; the exact (Python) scan only for a line that could nest deep
+    if text.count("[") + text.count("{") > MAX_DEPTH and _depth(text) > MAX_DEPTH:
         raise RecordError(f"nested deeper than {MAX_DEPTH} levels", line=line)
     try:
-        obj = json.loads(text, parse_constant=_no_constant, parse_int=_int)
+        obj = _DECODER.decode(text)
     except json.JSONDecodeError as exc:
         raise RecordError(f"not JSON: {exc.msg} at column {exc.colno}", line=line) from None
     except ValueError as exc:
@@ -95,6 +98,10 @@ def _no_constant(name: str) -> Any:
 
 def _int(digits: str) -> int | float:
     return int(digits) if len(digits.lstrip("-")) <= _MAX_INT_DIGITS else float(digits)
+
+
+_DECODER = json.JSONDecoder(parse_constant=_no_constant, parse_int=_int)
+"""One decoder for every record (`json.loads` with these hooks builds one per call)."""
 
 
 def _depth(text: str) -> int:
@@ -169,16 +176,18 @@ def _observation(
         return Observation(
             t=t, bed=bed, code=code, value=None, unit=unit, device=device, status=status
         )
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    kind = type(value)
+    if kind is not float and (kind is bool or not isinstance(value, int | float)):
         raise RecordError(f"'value' must be a number for {code}", line=line)
-    if isinstance(value, int) and abs(value) > 10**_MAX_INT_DIGITS:
+    if kind is int and abs(value) > _MAX_INT:
         raise RecordError(f"'value' is out of range for {code}", line=line)
     if not math.isfinite(value):
         raise RecordError(f"'value' is not finite for {code}", line=line)
-    try:
-        status = ValueStatus(status_text or "valid")
-    except ValueError:
-        raise RecordError(f"unknown 'status': {status_text!r}", line=line) from None
+    status = (
+        _STATUSES.get(status_text or "valid") if type(status_text) in (str, type(None)) else None
+    )
+    if status is None:
+        raise RecordError(f"unknown 'status': {status_text!r}", line=line)
     return Observation(
         t=t, bed=bed, code=code, value=float(value), unit=unit, device=device, status=status
     )
