@@ -62,9 +62,8 @@ async def _record(
 ) -> dict[str, Any]:
     p = await patient_or_404(ctx, study_id)
     now = ctx.clock.now()
-    for key in ("t",):
-        if key in data:
-            data[key] = entered_time(ctx, data[key])
+    if "t" in data:
+        data["t"] = entered_time(ctx, data["t"])  # 422 when in the future
     try:
         await ctx.store.add_fact(study_id=study_id, kind=kind, data=data, by=user.username, t=now)
     except KeyError:
