@@ -18,6 +18,8 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from app.outbound.config import EndpointConfig
 from app.outbound.health import EndpointHealth, EndpointState
 from app.outbound.replies import Verdict
@@ -62,20 +64,32 @@ class EndpointSender:
         self._wake.set()
 
     async def run(self) -> None:
-        """Send until rejected (then return) or cancelled."""
+        """Send until rejected (then return) or cancelled. A database that fails is waited
+        for (the messages are in it), never a reason to stop."""
         try:
             while True:
-                self._wake.clear()  # before reading: a message queued after it wakes us
-                rows = await self._store.outbox_head(self.ep.name)
-                await self._refresh()
-                if not rows:
-                    await self._idle()
-                    continue
-                for row in rows:
-                    if not await self._deliver(row):
+                try:
+                    if not await self._drain():
                         return
+                except (SQLAlchemyError, OSError) as exc:
+                    log.error("outbound %s: the outbox cannot be read: %s", self.ep.name, exc)
+                    self.health.last_error = f"database: {exc}"
+                    self.health.last_error_at = self._clock.now()
+                    await self._clock.sleep(self.ep.retry_max)
         finally:
             await self._transport.close()
+
+    async def _drain(self) -> bool:
+        """Send what is queued now (False: the endpoint rejected a message and stops)."""
+        self._wake.clear()  # before reading: a message queued after it wakes us
+        rows = await self._store.outbox_head(self.ep.name)
+        await self._refresh()
+        if not rows:
+            await self._idle()
+        for row in rows:
+            if not await self._deliver(row):
+                return False
+        return True
 
     async def _idle(self) -> None:
         with contextlib.suppress(TimeoutError):

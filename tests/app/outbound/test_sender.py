@@ -19,6 +19,7 @@ from app.outbound.messages import alert_items
 from app.outbound.sender import EndpointSender
 from app.outbound.transports import MllpTransport
 from app.store import Store
+from app.store._outbox import OutboxRow
 from core.clock import VirtualClock
 from core.model import Alert
 from simulators.alarm_manager import AlarmManager
@@ -203,3 +204,21 @@ async def test_a_backlog_raises_a_technical_alert_ended_once_drained(rig: Rig) -
     await rig.until(lambda: len(rig.am.accepted) == 5)
     assert rig.am.accepted == rig.expected_ids
     assert rig.clock.now() > T0 + timedelta(seconds=5)
+
+
+async def test_a_failing_database_is_waited_for_never_a_reason_to_stop(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = rig.store.outbox_head
+    failures = [OSError("database file unreachable")]
+
+    async def flaky(endpoint: str, limit: int = 50) -> list[OutboxRow]:
+        if failures:
+            raise failures.pop()
+        return await real(endpoint, limit)
+
+    monkeypatch.setattr(rig.store, "outbox_head", flaky)
+    await rig.raise_alert()
+    await rig.until(lambda: len(rig.am.accepted) == 1)
+    assert not failures and rig.am.accepted == rig.expected_ids
+    assert "database" in (rig.sender.health.last_error or "")
