@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from app.dataset.freedays import EventOrderError, Switch, days_on, free_days, intervals
 
@@ -66,3 +68,22 @@ def test_never_ventilated_support_and_time_after_day_28_do_not_count() -> None:
 def test_events_that_cannot_happen_are_refused(events: list[Switch]) -> None:
     with pytest.raises(EventOrderError):
         intervals(T0, on_at_t0=True, switches=events)
+
+
+@given(
+    st.lists(st.integers(min_value=1, max_value=40 * 24), min_size=0, max_size=8, unique=True),
+    st.one_of(st.none(), st.integers(min_value=0, max_value=40 * 24)),
+)
+def test_free_days_stay_within_0_and_28_and_death_by_day_28_gives_0(
+    hours: list[int], death_h: int | None
+) -> None:
+    # alternate extubation / re-intubation at the given hours
+    events = [Switch(T0 + timedelta(hours=h), i % 2 == 1) for i, h in enumerate(sorted(hours))]
+    spans = intervals(T0, on_at_t0=True, switches=events)
+    death = None if death_h is None else T0 + timedelta(hours=death_h)
+    v = free_days(T0, spans, death_at=death)
+    assert 0.0 <= v <= 28.0
+    if death_h is not None and death_h <= 28 * 24:
+        assert v == 0.0
+    else:
+        assert v == round(28 - days_on(T0, spans), 2)
