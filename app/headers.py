@@ -2,8 +2,9 @@
 
 The station page loads only its own files, so its policy allows `'self'` and nothing else;
 `frame-ancestors 'none'` (and `X-Frame-Options: DENY` for old browsers) keeps the page, with
-its Acknowledge button, out of anybody's frame. The OpenAPI pages (`/docs`, `/redoc`) load
-FastAPI's CDN assets and an inline script, so they get only the frame and sniffing headers.
+its Acknowledge button, out of anybody's frame. The OpenAPI pages (`/docs`, `/redoc`) keep
+their own script setup, so they get only the frame and sniffing headers; the HTML report
+carries its styles inline and runs no script (`REPORT_CSP`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ PAGE_CSP = (
     "frame-ancestors 'none'"
 )
 DOCS_CSP = "frame-ancestors 'none'"
+REPORT_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; "
+    "frame-ancestors 'none'"
+)
 _DOCS = ("/docs", "/redoc")
 _COMMON = (
     (b"x-content-type-options", b"nosniff"),
@@ -36,7 +41,12 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         path: str = scope.get("path", "")
-        csp = DOCS_CSP if path.startswith(_DOCS) else PAGE_CSP
+        if path.startswith(_DOCS):
+            csp = DOCS_CSP
+        elif path.endswith("/report"):  # the HTML report: its own inline styles, no script
+            csp = REPORT_CSP
+        else:
+            csp = PAGE_CSP
         extra = [*_COMMON, (b"content-security-policy", csp.encode())]
 
         async def send_with_headers(message: Message) -> None:

@@ -29,6 +29,7 @@ from app.live.registry import DeviceRegistry
 from app.live.views import Views
 from app.login_guard import LoginGuard
 from app.metrics import AppMetrics, IngestCounters
+from app.openapi_errors import document_error_details
 from app.settings import Settings
 from app.store import Store, StoreNotMigrated
 from app.store.url import safe_url
@@ -124,6 +125,7 @@ def create_app(
     )
     app.state.login_guard = LoginGuard(clock)
     app.add_exception_handler(RequestValidationError, validation_error)
+    document_error_details(app)
     app.add_middleware(SecurityHeaders)
     app.include_router(api_router())
     app.include_router(dataset_router)

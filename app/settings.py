@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     long gets a technical alert from `app.watchdog` (a stuck task, a dead loop)."""
     product_min_viability_pct: float = Field(default=70.0, ge=0, le=100)
     """The cell product's minimum viability for the checklist (`monitors.trial.product`)."""
+    tls_certfile: Path | None = None
+    """`serve` terminates TLS itself with this certificate (PEM) and `tls_keyfile`; None:
+    plain HTTP, for a reverse proxy in front (docs/security.md)."""
+    tls_keyfile: Path | None = None
     metrics_token: SecretStr | None = None
     """A bearer token Prometheus may scrape `/metrics` with (an engineer's or admin's access
     token works too); None: only signed-in engineers and admins."""

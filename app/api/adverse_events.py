@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, status
 from pydantic import Field, model_validator
+from sqlalchemy.exc import IntegrityError
 
 from app.adverse_view import ae_dict
 from app.api.adjudication import SignIn, reauthenticate
@@ -158,12 +159,18 @@ async def change_event(
     ae_id: int, body: AdverseEventPatch, ctx: Ctx, user: TrialDataUser
 ) -> dict[str, Any]:
     """Change CRF fields; an earlier signature then no longer matches (`valid: false`)."""
-    await _ae_or_404(ctx, ae_id)
+    current = await _ae_or_404(ctx, ae_id)
     changes = body.model_dump(mode="python", exclude_unset=True)
     if "seriousness" in changes and changes["seriousness"] is not None:
         changes["seriousness"] = [s.value for s in body.seriousness or []]
     now = ctx.clock.now()
-    ae = await ctx.store.update_adverse_event(ae_id, by=user.username, t=now, **changes)
+    if not changes:  # nothing to change (an empty UPDATE is an SQL error)
+        return ae_dict(current, now)
+    try:
+        ae = await ctx.store.update_adverse_event(ae_id, by=user.username, t=now, **changes)
+    except IntegrityError:  # null for a field the CRF requires
+        nulls = ", ".join(k for k, v in changes.items() if v is None)
+        raise HTTPException(422, detail=f"these fields cannot be emptied: {nulls}") from None
     return ae_dict(ae, now)
 
 

@@ -203,7 +203,16 @@ async def add_control(body: ControlIn, ctx: Ctx, user: DatasetUser) -> dict[str,
     return {"study_id": p.study_id, "enrolled_at": format_time(p.enrolled_at)}
 
 
-@router.get("/export")
+@router.get(
+    "/export",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "the export: one file, or a zip of several",
+            "content": {"application/zip": {}, "application/xml": {}},
+        }
+    },
+)
 async def export(
     ctx: Ctx,
     user: DatasetUser,

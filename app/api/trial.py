@@ -419,7 +419,21 @@ async def bed_indices(
 
 
 # -- the report -------------------------------------------------------------------------------
-@router.get("/patients/{study_id}/report")
+@router.get(
+    "/patients/{study_id}/report",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "the report in the asked format",
+            "content": {
+                "text/html": {},
+                "application/pdf": {},
+                "text/csv": {},
+                "application/json": {},
+            },
+        }
+    },
+)
 async def report(
     study_id: str,
     ctx: Ctx,

@@ -79,8 +79,10 @@ def register(cli: typer.Typer) -> None:
             load_ruleset(rules)  # refuse to start on an invalid rule set
         _check_database(settings.database_url)
         app = build_service(settings, icu, rules=rules)
-        server = uvicorn_server(app, settings.host, settings.port)
-        print(f"iaewatch: station at http://{settings.host}:{settings.port}/", flush=True)
+        tls = {"ssl_certfile": settings.tls_certfile, "ssl_keyfile": settings.tls_keyfile}
+        server = uvicorn_server(app, settings.host, settings.port, **tls)
+        scheme = "https" if settings.tls_certfile else "http"
+        print(f"iaewatch: station at {scheme}://{settings.host}:{settings.port}/", flush=True)
         server.run()
         if not server.started:
             raise typer.Exit(1)

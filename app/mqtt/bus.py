@@ -65,6 +65,7 @@ from app.mqtt.codec import (
 )
 from app.mqtt.retained import RetainedTracker
 from app.mqtt.spool import Entry, Spool
+from app.mqtt.tls import DEFAULT_PORT, tls_context
 from core.bus import Bus, InProcessBus, Subscription
 from core.clock import Clock, RealClock
 from core.errors import ConfigError, RecordError
@@ -107,7 +108,8 @@ class _Recent:
 
 
 class MqttBus(Bus):
-    """`Bus` over an MQTT broker: `mqtt://host[:port]` (optionally `user:pass@`)."""
+    """`Bus` over an MQTT broker: `mqtt://host[:port]` (optionally `user:pass@`), or
+    `mqtts://` for TLS (`app.mqtt.tls`)."""
 
     def __init__(
         self,
@@ -124,9 +126,10 @@ class MqttBus(Bus):
         """`client_id` given and `receive`: a persistent session. `receive` False: publish
         only (a gateway). `spool`: the spool file (None: in memory, lost at exit)."""
         parsed = urlparse(url)
-        if parsed.scheme not in ("mqtt", "tcp") or not parsed.hostname:
+        if parsed.scheme not in DEFAULT_PORT or not parsed.hostname:
             raise ConfigError(f"not an MQTT URL (mqtt://host:port): {url!r}", field="mqtt_url")
-        self.host, self.port = parsed.hostname, parsed.port or 1883
+        self.host, self.port = parsed.hostname, parsed.port or DEFAULT_PORT[parsed.scheme]
+        self.tls = tls_context(parsed)
         self.username, self.password = parsed.username, parsed.password
         self.prefix = prefix.strip("/")
         self.client_id = client_id
@@ -353,6 +356,7 @@ class MqttBus(Bus):
             username=self.username,
             password=self.password,
             identifier=self.client_id,
+            tls_context=self.tls,
             clean_session=not self.persistent,
             keepalive=10,
             max_inflight_messages=BATCH,
