@@ -14,7 +14,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Path, status
 from pydantic import Field, model_validator
 from sqlalchemy.exc import IntegrityError
 
@@ -28,6 +28,7 @@ from app.schemas import In, UtcTime
 from app.store._adverse import AdverseEventRow
 
 router = APIRouter(prefix="/api", tags=["adverse events"])
+AeId = Annotated[int, Path(ge=1, le=2**63 - 1)]  # a database key: larger ones are a 422
 
 
 class Seriousness(StrEnum):
@@ -156,7 +157,7 @@ async def add_event(
 
 @router.patch("/adverse-events/{ae_id}")
 async def change_event(
-    ae_id: int, body: AdverseEventPatch, ctx: Ctx, user: TrialDataUser
+    ae_id: AeId, body: AdverseEventPatch, ctx: Ctx, user: TrialDataUser
 ) -> dict[str, Any]:
     """Change CRF fields; an earlier signature then no longer matches (`valid: false`)."""
     current = await _ae_or_404(ctx, ae_id)
@@ -175,7 +176,7 @@ async def change_event(
 
 
 @router.post("/adverse-events/{ae_id}/sign")
-async def sign_event(ae_id: int, body: SignIn, ctx: Ctx, user: InvestigatorUser) -> dict[str, Any]:
+async def sign_event(ae_id: AeId, body: SignIn, ctx: Ctx, user: InvestigatorUser) -> dict[str, Any]:
     """The investigator signs the AE record as it stands (password re-entered)."""
     await _ae_or_404(ctx, ae_id)
     await reauthenticate(ctx, user, body.password, f"adverse_event:{ae_id}")
@@ -187,7 +188,7 @@ async def sign_event(ae_id: int, body: SignIn, ctx: Ctx, user: InvestigatorUser)
 
 
 @router.post("/adverse-events/{ae_id}/reported")
-async def reported(ae_id: int, body: ReportedIn, ctx: Ctx, user: TrialDataUser) -> dict[str, Any]:
+async def reported(ae_id: AeId, body: ReportedIn, ctx: Ctx, user: TrialDataUser) -> dict[str, Any]:
     """Record that a report (the initial SAE report or the SUSAR report) reached the sponsor."""
     await _ae_or_404(ctx, ae_id)
     now = ctx.clock.now()
