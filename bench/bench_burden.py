@@ -126,6 +126,31 @@ def _hypotension(a: Alert, support: int | None, records: list[Record], burden: B
     return "already low" if now > median - 10 else "new fall"
 
 
+_CALLS = {"new fall": "true", "already low": "too tight", "one sample": "artefact"}
+
+
+def verdict(row: dict[str, Any]) -> str:
+    """docs/alert-burden.md's reading of one non-technical start: true, artefact, too tight
+    or cannot tell. Hypotension by its pre-infusion MAP (`_hypotension`); driving pressure
+    16-17 cmH2O on plateaus charted hours apart is a standing condition (too tight); a
+    vasopressor "increase" of under 10 % on an agent already over its threshold is titration
+    (too tight); the rest held over two or more samples and were read as true."""
+    if row["rule"] == "hypotension":
+        return _CALLS.get(row["verdict"], "cannot tell")
+    if row["support"] == 1:
+        return "artefact"
+    if row["rule"] == "airway_driving_pressure_high":
+        return "too tight"
+    if row["rule"] == "vasopressor_escalation":
+        ev = row["evidence"]
+        base, now = ev.get("baseline") or {}, ev.get("values") or {}
+        for code in ev.get("over_threshold") or {}:
+            b, v = base.get(code), now.get(code)
+            if b and v is not None and v < 1.1 * b:
+                return "too tight"
+    return "true"
+
+
 def replay_records(name: str, records: list[Record], examples: bool) -> Result:
     """Replay one recording through `iaewatch replay`'s loop."""
     logging.disable(logging.WARNING)  # the engine's per-sample notes: counted, not printed
@@ -221,6 +246,15 @@ def _report(title: str, res: Result) -> list[str]:
             f"| {rule} | {prio} | {rules[(rule, prio, INSIDE)]} | "
             f"{rules[(rule, prio, OUTSIDE)]} | {single[rule]} |"
         )
+    calls = Counter(verdict(x) for x in nontech)
+    hours = h[INSIDE] + h[OUTSIDE]
+    bad = calls["artefact"] + calls["too tight"]
+    out += [
+        "",
+        "Read on the data (non-technical starts, inside and outside): "
+        + ", ".join(f"{k} {calls[k]}" for k in ("true", "artefact", "too tight", "cannot tell"))
+        + f"; artefact or too tight: {bad / hours:.4f} per patient-hour.",
+    ]
     verdicts = Counter((x["verdict"], x["where"]) for x in res.starts if "verdict" in x)
     if verdicts:
         out += ["", "| hypotension read on the data | inside | outside |", "|---|---:|---:|"]
