@@ -21,7 +21,7 @@ from monitors import build_engine
 from simulators.recording import DEFAULT_INFUSION_AT, records
 from simulators.scenario import load_scenario, shipped_scenarios
 
-LONG = {"death", "cardiac_arrest", "late_events"}
+LONG = {"death", "cardiac_arrest", "late_events", "ards_stable_day"}
 RUN_LONG = bool(os.environ.get("IAEWATCH_LONG_TESTS"))
 
 

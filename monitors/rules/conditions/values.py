@@ -53,7 +53,8 @@ class AtBaseline:
 class Threshold(_Leaf):
     """value below / at_most / above / at_least a limit; with `at_baseline`, only when new or
     clearly worse than the patient's reference (the pre-infusion baseline; before the
-    infusion, the median of the samples in the baseline look-back so far)."""
+    infusion, the median of the samples in the baseline look-back so far, and cannot tell
+    while there are fewer than `MIN_RUNNING_REFERENCE`)."""
 
     def __init__(
         self,
@@ -90,8 +91,12 @@ class Threshold(_Leaf):
         if ab is None:
             return True
         ref = self._reference(bed, code)
-        if ref is None or not self._present(ref):
-            return True  # new: not present in the reference (or no reference to tell)
+        if ref is None:
+            # before the infusion too few samples cannot tell yet; after it, no baseline
+            # (baseline_missing says so) leaves the plain threshold
+            return None if bed.collecting_baseline else True
+        if not self._present(ref):
+            return True  # new: not present in the reference
         worse = (ref - v) if self.below else (v - ref)
         return worse >= ab.worse_by - (self.hyst if active else 0.0)
 
