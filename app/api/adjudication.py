@@ -52,7 +52,9 @@ class AdjudicationIn(SignIn):
     verdict: Verdict
     reason: NotIaeReason | None = None
     reason_text: Annotated[str, Field(max_length=1000)] | None = None
-    ae_id: int | None = Field(default=None, description="group confirmed alerts into this AE")
+    ae_id: int | None = Field(
+        default=None, ge=1, le=2**63 - 1, description="group confirmed alerts into this AE"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> AdjudicationIn:
