@@ -375,3 +375,43 @@ def test_zh_cn_page_renders_with_no_missing_string(station: RealStation, nurse: 
         page.click("#audio-blocked")
     expect(page.locator(".alerts-head h2")).to_have_text("报警")
     assert page.evaluate("[...window.iaewatch.missing]") == []
+
+
+# Chrome's autoplay policy as a page sees it when it is strict: an AudioContext stays
+# "suspended" until resumed within a real (trusted) click or key press. Playwright's chromium
+# is lenient, and its own evaluations count as user activation, hence this stand-in.
+STRICT_AUTOPLAY = """
+let gestureAt = 0;
+for (const kind of ["pointerdown", "keydown"]) {
+  addEventListener(kind, (e) => { if (e.isTrusted) gestureAt = Date.now(); }, true);
+}
+const Real = window.AudioContext;
+window.AudioContext = class extends Real {
+  get state() { return this.allowed ? super.state : "suspended"; }
+  resume() {
+    if (Date.now() - gestureAt < 1000) this.allowed = true;
+    return super.resume();
+  }
+};
+"""
+
+
+def test_reload_keeps_station_mode_and_blocked_audio_is_a_full_screen_warning(
+    station: RealStation, nurse: Session
+) -> None:
+    nurse.context.add_init_script(STRICT_AUTOPLAY)
+    page = nurse.login()
+    assert page.evaluate("window.iaewatch.sound.audible")  # the login click enabled it
+    page.reload()
+    warning = page.locator("#audio-blocked")
+    expect(warning).to_be_visible()
+    expect(warning).to_contain_text("ALARM SOUND IS BLOCKED")
+    box = warning.bounding_box()
+    assert box is not None and box["width"] >= 1400 and box["height"] >= 900
+    expect(page.locator("#login")).to_be_hidden()  # still the station: no new login
+    expect(page.locator("#link")).to_have_text("live")
+    page.wait_for_timeout(2500)  # the page keeps trying; the policy keeps refusing
+    expect(warning).to_be_visible()
+    warning.click()
+    expect(warning).to_be_hidden()
+    assert page.evaluate("window.iaewatch.sound.audible")
