@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import re
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
@@ -32,6 +33,8 @@ from core.errors import DeviceError, ProtocolError
 from core.model import DeviceEvent, EventSource, Observation, ValueStatus
 
 log = logging.getLogger(__name__)
+BAD_FRAME_LOG_EVERY_S = 60.0
+_NUMBERS = re.compile(r"\d+")
 
 DriverOutput = Observation | DeviceEvent
 
@@ -55,6 +58,8 @@ class DeviceStatus:
     reconnects: int = 0
     last_error: str | None = None
     identification: dict[str, str] = field(default_factory=dict)
+    bad_frame_kinds: dict[str, int] = field(default_factory=dict)
+    """Bad frames by kind (the reason without its numbers)."""
 
 
 @dataclass(slots=True)
@@ -98,6 +103,7 @@ class Driver(ABC):
         self.backoff = backoff or Backoff()
         self.stale_after = stale_after
         self.status = DeviceStatus()
+        self._bad_logged: dict[str, tuple[float, int]] = {}  # kind → (last logged, since)
         self._first_error_logged = False
 
     # -- for subclasses -------------------------------------------------------------------
@@ -110,12 +116,26 @@ class Driver(ABC):
         self.status.last_frame = self.clock.now()
 
     def count_bad_frame(self, reason: str) -> None:
+        """Count a bad frame; log at most one line per kind of bad frame a minute (the kind:
+        the reason with its numbers left out), saying how many came since the last line."""
         self.status.bad_frames += 1
+        kind = _NUMBERS.sub("#", reason)[:80]
+        counts = self.status.bad_frame_kinds
+        counts[kind] = counts.get(kind, 0) + 1
+        now = self.clock.monotonic()
+        last, unlogged = self._bad_logged.get(kind, (None, 0))
+        if last is not None and now - last < BAD_FRAME_LOG_EVERY_S:
+            self._bad_logged[kind] = (last, unlogged + 1)
+            return
+        if len(self._bad_logged) > 100:  # a kind per peer address, say: keep it bounded
+            self._bad_logged.clear()
+        self._bad_logged[kind] = (now, 0)
         log.warning(
-            "%s %s: bad frame (%d so far): %s",
+            "%s %s: bad frame (%d so far%s): %s",
             self.bed,
             self.device_id,
             self.status.bad_frames,
+            f", {unlogged} more of this kind in the last minute" if unlogged else "",
             reason,
         )
 

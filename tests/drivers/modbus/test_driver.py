@@ -236,7 +236,8 @@ async def bad_answers_are_counted_and_survived(
     assert status.state is ConnectionState.CONNECTED and status.reconnects == 0
     assert not any(is_event("device_disconnected")(i) for i in col.items)
     logged = [r for r in caplog.records if "bad frame" in r.getMessage()]
-    assert [r.levelno for r in logged] == [logging.WARNING] * polls
+    # counted every time, logged once: one line per kind of bad frame a minute
+    assert [r.levelno for r in logged] == [logging.WARNING]
     assert not [r for r in caplog.records if r.name.startswith("pymodbus")]
     assert not [r for r in caplog.records if r.exc_info]
 
