@@ -126,6 +126,12 @@ class SimulatedBed:
         self._stack = contextlib.AsyncExitStack()
 
     @property
+    def link_time_scale(self) -> float:
+        """The clock's speed: link timeouts are stretched by it so that, in real time, they
+        stay what the device's protocol says (`--speed 10` must not drop links 10× sooner)."""
+        return float(getattr(self.clock, "speed", 1.0))
+
+    @property
     def pump_units(self) -> dict[int, str]:
         """Modbus unit id → pump name (1, 2, ... in the scenario's order)."""
         return {i + 1: name for i, name in enumerate(self.model.pumps)}
@@ -178,6 +184,7 @@ class SimulatedBed:
         from simulators.intellivue_monitor import IntellivueSimulator
 
         sim = IntellivueSimulator(self.model, self.clock, self.faults["monitor"])
+        sim.silence_timeout *= self.link_time_scale
         self._sims.append(sim)
         if pty:
             return DeviceAddress("monitor", "pty", await sim.serve_pty(), "IntelliVue serial")
@@ -188,6 +195,7 @@ class SimulatedBed:
         from simulators.ventilator import VentilatorSimulator
 
         sim = VentilatorSimulator(self.model, self.clock, self.faults["ventilator"])
+        sim.link_timeout *= self.link_time_scale
         self._sims.append(sim)
         if pty:
             return DeviceAddress("ventilator", "pty", await sim.serve_pty(), "MEDIBUS")
@@ -222,6 +230,7 @@ class SimulatedBed:
             faults=self.faults["hl7"],
             interval=interval,
         )
+        sender.ack_timeout *= self.link_time_scale
         self._sims.append(sender)
         task = asyncio.create_task(sender.run(*to), name=f"hl7 sender {self.spec.name}")
         self._tasks.append(task)

@@ -189,3 +189,20 @@ def test_started_part_way_the_pump_counters_hold_the_history(start_at: int) -> N
     bed.model.sync()
     if study.running:
         assert study.volume_infused_ml == pytest.approx(133.0 * (start_at + 60) / 3600.0)
+
+
+async def test_speed_does_not_shorten_link_timeouts() -> None:
+    from simulators.intellivue_monitor import IntellivueSimulator
+    from simulators.ventilator import VentilatorSimulator
+
+    scenario = load_scenario(SCENARIO_DIR / "vasopressor_escalation.yaml")
+    async with SimulatedBed(scenario, ScaledClock(10, start=T0)) as bed:
+        await bed.start(["monitor", "ventilator"])
+        monitor, vent = bed._sims
+        assert isinstance(monitor, IntellivueSimulator) and isinstance(vent, VentilatorSimulator)
+        real = (monitor.silence_timeout / 10, vent.link_timeout / 10)  # real seconds at 10×
+        async with SimulatedBed(scenario, ScaledClock(1, start=T0)) as plain:
+            await plain.start(["monitor", "ventilator"])
+            m1, v1 = plain._sims
+            assert isinstance(m1, IntellivueSimulator) and isinstance(v1, VentilatorSimulator)
+            assert real == (m1.silence_timeout, v1.link_timeout)
