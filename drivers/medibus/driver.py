@@ -282,7 +282,9 @@ class MedibusDriver(Driver):
         if texts == self._texts:
             return []
         self._texts = texts
-        return [self.event("ventilator_text", EventSource.DEVICE, messages=texts)]
+        # `messages` is a list (core.vocabulary): one {code, text} per message, in code order
+        messages = [{"code": code, "text": text} for code, text in sorted(texts.items())]
+        return [self.event("ventilator_text", EventSource.DEVICE, messages=messages)]
 
 
 class _Channel:

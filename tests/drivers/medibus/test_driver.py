@@ -114,7 +114,7 @@ async def test_settings_and_text_messages_are_events_on_change(make_harness: Any
     settings = await h.next(is_event("ventilator_settings"))
     assert settings.fields["settings"] == {"01": 60.0, "0B": 12.0, "0A": 24.0}
     text = await h.next(is_event("ventilator_text"))
-    assert text.fields["messages"] == {"01": "IPPV"}
+    assert text.fields["messages"] == [{"code": "01", "text": "IPPV"}]
     h.vitals.values["MDC_PRESS_AWAY_END_EXP_POS"] = 15.0
     changed = await h.next(is_event("ventilator_settings"))
     assert changed.fields["settings"]["0B"] == 15.0  # 14.7 mbar set, sent as integer
