@@ -15,11 +15,12 @@ After a restart, `restore(snapshot)` puts back what the store kept (`monitors.en
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from core.model import Alert, DeviceEvent, Observation
 from core.params import VASOPRESSOR_CODES
+from monitors.engine.assess import Assessor
 from monitors.engine.episodes import Episodes, device_key
 from monitors.engine.infusion import Infusions, confirm_dose
 from monitors.engine.intake import Intake
@@ -47,6 +48,7 @@ class BedSummary:
     pre_infusion_doses: dict[str, float | None]
     active_alerts: int
     last_seen: datetime | None
+    cannot_assess: dict[str, list[str]] = field(default_factory=dict)
 
 
 class Engine:
@@ -62,6 +64,7 @@ class Engine:
         self._episodes = Episodes(ruleset, plan, escalate_after_s=escalate_after_s)
         self._intake = Intake(plan, self._warn, self._episodes.evaluate)
         self._infusions = Infusions(ruleset, plan, self._warn, self._intake, self._episodes)
+        self._assess = Assessor(ruleset, self._episodes)
         self._watched = plan.watched
         self._observe = self._intake.observe
         self._restorer = Restorer(
@@ -92,6 +95,7 @@ class Engine:
         for bed in self._beds.values():
             if bed.infusion_start is not None:
                 infusions.windows(bed, ts, now, out)
+                self._assess.check(bed, ts, now, out)
             episodes.tick_bed(bed, ts, now, out)
         episodes.escalate(ts, now, out)
         return out
@@ -166,6 +170,7 @@ class Engine:
                     pre_infusion_doses=dict(bed.pre_dose),
                     active_alerts=book.active(name),
                     last_seen=bed.last_dt,
+                    cannot_assess={k: list(v) for k, v in bed.cannot_assess.items()},
                 )
             )
         return tuple(out)
@@ -239,6 +244,7 @@ class Engine:
         if name == "infusion_start":
             if not self._infusions.start(bed, msg, ts, out):
                 return out
+            self._assess.check(bed, ts, msg.t, out, force=True)
         elif name == "infusion_end":
             ended = self._infusions.end(bed, msg, ts)
             if ended is None:

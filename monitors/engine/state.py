@@ -162,6 +162,9 @@ class BedState:
         # rhythm (lower case) -> last time a monitor reported it before infusion start
         self.rhythms_before: dict[str, float] = {}
         self.seen: dict[str, float] = {}  # event name -> last time seen
+        # rules that cannot assess (monitors.engine.assess): rule id -> what it lacks
+        self.cannot_assess: dict[str, list[str]] = {}
+        self.assess_due = NEVER
         self.agent_on: dict[str, bool] = {}
         # per-kg doses seen before the weight was known: code -> (t, value, unit, device)
         self.pending_raw: dict[str, tuple[float, float, str, str | None]] = {}

@@ -64,6 +64,10 @@ class ParamRef:
                 return found
         return found or (None, None)
 
+    def seen(self, bed: BedState) -> bool:
+        """Any of the codes has ever arrived at this bed."""
+        return any(c in bed.series for c in self.codes)
+
     def baseline(self, bed: BedState, code: str) -> tuple[str | None, float | None]:
         b = bed.baseline.get(code)
         if b is not None:
@@ -110,6 +114,10 @@ class Cond:
 
     def severity(self, bed: BedState, now: float, out: dict[str, float]) -> None:
         """How far past the limit, per leaf (bigger is worse), for 'worse values' updates."""
+
+    def missing(self, bed: BedState, now: float) -> list[str]:
+        """What this condition lacks to assess at `bed` (empty: it can assess)."""
+        return [m for c in self.children() for m in c.missing(bed, now)]
 
     def describe(self) -> str:
         raise NotImplementedError

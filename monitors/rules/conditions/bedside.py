@@ -192,6 +192,9 @@ class Vasopressor(Cond):
     def triggers(self) -> set[str]:
         return set(self.agents) | set(self.thresholds) | {"@vasopressor_added"}
 
+    def missing(self, bed: BedState, now: float) -> list[str]:
+        return [f"{c}: pre-infusion dose unknown (confirm it)" for c in self.unknown_agents(bed)]
+
     def collect(self, bed: BedState, now: float, ev: Evidence) -> None:
         for code, thr in self.thresholds.items():
             over, dose = self._over(bed, code, thr)

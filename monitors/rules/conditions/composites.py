@@ -95,6 +95,10 @@ class AllOf(_Composite):
 class AnyOf(_Composite):
     word = "or"
 
+    def missing(self, bed: BedState, now: float) -> list[str]:
+        lacks = [k.missing(bed, now) for k in self.kids]
+        return [] if not all(lacks) else [m for x in lacks for m in x]
+
     def test(self, bed: BedState, now: float, active: bool) -> bool | None:
         if self.within is not None:
             return any(self._latched(bed, now, active))
@@ -119,6 +123,9 @@ class NoneOf(_Composite):
     """None of the children is true. A child that cannot tell counts as not true."""
 
     word = "none"
+
+    def missing(self, bed: BedState, now: float) -> list[str]:
+        return []  # a veto that cannot tell does not stop the rule
 
     def test(self, bed: BedState, now: float, active: bool) -> bool | None:
         if self.within is not None:

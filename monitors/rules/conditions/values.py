@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from core.params import PARAMETERS
 from monitors.rules.conditions.base import (
     OPS,
     Cond,
@@ -38,6 +39,9 @@ class _Leaf(Cond):
 
     def refs(self) -> Iterable[ParamRef]:
         return (self.ref,)
+
+    def missing(self, bed: BedState, now: float) -> list[str]:
+        return [] if self.ref.seen(bed) else [f"{self.ref.name}: never measured at this bed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +199,25 @@ class BaselineChange(_Leaf):
 
     def baseline_refs(self) -> Iterable[ParamRef]:
         return (self.ref,)
+
+    def missing(self, bed: BedState, now: float) -> list[str]:
+        lacks = super().missing(bed, now)
+        if lacks or bed.collecting_baseline:
+            return lacks
+        code, base = None, None
+        for c in self.ref.codes:
+            code, base = self.ref.baseline(bed, c)
+            if base is not None:
+                break
+        if base is None or code is None:
+            return [f"{self.ref.name}: no pre-infusion baseline"]
+        p = PARAMETERS.get(code)
+        if self.rise and not self.relative and p is not None and base + self.amount > p.high:
+            return [
+                f"{self.ref.name}: baseline {base:g} + {self.amount:g} is beyond {p.high:g} "
+                "(at its ceiling: cannot rise that much)"
+            ]
+        return []
 
     def collect(self, bed: BedState, now: float, ev: Evidence) -> None:
         code, v = self.ref.current(bed, now)

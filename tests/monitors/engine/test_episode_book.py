@@ -70,14 +70,15 @@ def test_one_acknowledge_reaches_the_episode_whichever_part_raised_it() -> None:
     )
     engine.feed(event(10, "B1", "infusion_start", weight_kg=70, volume_ml=100))
     (sign,) = engine.feed(event(20, "B1", "clinical_sign", sign="wheeze"))
-    assert engine.beds()[0].active_alerts == 2  # baseline_missing and the sign
+    # baseline_missing, rules_cannot_assess (no data at all: issue 13) and the sign
+    assert engine.beds()[0].active_alerts == 3
     engine.acknowledge(prog.id, "nina", T0)
     engine.acknowledge(sign.id, "nina", T0)
     ends = engine.feed(event(30, "B1", "pump_program", state="running", rate_ml_h=133, vtbi_ml=100))
     assert [(x.phase, x.state, x.acked_by) for x in ends] == [
         (Phase.END, AlertState.RESOLVED, "nina")
     ]
-    assert engine.beds()[0].active_alerts == 2  # the rules' episodes: still open
+    assert engine.beds()[0].active_alerts == 3  # the rules' episodes: still open
     late = engine.tick(T0 + timedelta(seconds=20 + 1800))
     (end,) = [x for x in late if x.id == sign.id]
     assert end.phase is Phase.END and end.acked_by == "nina"

@@ -183,3 +183,22 @@ def test_no_stale_ventilator_when_extubated_before_data_stop(scenario, make_base
     sc.series(H, 2 * H, 5.0, spo2=94, hr=90, map=80)
     sc.run(until=2 * H)
     assert sc.of("stale_ventilator") == []
+
+
+# -- item 7: rules that cannot assess say so ------------------------------------------------
+def test_rules_that_cannot_assess_are_listed_at_infusion_start(scenario, make_baseline) -> None:
+    # no EtCO2 and no arterial/cuff systolic; FiO2 85 % before the infusion
+    sc = make_baseline(scenario(), etco2=lambda s: None, sbp=lambda s: None, fio2=85)
+    sc.infusion(0)
+    sc.steady(0, 600, 5.0, etco2=lambda s: None, sbp=lambda s: None, fio2=85)
+    sc.series(300, 600, 10.0, norepi=12)  # a pump connecting late: pre-dose unknown
+    sc.run(until=600)
+    first, *later = sc.of("rules_cannot_assess")
+    assert first.phase is Phase.START and first.category == "technical"
+    lacks = later[-1].evidence["cannot_assess"]
+    assert "etco2: never measured at this bed" in lacks["embolism_pattern"]
+    assert any("ceiling" in x for x in lacks["ventilatory_escalation"])
+    assert lacks["vasopressor_escalation"] == [
+        "IAEW_DOSE_NOREPINEPHRINE: pre-infusion dose unknown (confirm it)"
+    ]
+    assert sc.engine.beds()[0].cannot_assess == lacks
