@@ -179,7 +179,17 @@ class _EventIn(In):
 
 class ClinicalSignIn(_EventIn):
     event: Literal["clinical_sign"]
-    sign: Literal["urticaria", "wheeze", "rigors", "rash", "angioedema"]
+    # the vocabulary's signs (core.vocabulary.SIGNS), so every sign a rule reads can be entered
+    sign: Literal[
+        "urticaria",
+        "wheeze",
+        "bronchospasm",
+        "rigors",
+        "rash",
+        "angioedema",
+        "flushing",
+        "pruritus",
+    ]
 
 
 class PlainEventIn(_EventIn):

@@ -202,3 +202,17 @@ def test_rules_that_cannot_assess_are_listed_at_infusion_start(scenario, make_ba
         "IAEW_DOSE_NOREPINEPHRINE: pre-infusion dose unknown (confirm it)"
     ]
     assert sc.engine.beds()[0].cannot_assess == lacks
+
+
+def test_every_sign_a_rule_reads_can_be_entered_through_the_api() -> None:
+    import typing
+
+    from app import schemas
+    from core.vocabulary import SIGNS
+
+    entry = next(
+        c
+        for c in vars(schemas).values()
+        if isinstance(c, type) and "sign" in getattr(c, "__annotations__", {})
+    )
+    assert set(typing.get_args(typing.get_type_hints(entry)["sign"])) == set(SIGNS)
