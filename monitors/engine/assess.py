@@ -12,28 +12,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from core.model import Alert, Category, Phase, Priority
+from core.model import Alert, Phase
 from core.records import format_time
 from monitors.engine.episodes import Episodes
+from monitors.engine.infusion import engine_rule
 from monitors.engine.state import BedState
-from monitors.rules.conditions import Infusion
-from monitors.rules.ruleset import Rule, RuleSet
+from monitors.rules.ruleset import RuleSet
 
 CHECK_S = 60.0
 """How often a bed's inputs are checked again (and at every infusion start)."""
 
-CANNOT_ASSESS = Rule(
-    id="rules_cannot_assess",
-    category=Category.TECHNICAL,
-    priority=Priority.LOW,
-    title="Rules that cannot assess with the inputs this bed has",
-    source="iaewatch (issue 13): a rule that cannot assess says so, never passes silently",
-    when=Infusion(),
-    kind="event",
-    window_h=None,
-    window_only=False,
-    outside_window="ignore",
-    clear_s=None,
+CANNOT_ASSESS = engine_rule(
+    "rules_cannot_assess",
+    "Rules that cannot assess with the inputs this bed has",
+    "iaewatch (issue 13): a rule that cannot assess says so, never passes silently",
 )
 
 

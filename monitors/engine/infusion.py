@@ -31,18 +31,28 @@ from monitors.engine.warnings import Warnings
 from monitors.rules.conditions import Infusion
 from monitors.rules.ruleset import Rule, RuleSet
 
-BASELINE_MISSING = Rule(
-    id="baseline_missing",
-    category=Category.TECHNICAL,
-    priority=Priority.LOW,
-    title="No pre-infusion baseline for some parameters: their baseline rules cannot assess",
-    source="iaewatch: a rule needing a baseline that does not exist says so, never guesses",
-    when=Infusion(),
-    kind="event",
-    window_h=None,
-    window_only=False,
-    outside_window="ignore",
-    clear_s=None,
+
+def engine_rule(rule_id: str, title: str, source: str) -> Rule:
+    """A technical, low-priority rule of the engine's own: it raises the episode itself."""
+    return Rule(
+        id=rule_id,
+        category=Category.TECHNICAL,
+        priority=Priority.LOW,
+        title=title,
+        source=source,
+        when=Infusion(),
+        kind="event",
+        window_h=None,
+        window_only=False,
+        outside_window="ignore",
+        clear_s=None,
+    )
+
+
+BASELINE_MISSING = engine_rule(
+    "baseline_missing",
+    "No pre-infusion baseline for some parameters: their baseline rules cannot assess",
+    "iaewatch: a rule needing a baseline that does not exist says so, never guesses",
 )
 
 
