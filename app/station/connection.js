@@ -11,7 +11,8 @@ export const AUTH_CLOSE_CODES = new Set([4401, 4403, 1008]);
 /** ws:// or wss:// URL of the station socket, matching the page's scheme. */
 export function stationUrl(token, lastSeq, loc = window.location) {
   const scheme = loc.protocol === "https:" ? "wss:" : "ws:";
-  const q = new URLSearchParams({ token, last_seq: String(lastSeq) });
+  // numerics=batch: each flush of the server's numerics arrives as one message for all beds
+  const q = new URLSearchParams({ token, last_seq: String(lastSeq), numerics: "batch" });
   return `${scheme}//${loc.host}/ws/station?${q}`;
 }
 

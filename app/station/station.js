@@ -214,6 +214,9 @@ function onMessage(msg) {
     case "numerics":
       store.applyNumerics(msg);
       break;
+    case "numerics_batch":
+      for (const item of msg.items ?? []) store.applyNumerics(item);
+      break;
     case "bed":
       store.applyBed(msg.bed);
       break;

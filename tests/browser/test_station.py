@@ -62,7 +62,7 @@ def test_login_rejects_a_wrong_password_then_shows_every_bed(page: Page, fake: F
     session = page.evaluate("JSON.parse(sessionStorage.getItem('iaewatch.session'))")
     assert session["access_token"] == "tok-nurse1-1"
     assert session["role"] == "nurse"
-    assert fake.ws_connects[-1] == {"token": "tok-nurse1-1", "last_seq": "0"}
+    assert fake.ws_connects[-1] == {"token": "tok-nurse1-1", "last_seq": "0", "numerics": "batch"}
     expect(page.locator("#user")).to_have_text("nurse1 (nurse)")
     expect(page.locator("#devices")).to_be_hidden()  # nurses have no device panel
 
@@ -248,7 +248,7 @@ def test_lost_connection_shows_the_full_screen_alarm_and_resumes_from_last_seq(
     expect(banner).to_be_hidden(timeout=20_000)
     expect(page.locator("#link")).to_have_text("live")
     resumed = fake.ws_connects[-1]
-    assert resumed == {"token": "tok-nurse1-1", "last_seq": str(first["seq"])}
+    assert resumed == {"token": "tok-nurse1-1", "last_seq": str(first["seq"]), "numerics": "batch"}
     expect(row(page, missed["id"])).to_have_count(1)
     expect(page.locator(".tile[data-bed='ICU-4']")).to_have_attribute("data-alarm", "high")
     expect(row(page, first["id"])).to_have_count(1)
@@ -428,5 +428,7 @@ def test_heartbeat_seq_gap_makes_the_page_fetch_what_it_missed(
     lost = fake.raise_alert("ICU-3", "tachycardia", "medium", "HR 131/min", broadcast=False)
     # Two heartbeats (1 s apart in the fake) announce a seq the page never got: it resumes.
     expect(row(page, lost["id"])).to_have_count(1, timeout=8000)
-    assert fake.ws_connects[connects:] == [{"token": "tok-nurse1-1", "last_seq": str(seen["seq"])}]
+    assert fake.ws_connects[connects:] == [
+        {"token": "tok-nurse1-1", "last_seq": str(seen["seq"]), "numerics": "batch"}
+    ]
     expect(page.locator("#outage")).to_be_hidden()

@@ -99,7 +99,8 @@ def test_users_add_errors(cli: typer.Typer, tmp_path: Path) -> None:
         cli, "users", "add", "alice", "--role", "janitor", "--password", "pw-long-enough-1", *base
     )
     assert code == 2 and err.strip() == (
-        "error: invalid role 'janitor': must be one of nurse, engineer, admin"
+        "error: invalid role 'janitor': must be one of "
+        "nurse, coordinator, investigator, engineer, admin"
     )
     code, _, err = run(
         cli, "users", "add", "alice", "--role", "nurse", "--password", "short", *base
