@@ -14,6 +14,9 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from app.security import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from app.store.rows import Arm, Role
+from core.errors import UnitError
+from core.params import VASOPRESSOR_CODES
+from core.units import to_canonical
 from core.vocabulary import EVENTS
 
 
@@ -193,7 +196,34 @@ class ClinicalSignIn(_EventIn):
 
 
 class PlainEventIn(_EventIn):
-    event: Literal["cardioversion", "cardiac_arrest", "death"]
+    event: Literal["cardioversion", "cardiac_arrest", "death", "extubation"]
+
+
+class VasopressorStatusIn(_EventIn):
+    """A nurse's confirmed pre-infusion vasopressors: `none`, or one running drug with its
+    dose and unit (one entry per drug). Without it, a drug first seen after infusion start
+    cannot tell an increase (issue 13)."""
+
+    event: Literal["vasopressor_status"]
+    status: Literal["none", "running"]
+    drug: str | None = None
+    dose: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    unit: str | None = None
+
+    @model_validator(mode="after")
+    def _drug_and_dose(self) -> VasopressorStatusIn:
+        if self.status == "none":
+            return self
+        code = VASOPRESSOR_CODES.get((self.drug or "").lower())
+        if code is None:
+            raise ValueError(f"drug must be one of: {', '.join(VASOPRESSOR_CODES)}")
+        if self.dose is None or self.unit is None:
+            raise ValueError("a running vasopressor needs its dose and unit")
+        try:
+            to_canonical(code, self.dose, self.unit, weight_kg=1.0)
+        except UnitError as exc:
+            raise ValueError(f"unit {self.unit!r}: {exc}") from None
+        return self
 
 
 class BloodGasIn(_EventIn):
@@ -209,7 +239,9 @@ class BloodGasIn(_EventIn):
         return self
 
 
-EventIn = Annotated[ClinicalSignIn | PlainEventIn | BloodGasIn, Field(discriminator="event")]
+EventIn = Annotated[
+    ClinicalSignIn | PlainEventIn | BloodGasIn | VasopressorStatusIn, Field(discriminator="event")
+]
 
 
 class EventOut(BaseModel):

@@ -162,7 +162,8 @@ async def stop_infusion(
 
 @router.post("/{bed}/events", response_model=EventOut, status_code=201)
 async def post_event(bed: str, body: EventIn, ctx: Ctx, user: ClinicalUser) -> dict[str, Any]:
-    """A clinician entry: clinical_sign, cardioversion, cardiac_arrest, death or blood_gas."""
+    """A clinician entry: clinical_sign, cardioversion, cardiac_arrest, death, extubation,
+    blood_gas or vasopressor_status (the confirmed pre-infusion vasopressors)."""
     await _require_bed(ctx, bed)
     t = _entered_time(ctx, body.t)
     fields = body.model_dump(exclude={"event", "t"}, exclude_none=True)

@@ -216,3 +216,31 @@ def test_every_sign_a_rule_reads_can_be_entered_through_the_api() -> None:
         if isinstance(c, type) and "sign" in getattr(c, "__annotations__", {})
     )
     assert set(typing.get_args(typing.get_type_hints(entry)["sign"])) == set(SIGNS)
+
+
+def test_a_nurse_enters_the_confirmed_pre_infusion_vasopressor_status() -> None:
+    import pydantic
+    import pytest
+
+    from app.schemas import VasopressorStatusIn
+
+    ok = VasopressorStatusIn.model_validate(
+        {
+            "event": "vasopressor_status",
+            "status": "running",
+            "drug": "Metaraminol",
+            "dose": 0.5,
+            "unit": "mg/h",
+        }
+    )
+    assert ok.drug == "Metaraminol"
+    VasopressorStatusIn.model_validate({"event": "vasopressor_status", "status": "none"})
+    for bad in (
+        {"drug": "coffee", "dose": 1, "unit": "ug/min"},
+        {"drug": "norepinephrine", "dose": 1, "unit": "mL/h"},
+        {"drug": "norepinephrine"},
+    ):
+        with pytest.raises(pydantic.ValidationError):
+            VasopressorStatusIn.model_validate(
+                {"event": "vasopressor_status", "status": "running", **bad}
+            )
