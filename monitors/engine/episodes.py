@@ -323,8 +323,6 @@ class Episodes:
             ev["window_h"] = hours
             ev["in_window"] = bed.in_window(ts, hours)
             _start_certainty(bed, ts, hours, ev)
-            if bed.arm:
-                ev["arm"] = bed.arm
         else:
             ev["in_window"] = False
             ev["infusion_start"] = None

@@ -99,8 +99,6 @@ class Infusions:
         bed.volume_ml = _positive(f.get("volume_ml"))
         bed.planned_min = _positive(f.get("planned_min"))
         bed.study_pump = msg.device
-        arm = f.get("arm")
-        bed.arm = arm if isinstance(arm, str) else None
         bed.monitoring_end = ts + self.ruleset.monitoring_window_h * 3600.0
         bed.window_ends = sorted(ts + h * 3600.0 for h in self.plan.window_hours)
         # per-kg doses that waited for the weight

@@ -72,7 +72,6 @@ class InfusionAnchor:
     volume_ml: float | None = None
     planned_min: float | None = None
     device: str | None = None  # the study pump, None for a clinician's start
-    arm: str | None = None
     time_source: str | None = None  # "pump", "seen_at_reconnect" or None (seen live)
     uncertainty_s: float | None = None  # seen at reconnect: the start lies up to this earlier
 
@@ -83,8 +82,6 @@ class InfusionAnchor:
             "volume_ml": self.volume_ml,
             "planned_min": self.planned_min,
         }
-        if self.arm is not None:
-            fields["arm"] = self.arm
         if self.time_source == "pump":
             fields["time_source"] = "pump"
         elif self.time_source == "seen_at_reconnect":

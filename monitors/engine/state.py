@@ -145,7 +145,6 @@ class BedState:
         self.volume_ml: float | None = None
         self.planned_min: float | None = None
         self.study_pump: str | None = None
-        self.arm: str | None = None
         self.collecting_baseline = True
         # baseline: code -> statistic; info: code -> (samples found, samples needed)
         self.baseline: dict[str, float] = {}
