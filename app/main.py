@@ -105,7 +105,7 @@ def create_app(
                 metrics=IngestCounters(),
             )
             app.state.ctx = ctx
-            app.state.metrics = AppMetrics(hub, registry, ctx.metrics, ctx.outbound)
+            app.state.metrics = AppMetrics(hub, registry, ctx.metrics, ctx.outbound, bus=the_bus)
             desk.on_published(hub.publish_alert)
             await desk.start()
             await hub.start()

@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from app.mqtt import MqttBus
 from core.model import Alert
 
 if TYPE_CHECKING:
@@ -56,8 +57,10 @@ class ServiceCollector(Collector):
         devices: DeviceRegistry,
         ingest: IngestCounters,
         outbound: OutboundHealth | None = None,
+        bus: object = None,
     ) -> None:
         self._hub = hub
+        self._mqtt = bus if isinstance(bus, MqttBus) else None
         self._devices = devices
         self._ingest = ingest
         self._outbound = outbound
@@ -112,6 +115,29 @@ class ServiceCollector(Collector):
         yield from _device_metrics(self._devices)
         if self._outbound is not None:
             yield from _outbound_metrics(self._outbound)
+        if self._mqtt is not None:
+            yield from _mqtt_metrics(self._mqtt)
+
+
+def _mqtt_metrics(bus: MqttBus) -> Iterator[Metric]:
+    """The MQTT bus's outbox, spool and receive counters (docs/reliability.md)."""
+    yield GaugeMetricFamily(
+        "iaewatch_mqtt_connected", "1 while the broker is connected", value=int(bus.connected)
+    )
+    yield GaugeMetricFamily(
+        "iaewatch_mqtt_pending",
+        "Messages not yet confirmed by the broker (outbox, in flight, spool)",
+        value=bus.pending,
+    )
+    for name, value, text in (
+        ("sent", bus.sent, "Messages the broker confirmed"),
+        ("spooled", bus.spooled, "Messages moved to the on-disk spool"),
+        ("replayed", bus.replayed, "Confirmed messages sent again after a lost connection"),
+        ("dropped", bus.dropped, "Observation messages dropped by the drop policy"),
+        ("duplicates", bus.duplicates, "Exact duplicates received and delivered once"),
+        ("bad_messages", bus.bad_messages, "Received messages that were not records"),
+    ):
+        yield CounterMetricFamily(f"iaewatch_mqtt_{name}", text, value=value)
 
 
 def _device_metrics(devices: DeviceRegistry) -> Iterator[Metric]:
@@ -185,9 +211,10 @@ class AppMetrics:
         devices: DeviceRegistry,
         ingest: IngestCounters,
         outbound: OutboundHealth | None = None,
+        bus: object = None,
     ) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
-        self.collector = ServiceCollector(hub, devices, ingest, outbound)
+        self.collector = ServiceCollector(hub, devices, ingest, outbound, bus)
         self.registry.register(self.collector)
 
     def render(self) -> bytes:

@@ -137,3 +137,21 @@ async def test_messages_published_before_the_broker_is_reached_are_kept() -> Non
         sub.close()
         await gateway.close()
         await station.close()
+
+
+def test_the_bus_counters_are_on_metrics() -> None:
+    from collections import Counter
+    from types import SimpleNamespace
+
+    from app.live.registry import DeviceRegistry
+    from app.metrics import AppMetrics, IngestCounters
+
+    bus = MqttBus("mqtt://127.0.0.1:1", prefix="t", receive=False)
+    bus.sent, bus.duplicates = 12, 3
+    hub = SimpleNamespace(transitions=Counter(), client_count=0, resyncs=0)
+    metrics = AppMetrics(hub, DeviceRegistry(), IngestCounters(), bus=bus)  # type: ignore[arg-type]
+    lines = set(metrics.render().decode().splitlines())
+    assert "iaewatch_mqtt_connected 0.0" in lines
+    assert "iaewatch_mqtt_sent_total 12.0" in lines
+    assert "iaewatch_mqtt_duplicates_total 3.0" in lines
+    assert "iaewatch_mqtt_pending 0.0" in lines
