@@ -239,6 +239,23 @@ class BloodGasIn(_EventIn):
         return self
 
 
+class DoseIn(In):
+    """A vasopressor dose read off a pump that is not networked, entered by a nurse: it stands
+    in the rules for the dose such a pump would report (issue 13)."""
+
+    drug: str = Field(description="norepinephrine, epinephrine, vasopressin, ... (the vocabulary)")
+    dose: Annotated[float, Field(ge=0, le=100_000, allow_inf_nan=False)]
+    unit: str = Field(description="e.g. ug/min, ug/kg/min, U/min, mg/h")
+    t: UtcTime | None = Field(default=None, description="When it was read; now when omitted.")
+    note: Annotated[str, Field(max_length=500)] | None = None
+
+    @model_validator(mode="after")
+    def _known_drug(self) -> DoseIn:
+        if (self.drug or "").lower() not in VASOPRESSOR_CODES:
+            raise ValueError(f"drug must be one of: {', '.join(VASOPRESSOR_CODES)}")
+        return self
+
+
 EventIn = Annotated[
     ClinicalSignIn | PlainEventIn | BloodGasIn | VasopressorStatusIn, Field(discriminator="event")
 ]

@@ -15,6 +15,7 @@ from app.infusions import end_infusion as end_infusion_record
 from app.live.views import infusion_dict
 from app.schemas import (
     BedOut,
+    DoseIn,
     EventIn,
     EventOut,
     InfusionOut,
@@ -23,9 +24,11 @@ from app.schemas import (
     SpanHours,
     TrendsOut,
 )
-from core.model import DeviceEvent, EventSource
-from core.params import parameter
+from core.errors import UnitError
+from core.model import DeviceEvent, EventSource, Observation
+from core.params import VASOPRESSOR_CODES, parameter
 from core.records import format_time_or_none as iso
+from core.units import to_canonical
 
 router = APIRouter(prefix="/api/beds", tags=["beds"])
 
@@ -176,6 +179,52 @@ async def post_event(bed: str, body: EventIn, ctx: Ctx, user: ClinicalUser) -> d
         "t": iso(t),
         "fields": fields,
         "source": event.source.value,
+    }
+
+
+@router.post("/{bed}/doses", response_model=EventOut, status_code=201)
+async def post_dose(bed: str, body: DoseIn, ctx: Ctx, user: ClinicalUser) -> dict[str, Any]:
+    """A vasopressor dose read off a pump that is not networked: it goes to the rules as the
+    dose observation such a pump would send (in the drug's canonical unit, device `manual`),
+    so escalation and "third vasopressor" rules see it. Audited."""
+    await _require_bed(ctx, bed)
+    t = _entered_time(ctx, body.t)
+    code = VASOPRESSOR_CODES[body.drug.lower()]
+    param = parameter(code)
+    assert param is not None  # every vasopressor code is in the vocabulary
+    patient = await ctx.store.patient_at_bed(bed)
+    try:
+        value = to_canonical(
+            code, body.dose, body.unit, weight_kg=patient.weight_kg if patient else None
+        )
+    except UnitError as exc:
+        raise _unprocessable(f"unit {body.unit!r}: {exc}") from None
+    await ctx.bus.publish(
+        Observation(t=t, bed=bed, code=code, value=value, unit=param.unit, device="manual")
+    )
+    fields: dict[str, Any] = {
+        "drug": body.drug.lower(),
+        "dose": body.dose,
+        "unit": body.unit,
+        "code": code,
+        "value": value,
+        "canonical_unit": param.unit,
+    }
+    if body.note:
+        fields["note"] = body.note
+    await ctx.store.audit(
+        actor=user.username,
+        action="dose:manual",
+        target=bed,
+        details={"t": iso(t), **fields},
+        t=ctx.clock.now(),
+    )
+    return {
+        "bed": bed,
+        "event": "manual_dose",
+        "t": iso(t),
+        "fields": fields,
+        "source": "clinician",
     }
 
 

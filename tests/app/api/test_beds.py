@@ -12,6 +12,7 @@ from app.context import AppContext
 from core.bus import Subscription
 from core.clock import VirtualClock
 from core.model import Alert, DeviceEvent, EventSource, Observation, Priority
+from core.params import VASOPRESSOR_CODES
 
 SPO2 = "MDC_PULS_OXIM_SAT_O2"
 HR = "MDC_ECG_HEART_RATE"
@@ -287,4 +288,29 @@ async def test_clinician_event_validation(
     r = await client.post("/api/beds/ICU-1/events", json=body, headers=nurse)
     assert r.status_code == 422, r.text
     assert r.json()["detail"]
+    assert events._queue.empty()
+
+
+async def test_a_manual_dose_reaches_the_rules_as_the_pumps_would_send_it(
+    client: httpx.AsyncClient, nurse: dict[str, str], events: Subscription
+) -> None:
+    body = {"drug": "Norepinephrine", "dose": 0.2, "unit": "mg/h", "note": "bag pump"}
+    r = await client.post("/api/beds/ICU-2/doses", json=body, headers=nurse)
+    assert r.status_code == 201, r.text
+    obs = await events.get()
+    assert isinstance(obs, Observation)
+    code = VASOPRESSOR_CODES["norepinephrine"]
+    assert (obs.bed, obs.code, obs.device) == ("ICU-2", code, "manual")
+    assert (
+        r.json()["fields"]["value"] == obs.value
+        and obs.unit == r.json()["fields"]["canonical_unit"]
+    )
+    for bad, why in (
+        ({"drug": "coffee", "dose": 1, "unit": "ug/min"}, "drug must be one of"),
+        ({"drug": "norepinephrine", "dose": 1, "unit": "furlongs"}, "furlongs"),
+        ({"drug": "norepinephrine", "dose": -1, "unit": "ug/min"}, "greater than or equal"),
+        ({"drug": "norepinephrine", "dose": 0.1, "unit": "ug/kg/min"}, "patient's weight"),
+    ):
+        r = await client.post("/api/beds/ICU-2/doses", json=bad, headers=nurse)
+        assert r.status_code == 422 and why in r.text, r.text
     assert events._queue.empty()
