@@ -12,7 +12,7 @@ from typing import Any
 
 from core.check import Checker, describe, join
 from core.model import EventSource
-from core.params import VASOPRESSOR_CODES
+from core.params import VASOPRESSOR_CODES, parameter
 from core.yamlfile import Marked, MarkedList
 from monitors.rules.conditions import (
     AllOf,
@@ -158,6 +158,7 @@ class CondReader:
         c.keys(m, path, {"param", *_BOUNDS, "hysteresis", "step", "at_baseline"}, {"param"})
         ref = self._param(m, path)
         op, limit = self._one_of(m, path, _BOUNDS)
+        self._physical(ref, limit, m.line_of(op), join(path, op))
         hyst = c.get(m, "hysteresis", path, c.number, 0.0) or 0.0
         at_baseline = None
         if "at_baseline" in m:
@@ -170,6 +171,18 @@ class CondReader:
             within = c.get(ab, "within", field, c.number, 0.0) or 0.0
             at_baseline = AtBaseline(worse, within)
         return Threshold(ref, op, limit, hyst, self._step(m, path, ref), at_baseline)
+
+    def _physical(self, ref: ParamRef, limit: float, line: int, field: str) -> None:
+        """A threshold a patient's value can never cross is a typo that switches a rule off."""
+        for code in ref.codes:
+            p = parameter(code)
+            if p is not None and not p.low <= limit <= p.high:
+                self.c.fail(
+                    f"{limit:g} is outside what {p.label} can be ({p.low:g} to {p.high:g} "
+                    f"{p.unit})",
+                    line,
+                    field,
+                )
 
     def _change_opts(self, m: Marked, path: str) -> tuple[bool, float, bool]:
         k, amount = self._one_of(m, path, ("rise", "fall", "rise_pct", "fall_pct"))

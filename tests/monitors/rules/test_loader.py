@@ -77,6 +77,8 @@ def test_good_file_loads(tmp_path: Path) -> None:
             "exactly one",
         ),
         ("    source: test source\n", "", 6, "rules[0].source", "required"),
+        # a threshold no SpO2 can cross would switch the rule off without a word
+        ("below: 88", "below: 880", 12, "rules[0].when.threshold.below", "0 to 100 %"),
     ],
 )
 def test_errors_name_file_line_and_field(
