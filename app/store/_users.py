@@ -127,7 +127,6 @@ class UserQueries(StoreBase):
                 for r in (await conn.execute(stmt)).mappings()
             ]
 
-
     async def verify_audit_chain(self) -> ChainReport:
         """Walk the audit log's hash chain (`app.store.audit_chain.verify`)."""
         async with self._read() as conn:

@@ -20,9 +20,7 @@ START = T0 + timedelta(days=1, hours=12)  # ICU-1's infusion: its window is prot
 def minute_data(bed: str) -> list[Observation]:
     """Three days, one sample a minute per code; one busy minute at T0 + 1 h."""
     out = [
-        Observation(
-            t=T0 + timedelta(minutes=m), bed=bed, code=code, value=float(m % 50), unit=unit
-        )
+        Observation(t=T0 + timedelta(minutes=m), bed=bed, code=code, value=float(m % 50), unit=unit)
         for m in range(3 * 24 * 60)
         for code, unit in ((SPO2, "%"), (HR, "/min"))
     ]
