@@ -93,18 +93,18 @@ class AlertDesk:
                 self.seen_seq = await self._store.max_seq()
             acked = await self._store.acknowledge(alert_id, by=by, t=t)
             fresh = acked.seq is not None and acked.seq > self.seen_seq
-            _, acks = await self._fill(acked if fresh else None, upto_seen=not fresh)
+            acks = (await self._fill(acked))[1] if fresh else []
         await self._tell_acks(acks)
         return acked
 
-    async def _fill(self, own: Alert | None, *, upto_seen: bool = False) -> tuple[int, list[Alert]]:
+    async def _fill(self, own: Alert | None) -> tuple[int, list[Alert]]:
         """Under the lock: tell the listeners, in seq order, the transitions after `seen_seq`
         that other instances committed (those before `own`, or all of them) and then `own`.
         Returns how many were told and the acknowledgements among them."""
         told: list[Alert] = []
         seen = self.seen_seq or 0
         target = None if own is None or own.seq is None else own.seq - 1
-        if not upto_seen and (target is None or target > seen):
+        if target is None or target > seen:
             while True:
                 page = [
                     a

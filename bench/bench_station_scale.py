@@ -23,11 +23,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import getpass
 import multiprocessing as mp
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,6 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
 
 from bench_alarm_delay import clients_main
+from broker import Broker
+from realtime import free_port
 
 MONITOR = [f"MDC_BENCH_MON_{i}" for i in range(12)]
 VENT = [f"MDC_BENCH_VENT_{i}" for i in range(10)]
@@ -48,13 +48,6 @@ PUMP = ["MDC_FLOW_FLUID_PUMP", "MDC_VOL_FLUID_DELIV", "MDC_VOL_FLUID_TBI"]
 UNITS = {"MDC_FLOW_FLUID_PUMP": "mL/h", "MDC_VOL_FLUID_DELIV": "mL", "MDC_VOL_FLUID_TBI": "mL"}
 PREFIX = "bench"
 SECRET = "bench-" + "x" * 40
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def cpu_s(pid: int) -> float:
@@ -144,30 +137,6 @@ def gateway_main(mqtt_url: str, beds: list[str], seconds: float, alarms: Any) ->
     asyncio.run(run())
 
 
-class Broker:
-    def __init__(self, folder: Path) -> None:
-        self.port = free_port()
-        conf = folder / "mosquitto.conf"
-        conf.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
-            f"user {getpass.getuser()}\nmax_queued_messages 10000000\n"
-        )
-        binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-        self.proc = subprocess.Popen(
-            [binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port)):
-                return
-            time.sleep(0.05)
-        raise RuntimeError("mosquitto did not start")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
-
-
 async def database(kind: str, folder: Path) -> tuple[str, Any]:
     """A migrated database with a bench user; (url, cleanup)."""
     from app.security import hash_password
@@ -192,7 +161,8 @@ async def main(args: argparse.Namespace) -> None:
 
     folder = Path(tempfile.mkdtemp(prefix="iaew-scale-"))
     broker = Broker(folder)
-    mqtt_url = f"mqtt://127.0.0.1:{broker.port}"
+    broker.start()
+    mqtt_url = broker.url
     db_url, cleanup = await database(args.database, folder)
     ctx = mp.get_context("spawn")
     http_port = free_port()
@@ -304,7 +274,7 @@ async def main(args: argparse.Namespace) -> None:
                 g.join(10)
         station.terminate()
         station.join(10)
-        broker.stop()
+        broker.kill()
         if cleanup is not None:
             await cleanup()
         print(f"kept {folder}") if args.keep else shutil.rmtree(folder, ignore_errors=True)

@@ -194,7 +194,7 @@ class Hub:
             beds = list(self._pending)
         else:
             beds = [b for b in self._pending if _slot(b) == slot]
-        items: list[tuple[str, dict[str, Any]]] = []
+        items: list[tuple[str, dict[str, Any], str]] = []
         for bed in beds:
             values = self._pending.pop(bed)
             if not values:
@@ -202,21 +202,20 @@ class Hub:
             try:
                 t = max(o.t for o in values.values())
                 body = {"bed": bed, "t": format_time(t), "values": values_dict(values)}
-                _dumps(body)  # a bad value fails here, for this bed only
+                text = _dumps({"type": "numerics", **body})  # a bad value fails here, alone
             except Exception:  # one bed's bad value must not hold back the other beds
                 log.exception("hub: numerics of %s could not be serialised", bed)
                 continue
-            items.append((bed, body))
+            items.append((bed, body, text))
         if not items:
             return
         per_bed = [c for c in self._clients if not c.batch_numerics]
         batched = [c for c in self._clients if c.batch_numerics]
-        for bed, body in items if per_bed else ():
-            text = _dumps({"type": "numerics", **body})
+        for bed, _, text in items if per_bed else ():
             self._broadcast(Item(text, key=f"numerics\0{bed}"), per_bed)
         if batched:
-            text = _dumps({"type": "numerics_batch", "items": [body for _, body in items]})
-            self._broadcast(Item(text, key=f"numerics\0slot {slot}"), batched)
+            batch = _dumps({"type": "numerics_batch", "items": [body for _, body, _ in items]})
+            self._broadcast(Item(batch, key=f"numerics\0slot {slot}"), batched)
 
     def _broadcast(self, item: Item, clients: Iterable[Client] | None = None) -> None:
         for client in self._clients if clients is None else clients:
