@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 
 from drivers.hl7.message import parse_message
 from drivers.hl7.mllp import MllpDecoder, frame
-from drivers.hl7.pcd import build_oru_r01, decode_report
+from drivers.hl7.pcd import decode_report
+from drivers.hl7.pcd_write import build_oru_r01
 from drivers.hl7.receiver import Hl7Receiver
 from simulators.source import DEFAULT_ADULT_ARDS
 

@@ -13,7 +13,7 @@ Faults (`simulators.faults.Faults`), read before every message:
 - garbage: random bytes before each message (outside any MLLP block);
 - slow_s: wait that long (on the clock) before each message;
 - corrupt_checksum: MLLP has no checksum, so the message goes out cut short inside its last
-  segment (`drivers.hl7.pcd.corrupt`); a receiver answers AE.
+  segment (`drivers.hl7.pcd_write.corrupt`); a receiver answers AE.
 
 It connects over TCP (`run`) or over any stream connection a callable makes (`run_over`, e.g.
 `simulators.memlink.MemoryServer.connect`); MLLP over a serial line is rare and not done.
@@ -33,7 +33,7 @@ from core.clock import Clock
 from core.errors import DecodeError
 from drivers.hl7.message import parse_message
 from drivers.hl7.mllp import MllpDecoder, frame
-from drivers.hl7.pcd import Patient, build_oru_r01, build_oru_r40, corrupt
+from drivers.hl7.pcd_write import Patient, build_oru_r01, build_oru_r40, corrupt
 from simulators.faults import Faults
 from simulators.source import VitalsSource
 

@@ -6,7 +6,7 @@ transition, `N<bed>.<time>` for a numerics message — so a message sent again a
 acknowledgement is the same message, byte for byte: a receiver deduplicates on MSH-10.
 
 PCD-04 (IHE PCD ACM, ORU^R40 `IHE_PCD_ACM_001`), one message per transition:
-- MSH-21 `drivers.hl7.pcd.PCD_04_PROFILE` (`IHE_PCD_ACM_001`); PID-3 the study id; PV1-3
+- MSH-21 `drivers.hl7.pcd_write.PCD_04_PROFILE` (`IHE_PCD_ACM_001`); PID-3 the study id; PV1-3
   `<facility>^^<bed>`; OBR-3 the alert id (stable over the episode, so the alarm manager
   correlates start, updates and end); OBR-4 `196616^MDC_EVT_ALARM^MDC`; OBR-7 the onset.
 - OBX 1: OBX-3 MDC_EVT_ALARM, OBX-5 the event code (an MDC event, our category as the
@@ -14,7 +14,7 @@ PCD-04 (IHE PCD ACM, ORU^R40 `IHE_PCD_ACM_001`), one message per transition:
   B.8-4, "Abnormal Flags, Alert Priority"), OBX-14 the transition's time.
 - OBX 2-6: event phase, alarm state, inactivation state, priority and alert type facets (the
   numbers of `drivers.hl7.mdc`, as its PCD-04 builder writes them); OBX 7: the evidence text.
-PCD-01 (IHE PCD DEC, ORU^R01 `PCD_DEC_001`): numerics through `drivers.hl7.pcd.build_oru_r01`;
+PCD-01 (IHE PCD DEC, ORU^R01 `PCD_DEC_001`): numerics through `drivers.hl7.pcd_write.build_oru_r01`;
 an alert as the same alarm rows under OBR-4 `monitoring of patient`.
 Webhook: `core.records.alert_record` as JSON; the HMAC-SHA256 of the body, keyed with the
 endpoint's secret, goes in the `X-IAEWatch-Signature: sha256=<hex>` header at send time.
@@ -35,13 +35,8 @@ from core.model import Alert, AlertState, Category, Phase, Priority
 from core.records import alert_record
 from drivers.hl7 import mdc
 from drivers.hl7.message import Encoding, compose, format_dtm
-from drivers.hl7.pcd import (
-    MONITORING_OF_PATIENT,
-    PCD_01_PROFILE,
-    PCD_04_PROFILE,
-    Patient,
-    build_oru_r01,
-)
+from drivers.hl7.pcd import MONITORING_OF_PATIENT, PCD_01_PROFILE
+from drivers.hl7.pcd_write import PCD_04_PROFILE, Patient, build_oru_r01
 
 SENDING_APPLICATION = "IAEWATCH"
 SIGNATURE_HEADER = "X-IAEWatch-Signature"
@@ -237,7 +232,7 @@ def numerics_item(
     ep: EndpointConfig, bed: str, patient: str, values: Mapping[str, float], t: datetime
 ) -> OutboxItem:
     """A PCD-01 numerics message for one bed's patient at `t` (values in our canonical units),
-    built by `drivers.hl7.pcd.build_oru_r01`."""
+    built by `drivers.hl7.pcd_write.build_oru_r01`."""
     control_id = f"N{bed}.{t.strftime('%Y%m%d%H%M%S')}"
     enc = Encoding()
     payload = build_oru_r01(

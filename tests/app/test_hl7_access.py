@@ -17,7 +17,7 @@ from app.devices import build_hl7_listeners
 from core.clock import RealClock
 from core.errors import ConfigError
 from drivers.hl7.mllp import EB, frame
-from drivers.hl7.pcd import build_oru_r01
+from drivers.hl7.pcd_write import build_oru_r01
 
 from .test_config import write  # type: ignore[import-not-found]
 

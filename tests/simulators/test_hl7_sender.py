@@ -13,7 +13,8 @@ from core.clock import VirtualClock
 from drivers.hl7 import mdc
 from drivers.hl7.message import build_ack, parse_message
 from drivers.hl7.mllp import MllpDecoder, frame
-from drivers.hl7.pcd import Patient, decode_report
+from drivers.hl7.pcd import decode_report
+from drivers.hl7.pcd_write import Patient
 from simulators.faults import Faults
 from simulators.hl7_sender import Hl7Sender
 from simulators.memlink import MemoryServer, run_for, run_until

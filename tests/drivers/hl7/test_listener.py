@@ -21,7 +21,7 @@ from core.model import DeviceEvent, Observation
 from drivers.base import Backoff, ConnectionState, DriverOutput
 from drivers.hl7.listener import Hl7MllpDriver, parse_listen
 from drivers.hl7.mllp import frame
-from drivers.hl7.pcd import build_oru_r01
+from drivers.hl7.pcd_write import build_oru_r01
 from simulators.faults import Faults
 from simulators.hl7_sender import Hl7Sender
 from simulators.memlink import MemoryServer, run_for, run_until

@@ -20,7 +20,7 @@ from drivers.base import DriverOutput
 from drivers.hl7.listener import Hl7MllpDriver
 from drivers.hl7.message import parse_message
 from drivers.hl7.mllp import EB, SB, MllpDecoder, frame
-from drivers.hl7.pcd import build_oru_r01
+from drivers.hl7.pcd_write import build_oru_r01
 from drivers.hl7.senders import SenderPolicy, SenderRule, parse_networks
 
 BEDS = {"ICU^^3": "ICU-3", "ICU^^4": "ICU-4"}

@@ -16,7 +16,8 @@ from core.params import PARAMETERS
 from drivers.hl7 import mdc
 from drivers.hl7.message import parse_message
 from drivers.hl7.mllp import MllpDecoder, frame
-from drivers.hl7.pcd import Patient, Report, build_oru_r01, build_oru_r40, corrupt, decode_report
+from drivers.hl7.pcd import Report, decode_report
+from drivers.hl7.pcd_write import Patient, build_oru_r01, build_oru_r40, corrupt
 
 T = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 HEAD = (

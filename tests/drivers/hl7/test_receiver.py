@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from core.model import DeviceEvent, Observation
 from drivers.hl7.message import parse_message
-from drivers.hl7.pcd import build_oru_r01, build_oru_r40, corrupt
+from drivers.hl7.pcd_write import build_oru_r01, build_oru_r40, corrupt
 from drivers.hl7.receiver import Hl7Receiver
 
 T = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
