@@ -23,12 +23,19 @@ export function rememberLanguage(lang, username = null) {
   if (username) localStorage.setItem(`${LANG_KEY}.${username}`, lang);
 }
 
-/** Load the catalogue of `lang` (one of LANGUAGES) and make it current. */
-export async function setLanguage(lang) {
+/**
+ * Load the catalogue of `lang` (one of LANGUAGES) and make it current. A page of its own (the
+ * trial page) names its extra catalogues in `pages`: `./i18n/{page}-{lang}.json`, merged over it.
+ */
+export async function setLanguage(lang, pages = []) {
   const code = LANGUAGES.includes(lang) ? lang : "en";
-  const resp = await fetch(`/station/i18n/${code}.json`);
-  if (!resp.ok) throw new Error(`catalogue ${code}: HTTP ${resp.status}`);
-  catalogue = await resp.json();
+  const merged = {};
+  for (const name of [code, ...pages.map((p) => `${p}-${code}`)]) {
+    const resp = await fetch(`/station/i18n/${name}.json`);
+    if (!resp.ok) throw new Error(`catalogue ${name}: HTTP ${resp.status}`);
+    Object.assign(merged, await resp.json());
+  }
+  catalogue = merged;
   current = code;
   document.documentElement.lang = code;
 }
