@@ -141,12 +141,17 @@ UNITS: tuple[MdcUnit, ...] = (
     MdcUnit("MDC_DIM_X_L", "L", None, 263744),  # IVH 0x0640
     MdcUnit("MDC_DIM_X_L_PER_MIN", "L/min", None, 265216),  # IVH 0x0C00
     MdcUnit("MDC_DIM_MILLI_L_PER_MIN", "mL/min", None, 265234),  # IVH 0x0C12
-    MdcUnit("MDC_DIM_MICRO_G_PER_MIN", "ug/min", None, 265491),  # IVH 0x0D13
-    MdcUnit("MDC_DIM_MICRO_G_PER_KG_PER_MIN", "ug/kg/min", None, 265619),  # IVH 0x0D93
-    MdcUnit("MDC_DIM_MICRO_G_PER_HR", "ug/h", None, 265523),  # IVH 0x0D33
-    MdcUnit("MDC_DIM_MILLI_G_PER_HR", "mg/h", None, 265522),  # IVH 0x0D32
+    # pump units: IHE PCD TF-3 Rev 8 §7.1.2 (TF3) and the IPEC Rev 1.5 sample (IPEC), see
+    # drivers/hl7/pump_terms.py; two sources agreeing make a number confirmed
+    MdcUnit("MDC_DIM_MICRO_G_PER_MIN", "ug/min", 265491),  # IVH 0x0D13 + TF3 4::3347
+    MdcUnit("MDC_DIM_MICRO_G_PER_KG_PER_MIN", "ug/kg/min", 265619),  # IVH 0x0D93 + IPEC
+    MdcUnit("MDC_DIM_MICRO_G_PER_HR", "ug/h", 265523),  # IVH 0x0D33 + TF3 4::3379
+    MdcUnit("MDC_DIM_MILLI_G_PER_HR", "mg/h", 265522),  # IVH 0x0D32 + TF3 4::3378
     MdcUnit("MDC_DIM_X_INTL_UNIT_PER_MIN", "U/min", None, 267808),  # IVH 0x1620
-    MdcUnit("MDC_DIM_X_INTL_UNIT_PER_HR", "U/h", None, 267840),  # IVH 0x1640
+    MdcUnit("MDC_DIM_X_INTL_UNIT_PER_HR", "U/h", 267840),  # IVH 0x1640 + TF3 4::5696
+    MdcUnit("MDC_DIM_MILLI_G_PER_ML", "mg/mL", None, 264306),  # IPEC only
+    MdcUnit("MDC_DIM_MIN", "min", 264352),  # IPEC + TF3 4::2208
+    MdcUnit("MDC_DIM_KILO_G", "kg", 263875),  # IPEC + TF2 PCD-03 example
     MdcUnit("MDC_DIM_DIMLESS", "1", None, 262656),  # IVH 0x0200
 )
 

@@ -7,10 +7,11 @@ and events the message carries, stamped with the bed it belongs to. Decisions, i
 |--------------------------------------------------|-------|----------------------------|
 | not parseable (no MSH, bad delimiters/segments)  | AE    | 100 segment sequence error |
 | not ORU                                          | AR    | 200 unsupported type       |
-| ORU but not R01/R40                              | AR    | 201 unsupported event      |
+| ORU but not R01/R40/R42                          | AR    | 201 unsupported event      |
 | MSH-12 not a 2.x version                         | AR    | 203 unsupported version    |
 | structure broken (no MSH-10, OBX before OBR)     | AE    | 101 / 100                  |
 | no bed_map entry for any of its identifiers      | AR    | 204 unknown key identifier |
+| a pump server's message for a bed with no pump   | AR    | 204 unknown key identifier |
 | otherwise                                        | AA    |                            |
 
 Bed lookup: the keys tried, first match wins, are each OBX-18 device EUI-64, MSH-3's
@@ -36,6 +37,11 @@ A row whose OBX-3 number and name disagree is kept under its OBX-3 text (rules i
 a `device_code_conflict` event says so, once per bed and OBX-3. ACM keep-alive rows are link
 health: the accepted message keeps the feed alive; no event.
 
+Pump servers: a message from one (`drivers.hl7.pump.is_pump_message`: an IPEC ORU^R42, rows
+of a pump's device hierarchy, a PCD-04 alarm whose source is a pump) goes to the bed's
+`hl7-pump` sources (`pumps`, `drivers.hl7.pump_feed`), which turn it into what the Modbus pump
+driver emits; demo or test data from a pump server gives `device_demo_mode` only.
+
 Alarms: every PCD-04 alarm becomes a `device_alarm` event. A rhythm alarm (VT, VF, asystole,
 AF, SVT, brady) also becomes an `arrhythmia` event when it starts — phase `start`, or a
 `continue` / missing phase for an alarm not seen in the last `alarm_refresh` seconds (so an
@@ -45,7 +51,7 @@ alarm already running when we connect, or a sender that never sends phases, is n
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
@@ -54,6 +60,8 @@ from core.errors import DecodeError
 from core.model import DeviceEvent, EventSource, Observation
 from drivers.hl7.message import ACCEPT_CODES, Message, ack_wanted, build_ack, parse_message
 from drivers.hl7.pcd import Alarm, Report, decode_report
+from drivers.hl7.pump import decode_pump, is_pump_message
+from drivers.hl7.pump_feed import PumpFeed, PumpSource
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +141,7 @@ class Hl7Receiver:
         application: str = "IAEWATCH",
         pcd04_reply: Mapping[str, str] | None = None,
         default_pcd04_reply: str = "ORA^R41",
+        pumps: Mapping[str, Sequence[PumpSource]] | None = None,
     ) -> None:
         replies = {**(pcd04_reply or {}), "": default_pcd04_reply}
         unknown = sorted(v for v in replies.values() if v not in PCD04_REPLIES)
@@ -153,6 +162,7 @@ class Hl7Receiver:
         self._conflicts_seen: set[tuple[str, str]] = set()
         self.implausible_times = 0
         self.keepalives = 0  # ACM keep-alive rows received (link health)
+        self.pumps = PumpFeed(pumps or {})
 
     # -- the one entry point ---------------------------------------------------------------
     def receive(self, payload: bytes, now: datetime, admit: Admit | None = None) -> Outcome:
@@ -170,7 +180,7 @@ class Hl7Receiver:
         code, trigger, _ = msg.message_type
         if code != "ORU":
             return self._answer(msg, "AR", f"message type {code or '?'} not accepted", "200", now)
-        if trigger not in ("R01", "R40"):
+        if trigger not in ("R01", "R40", "R42"):
             return self._answer(msg, "AR", f"ORU^{trigger} not accepted", "201", now)
         version = msg.msh.component(12, 1)
         if version and not version.startswith("2."):
@@ -196,8 +206,14 @@ class Hl7Receiver:
         if refused is not None:
             return self._answer(msg, "AR", refused, "204", now, bed=bed, identification=ident)
         reply_key = next((k for k in self.candidates(report) if k in self.pcd04_reply), "")
+        pump = is_pump_message(report)
+        if pump and not self.pumps.serves(bed):
+            text = f"{bed} has no hl7-pump source: a pump server's message is not taken"
+            return self._answer(msg, "AR", text, "204", now, bed=bed, identification=ident)
         try:
-            outputs = self._outputs(report, bed, now)
+            outputs = (
+                self._pump_outputs(report, bed, now) if pump else self._outputs(report, bed, now)
+            )
         except ValueError as exc:  # a value our model refuses: answer, never drop the link
             log.exception("HL7 message %s could not be translated", report.header.control_id)
             return self._answer(
@@ -267,6 +283,14 @@ class Hl7Receiver:
         for alarm in report.alarms:
             if not alarm.demo:
                 out.extend(self._alarm_events(alarm, bed, now))
+        return tuple(out)
+
+    def _pump_outputs(self, report: Report, bed: str, now: datetime) -> tuple[Output, ...]:
+        out = self._demo_events(report, bed, now)
+        if report.demo:
+            return tuple(out)
+        message = decode_pump(report, assume_tz=self.assume_tz)
+        out += self.pumps.translate(bed, message, lambda t: self._time(t, now))
         return tuple(out)
 
     def _demo_events(self, report: Report, bed: str, now: datetime) -> list[Output]:
