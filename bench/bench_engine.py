@@ -8,8 +8,7 @@ bed and a few excursions so rules fire, then measures in the same run:
   records      core.records.parse_record of every line
   engine       the trial's engine (monitors.build_engine: rules + order check) driven by
                monitors.Stepper, as serve and replay run it: feed + a tick at each second
-                                                                           (target ≥ 50 % of json)
-  replay       parse_record + the stepped engine, end to end
+  replay       parse_record + the stepped engine, end to end    (issue 19: ≥ 0.5 × json)
 
     .venv/bin/python bench/bench_engine.py [--hours 24] [--beds 10] [--keep FILE]
 """
@@ -168,7 +167,8 @@ def main() -> None:
         print(f"parse_record    {r['records']:>12,.0f} obs/s")
         print(f"engine          {r['engine']:>12,.0f} obs/s   feed + ticks")
         print(f"replay          {r['replay']:>12,.0f} obs/s   parse_record + engine")
-        print(f"engine / json   {r['engine'] / r['json']:>12.2f}        (target ≥ 0.50)")
+        print(f"engine / json   {r['engine'] / r['json']:>12.2f}")
+        print(f"replay / json   {r['replay'] / r['json']:>12.2f}        (target ≥ 0.50)")
         print(f"alert transitions {r['transitions']:,}, samples not used {r['warnings']:,}")
     finally:
         if args.keep is None:

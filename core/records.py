@@ -17,8 +17,11 @@ done by the consumer.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
+import re
+from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -52,13 +55,23 @@ def parse_time(text: Any, *, line: int | None = None) -> datetime:
     if not isinstance(text, str):
         raise RecordError("'t' must be an ISO 8601 string", line=line)
     try:
+        return _time_of(text)
+    except RecordError as exc:
+        raise RecordError(exc.message, line=line) from None
+
+
+@functools.lru_cache(maxsize=1024)
+def _time_of(text: str) -> datetime:
+    """`parse_time` of a string, remembered: a recording repeats each second's time for every
+    value of that second (errors are not remembered)."""
+    try:
         t = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
-        raise RecordError(f"'t' is not an ISO 8601 time: {text!r}", line=line) from None
+        raise RecordError(f"'t' is not an ISO 8601 time: {text!r}") from None
     if t.tzinfo is None:
-        raise RecordError(f"'t' has no time zone: {text!r}", line=line)
+        raise RecordError(f"'t' has no time zone: {text!r}")
     if not EARLIEST <= t < LATEST:
-        raise RecordError(f"'t' {text!r} is outside {EARLIEST.year}-{LATEST.year - 1}", line=line)
+        raise RecordError(f"'t' {text!r} is outside {EARLIEST.year}-{LATEST.year - 1}")
     return t
 
 
@@ -78,6 +91,11 @@ def format_time_or_none(t: datetime | None) -> str | None:
 
 def parse_record(text: str, *, line: int | None = None) -> Observation | DeviceEvent:
     """One JSON Lines record → an Observation (unit as written) or a DeviceEvent."""
+    m = _PLAIN_OBSERVATION.fullmatch(text)
+    if m is not None:
+        obs = _plain_observation(*m.groups())
+        if obs is not None:
+            return obs
     # counting brackets is C-fast; the exact (Python) scan only for a line that could nest deep
     if text.count("[") + text.count("{") > MAX_DEPTH and _depth(text) > MAX_DEPTH:
         raise RecordError(f"nested deeper than {MAX_DEPTH} levels", line=line)
@@ -90,6 +108,67 @@ def parse_record(text: str, *, line: int | None = None) -> Observation | DeviceE
     if not isinstance(obj, dict):
         raise RecordError("a record must be a JSON object", line=line)
     return record_from_dict(obj, line=line)
+
+
+_STR = r'"([^"\\\x00-\x1f]*)"'  # a JSON string without escapes (its text is itself)
+_NUM = r"(-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)"  # a JSON number
+_WS = "[ \t\n\r]*"
+_PLAIN_OBSERVATION = re.compile(
+    f'{_WS}{{"t": {_STR}, "bed": {_STR}, "code": {_STR}, "value": {_NUM}, "unit": {_STR}'
+    f'(?:, "status": {_STR})?(?:, "device": {_STR})?}}{_WS}'
+)
+"""An observation line as `dump_record` writes it (keys in its order, no escapes, a number):
+read without the JSON decoder. Any other line, or one this finds fault with, takes the
+general path, which gives the same record or names the fault."""
+
+
+def _plain_observation(
+    t_text: str,
+    bed: str,
+    code: str,
+    num: str,
+    unit: str,
+    status_text: str | None,
+    device: str | None,
+) -> Observation | None:
+    """The observation of a `_PLAIN_OBSERVATION` match; None to let the general path judge it."""
+    status = _STATUSES.get(status_text or "valid")
+    if not bed or not code or status is None:
+        return None
+    try:
+        t = _time_of(t_text)
+    except RecordError:
+        return None
+    # as the decoder reads it: an integer is an int (so "-0" is 0.0), a long one a float
+    value = float(num) if "." in num or "e" in num or "E" in num else float(_int(num))
+    if not math.isfinite(value):
+        return None
+    # built slot by slot: the dataclass __init__ costs more than the rest of this line's
+    # parse; what Observation.__post_init__ checks is checked above (aware time, non-empty
+    # bed and code, a finite value)
+    obs = _new_observation()
+    _set(obs, "t", t)
+    _set(obs, "bed", bed)
+    _set(obs, "code", code)
+    _set(obs, "value", value)
+    _set(obs, "unit", unit)
+    _set(obs, "device", device)
+    _set(obs, "status", status)
+    return obs
+
+
+_new_observation = functools.partial(object.__new__, Observation)
+_set = object.__setattr__
+if [f.name for f in fields(Observation)] != [
+    "t",
+    "bed",
+    "code",
+    "value",
+    "unit",
+    "device",
+    "status",
+]:
+    raise ImportError("core.records._plain_observation must set every field of Observation")
 
 
 def _no_constant(name: str) -> Any:

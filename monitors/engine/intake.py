@@ -168,13 +168,10 @@ class Intake:
                 f"outlier:{code}",
                 f"{bed.name}: {code} = {held[1]:g} far from both neighbours, not used",
             )
-        cadence = s.cadence()
-        if (
-            s.value is not None
-            and cadence is not None
-            and cadence >= feeds.slow_feed_s
-            and not _near(value, s.value, feeds.outlier_jump_pct)
-        ):
+        if s.value is None or _near(value, s.value, feeds.outlier_jump_pct):
+            return False
+        cadence = s.cadence()  # sorts the gaps: only for a value far from the last
+        if cadence is not None and cadence >= feeds.slow_feed_s:
             s.held = (ts, value, msg.device, msg.t)
             return True
         return False
