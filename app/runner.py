@@ -15,6 +15,7 @@ from app.alert_follow import alert_follow_service
 from app.config import IcuConfig
 from app.context import AppContext
 from app.devices import devices_service
+from app.live.presence import presence_service
 from app.main import Service, create_app
 from app.mqtt import MqttBus, station_client_id
 from app.outbound.service import outbound_service
@@ -68,7 +69,7 @@ def build_service(
     if mqtt is not None:  # after the pipeline: it stops taking messages in before the pipeline
         services.append(mqtt_service(mqtt))
     if config is not None:
-        services.append(devices_service(config))
+        services += [devices_service(config), presence_service()]
     app = create_app(settings, clock=clock, bus=bus, services=services)
     if config is not None:
         app.state.site = config.site  # the station page and reports show the site's time zone

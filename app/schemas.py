@@ -310,6 +310,11 @@ class DeviceOut(BaseModel):
     reconnects: int
     last_error: str | None
     identification: dict[str, str]
+    stale: bool = False
+    stale_after_s: float | None = None
+    presence: str | None = None
+    """connected, stale (connected but quiet), offline or connecting (app.live.views.presence)"""
+    presence_since: UtcTime | None = None
 
 
 class BedPatientOut(BaseModel):

@@ -8,7 +8,6 @@ from fastapi import APIRouter, HTTPException, status
 
 from app.api.deps import Ctx
 from app.auth import EngineerUser
-from app.live.views import device_dict
 from app.schemas import DeviceOut
 
 router = APIRouter(prefix="/api/devices", tags=["devices"])
@@ -22,9 +21,9 @@ async def list_devices(ctx: Ctx, _user: EngineerUser) -> list[dict[str, Any]]:
 
 @router.get("/{bed}/{device_id}", response_model=DeviceOut)
 async def get_device(bed: str, device_id: str, ctx: Ctx, _user: EngineerUser) -> dict[str, Any]:
-    provider = ctx.devices.get(bed, device_id)
-    if provider is None:
+    device = ctx.views.device(bed, device_id)
+    if device is None:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND, detail=f"no device {device_id!r} at bed {bed!r}"
         )
-    return device_dict(bed, device_id, provider)
+    return device

@@ -25,6 +25,11 @@ class StatusProvider(Protocol):
     @property
     def address(self) -> str: ...
 
+    @property
+    def stale_after(self) -> float:
+        """Seconds without data after which the driver drops the session and reconnects."""
+        ...
+
 
 @dataclass(slots=True)
 class DeviceInfo:
@@ -34,6 +39,7 @@ class DeviceInfo:
     protocol: str
     address: str
     status: DeviceStatus = field(default_factory=DeviceStatus)
+    stale_after: float = 10.0
 
 
 class DeviceRegistry:

@@ -17,6 +17,7 @@ from app.live.registry import DeviceRegistry, StatusProvider
 from core.clock import Clock
 from core.model import Alert, Observation
 from core.records import format_time_or_none as iso
+from drivers.base import ConnectionState
 
 if TYPE_CHECKING:
     from app.store import BedRow, InfusionRow, PatientRow, Store
@@ -36,8 +37,30 @@ def values_dict(values: Mapping[str, Observation]) -> dict[str, dict[str, Any]]:
     return {code: value_dict(o) for code, o in sorted(values.items())}
 
 
-def device_dict(bed: str, device_id: str, p: StatusProvider) -> dict[str, Any]:
+STALE_FRACTION = 0.5
+"""A connected device is shown stale once it has been quiet for this part of its
+`stale_after` (after the whole of it the driver drops the session: offline)."""
+
+
+def presence(p: StatusProvider, now: datetime) -> tuple[str, datetime | None]:
+    """What a device's dot shows and since when: `connected` (since it connected), `stale`
+    (connected, but nothing received for `STALE_FRACTION` of its `stale_after`: since its last
+    frame), `offline` (lost or failing: since its last frame, else its current state's start)
+    or `connecting` (the first attempt, nothing failed yet)."""
     s = p.status
+    if s.state is ConnectionState.CONNECTED:
+        heard = max((t for t in (s.last_frame, s.since) if t is not None), default=None)
+        if heard is not None and (now - heard).total_seconds() >= p.stale_after * STALE_FRACTION:
+            return "stale", heard
+        return "connected", s.since
+    if s.state is ConnectionState.CONNECTING and s.last_frame is None and not s.last_error:
+        return "connecting", s.since
+    return "offline", s.last_frame or s.since
+
+
+def device_dict(bed: str, device_id: str, p: StatusProvider, now: datetime) -> dict[str, Any]:
+    s = p.status
+    shown, shown_since = presence(p, now)
     return {
         "bed": bed,
         "device_id": device_id,
@@ -52,6 +75,10 @@ def device_dict(bed: str, device_id: str, p: StatusProvider) -> dict[str, Any]:
         "reconnects": s.reconnects,
         "last_error": s.last_error,
         "identification": dict(s.identification),
+        "stale": shown == "stale",
+        "stale_after_s": p.stale_after,
+        "presence": shown,
+        "presence_since": iso(shown_since),
     }
 
 
@@ -166,9 +193,15 @@ class Views:
         return self._latest[bed]
 
     def devices(self, bed: str | None = None) -> list[dict[str, Any]]:
+        now = self._clock.now()
         if bed is None:
-            return [device_dict(b, d, p) for (b, d), p in self._devices.items()]
-        return [device_dict(bed, d, p) for d, p in sorted(self._devices.at_bed(bed))]
+            return [device_dict(b, d, p, now) for (b, d), p in self._devices.items()]
+        return [device_dict(bed, d, p, now) for d, p in sorted(self._devices.at_bed(bed))]
+
+    def device(self, bed: str, device_id: str) -> dict[str, Any] | None:
+        """One device's dict, None when no such device is configured."""
+        p = self._devices.get(bed, device_id)
+        return None if p is None else device_dict(bed, device_id, p, self._clock.now())
 
     async def bed_dict(self, row: BedRow, alerts: Iterable[Alert]) -> dict[str, Any]:
         """A bed as every station sees it: blinded (no trial arm: `STATION_HIDDEN`)."""

@@ -64,6 +64,7 @@ class RealStation:
     db_url: str
     pump: PumpState
     pump_faults: Faults
+    monitor_faults: Faults
     vitals: FixedVitals
     loop: asyncio.AbstractEventLoop
     app: FastAPI
@@ -195,7 +196,8 @@ async def _serve(
     faults = Faults()
     pump_sim = PumpSimulator({1: pump}, clock, faults)
     vitals = FixedVitals(dict(DEFAULT_ADULT_ARDS))
-    monitor_sim = IntellivueSimulator(vitals, clock)
+    monitor_faults = Faults()
+    monitor_sim = IntellivueSimulator(vitals, clock, monitor_faults)
     async with contextlib.AsyncExitStack() as stack:
         pump_port = await pump_sim.serve_tcp("127.0.0.1", 0)
         stack.push_async_callback(pump_sim.close)
@@ -230,6 +232,7 @@ async def _serve(
                 db_url=url,
                 pump=pump,
                 pump_faults=faults,
+                monitor_faults=monitor_faults,
                 vitals=vitals,
                 loop=asyncio.get_running_loop(),
                 app=app,

@@ -308,3 +308,33 @@ def test_engineer_sees_the_pump_disconnect_and_reconnect(
     )
     technical.locator("button.ack").click()
     expect(technical).to_have_count(0, timeout=WAIT)
+
+
+def test_a_silent_monitor_turns_its_dot_stale_then_offline_with_their_ages(
+    station: RealStation, pages: Pages
+) -> None:
+    """The monitor keeps its link open but sends nothing: its dot turns stale (half its
+    stale_after, 2.5 s: pushed by the service's presence watch, no driver event yet) with the
+    age of its last data, then offline when the driver gives up (5 s), still aged from then."""
+    page = pages.logged_in("nurse1")
+    dot = tile(page).locator(f".dev[data-device='{MONITOR_ID}']")
+    expect(dot).to_have_attribute("data-state", "connected", timeout=WAIT)
+    expect(dot.locator(".dev-age")).to_have_count(0)
+
+    station.run(lambda: setattr(station.monitor_faults, "stall", True))
+    expect(dot).to_have_attribute("data-state", "stale", timeout=WAIT)
+    expect(dot).to_have_class(re.compile(r"\bstale\b"))
+    expect(dot.locator(".dev-age")).to_have_text(re.compile(r"^ stale \d+ s$"))
+    served = station.get(f"/api/beds/{BED}", "nurse1")
+    monitor = next(d for d in served["devices"] if d["device_id"] == MONITOR_ID)
+    assert monitor["state"] in ("connected", "disconnected", "connecting")
+    assert monitor["presence"] in ("stale", "offline")
+
+    expect(dot).to_have_attribute("data-state", "offline", timeout=WAIT)
+    # aged from the last data, not from the latest reconnect attempt: it only grows
+    expect(dot.locator(".dev-age")).to_have_text(re.compile(r"^ offline [5-9] s$"), timeout=WAIT)
+    expect(dot.locator(".dev-age")).to_have_text(re.compile(r"^ offline 1\d s$"), timeout=WAIT)
+
+    station.run(lambda: setattr(station.monitor_faults, "stall", False))
+    expect(dot).to_have_attribute("data-state", "connected", timeout=DEVICE_WAIT)
+    expect(vital(page, "spo2")).to_have_text("93", timeout=WAIT)

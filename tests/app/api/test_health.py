@@ -62,8 +62,12 @@ async def test_devices(client: httpx.AsyncClient, engineer: dict[str, str]) -> N
         "reconnects": 0,
         "last_error": None,
         "identification": {"model": "Fusion 4000"},
+        "stale": False,
+        "stale_after_s": 10.0,
+        "presence": "connected",
+        "presence_since": "2026-03-01T08:00:00Z",
     }
-    assert vent["state"] == "connecting"
+    assert (vent["state"], vent["presence"]) == ("connecting", "connecting")
     r = await client.get("/api/devices/ICU-1/vent", headers=engineer)
     assert r.json()["protocol"] == "medibus"
     assert (await client.get("/api/devices/ICU-1/nope", headers=engineer)).status_code == 404
