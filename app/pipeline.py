@@ -1,14 +1,7 @@
 """The service's spine: bus → (store, rules engine) → alert desk → stations.
 
-One subscriber drains the bus, events first:
-- what has arrived is taken in one go; events (device alarms among them) are handled at once,
-  each after the observations of its own bed that came before it, so they pass the numerics
-  of other beds still waiting (a backlog is numerics); the waiting numerics are then handled
-  one bed per turn of the event loop, a bed's batch at a time, so an alarm that arrives
-  meanwhile waits for one bed's batch at most. Each bed's messages reach the engine in the
-  order they came; no observation is dropped (the lag metric shows a backlog);
-- observations go to the batch writer (off the hot path) and, coalesced, to the hub (newest
-  value per code: the station's display is thinned, the rules are not);
+One subscriber drains the bus in order:
+- observations go to the batch writer (off the hot path) and, coalesced, to the hub;
 - events are stored; a pump's `infusion_start` / `infusion_end` also opens or closes the
   bed's infusion record (`app.infusions`; a clinician's was recorded by the endpoint);
   driver connection events go to the device history and the station's device panel;
@@ -76,7 +69,7 @@ class Pipeline:
         await self.restore()
         self.writer.start()
         self._tasks = [
-            asyncio.create_task(self.drain(), name="pipeline-drain"),
+            asyncio.create_task(self._drain(), name="pipeline-drain"),
             asyncio.create_task(self._tick(), name="pipeline-tick"),
         ]
 
@@ -118,76 +111,27 @@ class Pipeline:
                 await t
         await self.writer.stop()
 
-    async def drain(self) -> None:
-        """Drain the bus until the subscription closes, events first (module docstring);
-        `start` runs it as a task."""
-        sub = self._sub
-        waiting: dict[str, list[Observation]] = {}  # bed → its numerics not yet handled
-        while not sub.closed:
-            if waiting:
-                await asyncio.sleep(0)  # a turn for the socket readers (an alarm may be there)
-                arrived = sub.get_ready()
-            else:
-                try:
-                    arrived = [await sub.get()]
-                except EOFError:
-                    return
-                arrived += sub.get_ready()
-            for msg in arrived:
-                if isinstance(msg, Observation):
-                    waiting.setdefault(msg.bed, []).append(msg)
-                else:
-                    await self._guarded(waiting.pop(msg.bed, []), msg)
-            if waiting:
-                bed = next(iter(waiting))  # the bed waiting longest: one batch per turn
-                await self._guarded(waiting.pop(bed), None)
-
-    async def _guarded(self, numerics: list[Observation], event: DeviceEvent | None) -> None:
-        """A bed's numerics, then its event; a failure is logged (one bad message must never
-        stop the spine) and the messages count as handled."""
-        try:
-            if numerics:
-                await self.handle_numerics(numerics)
-            if event is not None:
-                await self.handle(event)
-        except Exception:
-            log.exception("pipeline: failed to handle %r", event or numerics[0])
-        self.handled += len(numerics) + (event is not None)
+    async def _drain(self) -> None:
+        async for msg in self._sub:
+            try:
+                await self.handle(msg)
+            except Exception:  # one bad message must never stop the spine
+                log.exception("pipeline: failed to handle %r", msg)
+            self.handled += 1
 
     async def handle(self, msg: Observation | DeviceEvent) -> None:
-        """One message: stored, shown, through the engine; its alerts committed and pushed."""
-        if isinstance(msg, Observation):
-            await self.handle_numerics([msg])
-            return
         self.writer.submit(msg)
-        self.ctx.metrics.evented()
-        await self._event(msg)
+        if isinstance(msg, Observation):
+            self.ctx.metrics.observed()
+            await self.ctx.hub.publish_numerics(msg.bed, {msg.code: msg})
+        else:
+            self.ctx.metrics.evented()
+            await self._event(msg)
         async with self._engine_lock:
             alerts = self.stepper.feed(msg)
         await self._commit(alerts)
-        self._done(msg)
-
-    async def handle_numerics(self, batch: list[Observation]) -> None:
-        """Observations of one bed, in order, as one unit: each stored and fed to the engine;
-        the station is shown the newest value per code."""
-        bed = batch[0].bed
-        submit = self.writer.submit
-        for o in batch:
-            submit(o)
-        self.ctx.metrics.observed(len(batch))
-        await self.ctx.hub.publish_numerics(bed, {o.code: o for o in batch})
-        alerts: list[Alert] = []
-        feed = self.stepper.feed
-        async with self._engine_lock:
-            for o in batch:
-                alerts += feed(o)
-        await self._commit(alerts)
-        self._done(batch[0])
-
-    def _done(self, oldest: Observation | DeviceEvent) -> None:
-        """A bed's message(s) done with: the watchdog's time and the lag (of the oldest)."""
-        now = self.last_processed[oldest.bed] = self.ctx.clock.now()  # read by app.watchdog
-        self.ctx.metrics.handled((now - oldest.t).total_seconds())
+        now = self.last_processed[msg.bed] = self.ctx.clock.now()  # read by app.watchdog
+        self.ctx.metrics.handled((now - msg.t).total_seconds())
 
     async def _event(self, ev: DeviceEvent) -> None:
         if ev.event in _CONNECTION_EVENTS and ev.device:
