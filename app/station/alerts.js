@@ -2,7 +2,7 @@
 // alert with its values against baseline, its state and its Acknowledge button.
 
 import { h } from "./dom.js";
-import { alertValues, categoryLabel, formatClock, formatDateTime, priorityLabel } from "./format.js";
+import { alertText, alertValues, categoryLabel, formatClock, formatDateTime, priorityLabel } from "./format.js";
 import { t } from "./i18n.js";
 import { groupIncidents, isAcked, isEnded } from "./store.js";
 
@@ -50,6 +50,7 @@ export function alertRow(a, ctx) {
   const classes = ["alert", `prio-${a.priority}`, acked ? "acked" : "unacked", ended ? "ended" : "ongoing"];
   if (escalated) classes.push("escalated");
   const values = alertValues(a);
+  const text = alertText(a);
   return h(
     "li",
     {
@@ -67,7 +68,7 @@ export function alertRow(a, ctx) {
       h("span", { class: "a-onset", title: formatDateTime(a.onset) }, formatClock(a.onset)),
     ),
     values.length ? h("div", { class: "a-values" }, values.join(" · ")) : null,
-    a.message ? h("div", { class: "a-msg" }, a.message) : null,
+    text ? h("div", { class: "a-msg", title: a.message ?? "" }, text) : null,
     h(
       "div",
       { class: "a-foot" },

@@ -10,6 +10,28 @@ export function categoryLabel(category) {
   return tOr(`category.${category}`, String(category ?? "").replaceAll("_", " "));
 }
 
+/** What the device or clinician said in an alert's evidence (the engine's detail fields). */
+const SAID_FIELDS = ["kind", "rhythm", "sign"];
+
+/**
+ * An alert's text in the page's language: its rule's catalogue text, with what the device or
+ * clinician said (pump alarm kind, rhythm, sign) and the device it is about; the server's
+ * (English) `message` only for a rule the catalogue does not know.
+ */
+export function alertText(alert) {
+  const title = tOr(`rule.${alert?.rule}`, null);
+  if (title === null) return alert?.message ?? "";
+  const ev = alert.evidence ?? {};
+  const fields = ev.fields ?? {};
+  const said = SAID_FIELDS.filter((f) => fields[f]).map((f) => {
+    const v = String(fields[f]);
+    return f === "kind" ? tOr(`pump.${v}`, v) : tOr(`said.${v}`, v);
+  });
+  const device = fields.device ?? ev.device;
+  if (device && alert.category === "technical") said.push(t("alert.device", { device: String(device) }));
+  return said.length ? `${title}: ${said.join(", ")}` : title;
+}
+
 export function priorityLabel(priority) {
   return tOr(`priority.${priority}`, String(priority ?? "?").toUpperCase());
 }

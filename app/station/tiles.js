@@ -9,6 +9,7 @@ import {
   DEFAULT_UNITS,
   DOSE_CODES,
   VITALS,
+  alertText,
   alertValues,
   categoryLabel,
   codeLabel,
@@ -22,7 +23,7 @@ import {
 import { SPARK_MS, isEnded } from "./store.js";
 import { t, tOr } from "./i18n.js";
 
-const DEVICE_SYMBOL = { connected: "●", connecting: "◌", disconnected: "✕", stopped: "■", stale: "◐" };
+const DEVICE_SYMBOL = { connected: "●", connecting: "◌", offline: "✕", stale: "◐" };
 
 export class BedGrid {
   /**
@@ -232,7 +233,7 @@ export class BedGrid {
   _updateDevices(bed, parts) {
     const devices = [...bed.devices].sort((a, b) => String(a.kind).localeCompare(String(b.kind)));
     const now = this.store.now();
-    const shown = devices.map((d) => ({ d, state: deviceState(d), age: formatDuration(now - parseTime(d.since)) }));
+    const shown = devices.map((d) => ({ d, state: deviceState(d), age: deviceAge(d, now) }));
     const key = shown.map((x) => `${x.d.device_id}:${x.state}:${x.age}`).join("|");
     if (parts.devices.dataset.key === key) return;
     parts.devices.dataset.key = key;
@@ -268,9 +269,10 @@ export class BedGrid {
     const more = this.store.listAlerts({ bed: id }).length - 1;
     const a = alarm.top;
     const values = alertValues(a);
+    const said = alertText(a);
     const text =
       `${priorityLabel(a.priority)} · ${categoryLabel(a.category)}` +
-      (values.length ? ` · ${values[0]}` : a.message ? ` · ${a.message}` : "") +
+      (values.length ? ` · ${values[0]}` : said ? ` · ${said}` : "") +
       (more > 0 ? ` ${t("tile.more", { n: more })}` : "");
     setText(parts.alarm, text);
   }
@@ -290,11 +292,22 @@ function staleTitle(bed, v, label, now) {
   return t("tile.noValue", { label });
 }
 
-/** connected / stale (connected, but the server says its data stopped) / offline / connecting. */
+/**
+ * connected / stale (connected, but its data stopped) / offline / connecting: the server's
+ * `presence` (app.live.views.presence), else read from the connection state.
+ */
 export function deviceState(d) {
+  if (DEVICE_SYMBOL[d.presence]) return d.presence;
   if (d.state === "connected") return d.stale ? "stale" : "connected";
   if (d.state === "disconnected" || d.state === "stopped") return "offline";
   return d.state ?? "connecting";
+}
+
+/** How long the dot has shown what it shows: since `presence_since` (a stale or offline
+ * device: its last data), else since its state changed. */
+export function deviceAge(d, now) {
+  const since = parseTime(d.presence_since ?? d.since);
+  return Number.isFinite(since) ? formatDuration(now - since) : t("dev.never");
 }
 
 /**

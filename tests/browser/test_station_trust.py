@@ -415,3 +415,52 @@ def test_reload_keeps_station_mode_and_blocked_audio_is_a_full_screen_warning(
     warning.click()
     expect(warning).to_be_hidden()
     assert page.evaluate("window.iaewatch.sound.audible")
+
+
+def test_zh_cn_alert_text_comes_from_the_catalogue_not_the_english_message(
+    station: RealStation, nurse: Session
+) -> None:
+    """The server's `message` is English; the page writes the alert from its rule and evidence
+    (rhythm VT, a tachycardia), and only a rule it does not know keeps the server's text."""
+    page = nurse.login()
+    now = datetime.now(UTC)
+    commit(
+        station,
+        alert(
+            "vt",
+            Category.ARRHYTHMIA,
+            Priority.HIGH,
+            now,
+            message="New sustained VT, VF or asystole, or an arrhythmia needing cardioversion: VT",
+            evidence={"event": "arrhythmia", "fields": {"rhythm": "VT"}},
+            iae=True,
+        ),
+    )
+    commit(
+        station,
+        alert(
+            "tachy",
+            Category.TACHYCARDIA,
+            Priority.MEDIUM,
+            now,
+            message="Heart rate ≥ 131 /min, or ≥ 111 /min and 30 /min over baseline",
+            evidence={"values": {HR: 186}, "baseline": {HR: 98}},
+        ),
+    )
+    commit(
+        station,
+        alert("odd", Category.TECHNICAL, Priority.LOW, now, rule="a_rule_of_tomorrow"),
+    )
+    expect(row(page, "vt").locator(".a-msg")).to_have_text(
+        "New sustained VT, VF or asystole, or an arrhythmia needing cardioversion: VT"
+    )
+    page.select_option("#lang", "zh-CN")
+    expect(row(page, "vt").locator(".a-msg")).to_have_text(
+        "新发持续性室速、室颤或心脏停搏，或需电复律的心律失常: 室速"
+    )
+    expect(row(page, "tachy").locator(".a-msg")).to_have_text(
+        "心率 ≥ 131 次/分，或 ≥ 111 次/分且高于基线 30 次/分"
+    )
+    expect(row(page, "odd").locator(".a-msg")).to_have_text(f"technical on {BED}")
+    expect(page.locator(".tile .tile-alarm")).to_contain_text("室速")
+    assert page.evaluate("[...window.iaewatch.missing]") == []
