@@ -3,6 +3,7 @@
     site:                                  # optional
       name: Guangzhou ICU                  # shown on the station and in reports
       timezone: Asia/Shanghai              # IANA zone: station, reports, HL7 times without offset
+      qualifying_gas_max_h: 6              # eligibility: the qualifying gas's age at start, h
     storage: {full_resolution_days: 7}     # optional: retention, disk alarm (app.storage_config)
     outbound:                              # optional: alarm manager, EHR, webhook (app.outbound)
       - {name: alarm-manager, kind: pcd-04, address: 10.1.2.3:2575}
@@ -12,7 +13,8 @@
         devices:
           - id: pump-study
             kind: pump                     # pump | ventilator | monitor
-            protocol: modbus-tcp    # modbus-tcp | modbus-rtu | medibus | intellivue | hl7-mllp
+            protocol: modbus-tcp    # modbus-tcp | modbus-rtu | hl7-pump (pumps); medibus;
+                                    # intellivue | hl7-mllp (monitors)
             address: 127.0.0.1:5020        # TCP host:port, or a serial URL for serial protocols
             unit: 1                        # Modbus unit id (pumps)
             profile: default               # pump register profile: 'default' or a YAML path
@@ -27,6 +29,13 @@
             address: 0.0.0.0:2575          # where iaewatch listens
             sender: {application: CENTRAL, facility: ICU, location: ICU-1, eui64: ...}
             pcd04_reply: ORA^R41           # hl7-mllp: what PCD-04 alarms get back (or ACK^R40)
+          - id: pump-norepi
+            kind: pump
+            protocol: hl7-pump             # a pump server: IHE PCD-01, PCD-10 (IPEC), PCD-04
+            address: 0.0.0.0:2576          # where iaewatch listens (not an hl7-mllp address)
+            sender: {location: ICU-1, eui64: "0012210000000777"}   # eui64: the pump's
+            role: vasopressor
+            drug: norepinephrine
 
 Serial URLs: `/dev/ttyUSB0`, a pty path, `socket://host:port`, `rfc2217://host:port`.
 `check_config` validates everything and raises `ConfigError` naming file, line and field;
@@ -68,7 +77,10 @@ _POLL_LIMITS: dict[str, tuple[float, float, str]] = {
 }
 _POLL_DEFAULT_LIMITS = (0.05, 3600.0, "from 50 ms to an hour")
 # A central station may send only every few seconds to a minute: stale is judged on that scale.
-_STALE_DEFAULT: dict[str, float] = {"hl7-mllp": 60.0}
+_STALE_DEFAULT: dict[str, float] = {"hl7-mllp": 60.0, "hl7-pump": 60.0}
+HL7_PROTOCOLS = frozenset({"hl7-mllp", "hl7-pump"})
+"""Protocols served by an HL7 MLLP listener (one per listen address, one protocol each)."""
+_MODBUS_ONLY = ("unit", "profile")
 _STALE_MAX_S = 86400.0
 _HOST_PORT = re.compile(r"^(?:tcp://)?(\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$")
 _SERIAL_URL = re.compile(r"^(/dev/\S+|socket://\S+:\d+|rfc2217://\S+:\d+|loop://\S*|COM\d+)$")
@@ -111,9 +123,9 @@ class DeviceConfig:
     poll_interval: float = 1.0
     stale_after: float = 10.0
     sender: dict[str, str] = field(default_factory=dict)
-    pcd04_reply: str = "ORA^R41"  # hl7-mllp (drivers.hl7.receiver.PCD04_REPLIES)
-    allow_from: tuple[str, ...] = ()  # hl7-mllp: the sender's source addresses (app.hl7_access)
-    tls: dict[str, str] | None = None  # hl7-mllp: MLLP over TLS files (app.hl7_access)
+    pcd04_reply: str = "ORA^R41"  # HL7 (drivers.hl7.receiver.PCD04_REPLIES)
+    allow_from: tuple[str, ...] = ()  # HL7: the sender's source addresses (app.hl7_access)
+    tls: dict[str, str] | None = None  # HL7: MLLP over TLS files (app.hl7_access)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -123,12 +135,20 @@ class BedConfig:
     devices: tuple[DeviceConfig, ...]
 
 
+QUALIFYING_GAS_HOURS = (1.0, 24.0)
+"""The qualifying gas window a site may set, h: a gas older than a day no longer says what
+the lungs are at the start (the persistence test itself looks back 8–24 h)."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SiteConfig:
     """Where the ICU is: its name and the IANA time zone its clocks and people use."""
 
     name: str = "ICU"
     timezone: str = "UTC"
+    qualifying_gas_max_h: float = 6.0
+    """Eligibility: the qualifying gas (P/F < 200, PEEP ≥ 8) is at most this old at the
+    infusion start (the protocol's 6 h; `monitors.trial.eligibility.Criteria`)."""
 
     @property
     def tz(self) -> tzinfo:
@@ -168,6 +188,7 @@ def parse_config(data: Any, *, file: str, base_dir: Path) -> IcuConfig:
     seen_beds: set[str] = set()
     serial_ports: dict[str, str] = {}
     senders: dict[tuple[str, str], str] = {}
+    listeners: dict[str, str] = {}  # HL7 listen address -> its protocol
     for _i, bed_raw, line, path in c.items(beds_raw, "beds"):
         raw = c.mapping(bed_raw, line, path)
         bed = _bed(raw, path, c, base_dir, serial_ports)
@@ -175,6 +196,7 @@ def parse_config(data: Any, *, file: str, base_dir: Path) -> IcuConfig:
             c.fail(f"bed {bed.bed!r} is declared twice", raw.line_of("bed"), join(path, "bed"))
         seen_beds.add(bed.bed)
         _check_senders(bed, raw, path, c, senders)
+        _check_listeners(bed, raw, path, c, listeners)
         beds.append(bed)
     return IcuConfig(beds=tuple(beds), source=file, site=site, storage=storage, outbound=outbound)
 
@@ -183,7 +205,7 @@ def _site(data: Marked, c: Checker) -> SiteConfig:
     if "site" not in data:
         return SiteConfig()
     raw = c.mapping(data["site"], data.line_of("site"), "site")
-    c.keys(raw, "site", {"name", "timezone"}, set())
+    c.keys(raw, "site", {"name", "timezone", "qualifying_gas_max_h"}, set())
     default = SiteConfig()
     name = c.get(raw, "name", "site", c.text) or default.name
     zone = c.get(raw, "timezone", "site", c.text) or default.timezone
@@ -195,7 +217,15 @@ def _site(data: Marked, c: Checker) -> SiteConfig:
             raw.line_of("timezone"),
             "site.timezone",
         )
-    return SiteConfig(name=name, timezone=zone)
+    low, high = QUALIFYING_GAS_HOURS
+    hours = c.get(
+        raw,
+        "qualifying_gas_max_h",
+        "site",
+        lambda v, line, f: c.number(v, line, f, minimum=low, maximum=high),
+    )
+    gas_h = hours or default.qualifying_gas_max_h  # at least QUALIFYING_GAS_HOURS[0] if set
+    return SiteConfig(name=name, timezone=zone, qualifying_gas_max_h=gas_h)
 
 
 def _check_senders(
@@ -213,6 +243,23 @@ def _check_senders(
                     f"{path}.devices[{j}].sender",
                 )
             senders[(d.address, value)] = bed.bed
+
+
+def _check_listeners(
+    bed: BedConfig, raw: Marked, path: str, c: Checker, listeners: dict[str, str]
+) -> None:
+    """A pump server and a central station listen on different addresses: one listener
+    checks one kind of sender per bed (`drivers.hl7.senders`)."""
+    for j, d in enumerate(bed.devices):
+        if d.protocol not in HL7_PROTOCOLS:
+            continue
+        other = listeners.setdefault(d.address, d.protocol)
+        if other != d.protocol:
+            c.fail(
+                f"{d.address} already listens for {other}: give {d.protocol} its own address",
+                raw["devices"][j].line_of("address"),
+                f"{path}.devices[{j}].address",
+            )
 
 
 def _bed(
@@ -314,13 +361,13 @@ def _device(bed: str, raw: Marked, path: str, c: Checker, base_dir: Path) -> Dev
     elif "serial" in raw:
         c.fail(f"{protocol} is not a serial protocol", raw.line_of("serial"), join(path, "serial"))
     if kind == "pump":
-        kw.update(_pump(raw, path, c, base_dir))
+        kw.update(_pump(raw, path, c, base_dir, modbus=protocol not in HL7_PROTOCOLS))
     else:
         for key in ("unit", "profile", "role", "drug", "concentration_ug_ml"):
             if key in raw:
                 c.fail(f"only pumps have {key}", raw.line_of(key), join(path, key))
-    if protocol == "hl7-mllp":
-        kw["sender"] = _sender(raw, path, c)
+    if protocol in HL7_PROTOCOLS:
+        kw["sender"] = _sender(raw, path, c, protocol)
         if "pcd04_reply" in raw:
             where = (raw.line_of("pcd04_reply"), join(path, "pcd04_reply"))
             kw["pcd04_reply"] = c.choice(raw["pcd04_reply"], *where, tuple(PCD04_REPLIES))
@@ -328,17 +375,21 @@ def _device(bed: str, raw: Marked, path: str, c: Checker, base_dir: Path) -> Dev
     else:
         for key in ("sender", "pcd04_reply", *HL7_ACCESS_KEYS):
             if key in raw:
-                c.fail(f"only hl7-mllp devices have a {key}", raw.line_of(key), join(path, key))
+                c.fail(
+                    f"only HL7 devices ({', '.join(sorted(HL7_PROTOCOLS))}) have a {key}",
+                    raw.line_of(key),
+                    join(path, key),
+                )
     return DeviceConfig(
         bed=bed, id=dev_id, kind=kind, protocol=protocol, address=address, line=raw.line, **kw
     )
 
 
-def _sender(raw: Marked, path: str, c: Checker) -> dict[str, str]:
+def _sender(raw: Marked, path: str, c: Checker, protocol: str) -> dict[str, str]:
     sender = raw.get("sender")
     if not isinstance(sender, Marked) or not sender:
         c.fail(
-            "hl7-mllp needs the sender's identifiers (application, facility, "
+            f"{protocol} needs the sender's identifiers (application, facility, "
             "location or eui64) to map messages to this bed",
             raw.line_of("sender" if "sender" in raw else "protocol"),
             join(path, "sender"),
@@ -349,12 +400,19 @@ def _sender(raw: Marked, path: str, c: Checker) -> dict[str, str]:
     for key, value in sender.items():
         if isinstance(value, bool) or not isinstance(value, str | int) or not str(value):
             c.fail("must be a non-empty string", sender.line_of(key), join(spath, key))
+        if key == "eui64" and not isinstance(value, str):  # YAML reads 0012… as a number
+            c.fail("an EUI-64 of digits only must be quoted", sender.line_of(key), join(spath, key))
         out[key] = str(value)
     return out
 
 
-def _pump(raw: Marked, path: str, c: Checker, base_dir: Path) -> dict[str, Any]:
+def _pump(raw: Marked, path: str, c: Checker, base_dir: Path, *, modbus: bool) -> dict[str, Any]:
     out: dict[str, Any] = {}
+    if not modbus:  # a pump server says what it reports: no register map, no unit id
+        for key in _MODBUS_ONLY:
+            if key in raw:
+                c.fail(f"only Modbus pumps have a {key}", raw.line_of(key), join(path, key))
+        return _pump_role(raw, path, c)
     unit = raw.get("unit", 1)
     if isinstance(unit, bool) or not isinstance(unit, int) or not 1 <= unit <= 247:
         c.fail("must be a Modbus unit id 1-247", raw.line_of("unit"), join(path, "unit"))
@@ -370,6 +428,11 @@ def _pump(raw: Marked, path: str, c: Checker, base_dir: Path) -> dict[str, Any]:
         if not ppath.is_file():
             c.fail(f"profile file {ppath} not found", raw.line_of("profile"), join(path, "profile"))
         out["profile"] = load_profile(ppath)  # its own errors name the profile file
+    return out | _pump_role(raw, path, c)
+
+
+def _pump_role(raw: Marked, path: str, c: Checker) -> dict[str, Any]:
+    out: dict[str, Any] = {}
     role = raw.get("role", "study")
     out["role"] = c.choice(role, raw.line_of("role"), join(path, "role"), ("study", "vasopressor"))
     drug = raw.get("drug")

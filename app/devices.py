@@ -3,7 +3,9 @@
 Each driver's stream is drained into the bus by its own task; a driver never stops the
 service (its `stream()` reconnects with backoff and reports `device_disconnected`). HL7
 devices that share a listen address share one listener, whose sender → bed map is the union
-of their `sender` identifiers. Pumps learn the patient's weight from the enrolment record.
+of their `sender` identifiers; `hl7-pump` devices (pumps behind a pump server) are that
+listener's pump sources (`drivers.hl7.pump_feed`). Pumps learn the patient's weight from the
+enrolment record.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import tzinfo
 from typing import cast
 
-from app.config import DeviceConfig, IcuConfig
+from app.config import HL7_PROTOCOLS, DeviceConfig, IcuConfig
 from app.context import AppContext
 from app.hl7_access import sender_policy, server_tls
 from core.bus import Bus
@@ -52,10 +54,6 @@ class RunningDevice:
     @property
     def address(self) -> str:
         return self.config.address
-
-    @property
-    def stale_after(self) -> float:
-        return self.config.stale_after
 
 
 class Weights:
@@ -109,11 +107,16 @@ def build_driver(d: DeviceConfig, clock: Clock, weights: Weights) -> Driver:
 
 
 def build_hl7_listeners(
-    devices: list[DeviceConfig], clock: Clock, *, tz: tzinfo
+    devices: list[DeviceConfig], clock: Clock, *, tz: tzinfo, weights: Weights | None = None
 ) -> list[tuple[list[DeviceConfig], Driver]]:
     """One listener per listen address, mapping each sender identifier to its bed; HL7 times
-    without an offset are read in the site's zone `tz` (`SiteConfig.tz`), never assumed UTC."""
+    without an offset are read in the site's zone `tz` (`SiteConfig.tz`), never assumed UTC.
+    A pump server's listener (`hl7-pump`) is named `hl7-pump@<address>`: its outputs carry
+    each pump's own device id."""
     from drivers.hl7.listener import Hl7MllpDriver
+    from drivers.hl7.pump_feed import PumpSource
+
+    weights = weights or Weights()
 
     by_address: dict[str, list[DeviceConfig]] = defaultdict(list)
     for d in devices:
@@ -122,14 +125,28 @@ def build_hl7_listeners(
     for address, group in by_address.items():
         bed_map = {value: d.bed for d in group for value in d.sender.values()}
         replies = {value: d.pcd04_reply for d in group for value in d.sender.values()}
+        pumps: dict[str, list[PumpSource]] = defaultdict(list)
+        for d in group:
+            if d.protocol == "hl7-pump":
+                pumps[d.bed].append(
+                    PumpSource(
+                        device_id=d.id,
+                        role="vasopressor" if d.role == "vasopressor" else "study",
+                        drug=d.drug,
+                        concentration_ug_ml=d.concentration_ug_ml,
+                        ids=(d.sender["eui64"],) if "eui64" in d.sender else (),
+                        weight_kg=weights.of(d.bed),
+                    )
+                )
         driver = Hl7MllpDriver(
             bed_map=bed_map,
             assume_tz=tz,
             pcd04_reply=replies,
             clock=clock,
             listen=address,
-            device_id=group[0].id,
+            device_id=f"hl7-pump@{address}" if pumps else group[0].id,
             stale_after=group[0].stale_after,
+            pumps=pumps,
             senders=sender_policy((d.bed, d.sender, d.allow_from) for d in group),
             ssl_context=server_tls(next((d.tls for d in group if d.tls), None)),
         )
@@ -142,7 +159,8 @@ async def pump_into(
 ) -> None:
     """Publish a driver's output. `shared` (bed → device id) is for one listener serving
     several beds: its own events (bed "*") go to every bed it serves, and each message is
-    labelled with the device id configured at its bed."""
+    labelled with the device id configured at its bed (a pump server's outputs already carry
+    their pump's)."""
     if start_after > 0:  # spread the first polls of many devices over a poll interval
         await driver.clock.sleep(start_after)
     # aclosing: a cancelled consumer must close the driver's session (link, reader task) now
@@ -155,8 +173,10 @@ async def pump_into(
                 for bed, device_id in shared.items():
                     fields = {**item.fields, "device": device_id}
                     await bus.publish(replace(item, bed=bed, device=device_id, fields=fields))
-            elif item.bed in shared:
+            elif item.bed in shared and item.device == driver.device_id:
                 await bus.publish(replace(item, device=shared[item.bed]))
+            elif item.bed in shared:
+                await bus.publish(item)
 
 
 async def _refresh_weights(ctx: AppContext, beds: list[str], weights: Weights) -> None:
@@ -187,17 +207,18 @@ def devices_service(
                 await ctx.store.upsert_device(
                     bed=d.bed, device_id=d.id, kind=d.kind, protocol=d.protocol, address=d.address
                 )
-        plain = [d for d in config.devices() if d.protocol != "hl7-mllp"]
+        plain = [d for d in config.devices() if d.protocol not in HL7_PROTOCOLS]
         for d in plain:
             running.append(RunningDevice(d, build_driver(d, ctx.clock, weights)))
-        hl7 = [d for d in config.devices() if d.protocol == "hl7-mllp"]
-        for group, driver in build_hl7_listeners(hl7, ctx.clock, tz=config.site.tz) if hl7 else []:
+        hl7 = [d for d in config.devices() if d.protocol in HL7_PROTOCOLS]
+        tz = config.site.tz
+        for group, driver in build_hl7_listeners(hl7, ctx.clock, tz=tz, weights=weights):
             running += [RunningDevice(d, driver) for d in group]
         for r in running:
             ctx.devices.register(r.config.bed, r.config.id, r)
         shared: dict[int, dict[str, str]] = {}
         for r in running:
-            if r.config.protocol == "hl7-mllp":
+            if r.config.protocol in HL7_PROTOCOLS:
                 shared.setdefault(id(r.driver), {})[r.config.bed] = r.config.id
         drivers = list({id(r.driver): r.driver for r in running}.values())
         tasks = [

@@ -320,6 +320,9 @@ PROTOCOLS: Mapping[str, ProtocolSpec] = MappingProxyType(
         for p in (
             ProtocolSpec("modbus-tcp", "pump", False, "pump gateway, Modbus TCP"),
             ProtocolSpec("modbus-rtu", "pump", True, "pump gateway, Modbus RTU"),
+            ProtocolSpec(
+                "hl7-pump", "pump", False, "pump server, HL7 over MLLP (IHE PCD-01, PCD-10 IPEC)"
+            ),
             ProtocolSpec("medibus", "ventilator", True, "Dräger MEDIBUS (PROTOCOLS.md §1)"),
             ProtocolSpec("intellivue", "monitor", True, "Philips IntelliVue Data Export"),
             ProtocolSpec("hl7-mllp", "monitor", False, "HL7 v2 over MLLP (IHE PCD-01)"),

@@ -64,7 +64,7 @@ def register(cli: typer.Typer) -> None:
         ] = "iaewatch",
     ) -> None:
         """Read the configured devices and publish their data to the MQTT bus."""
-        from app.config import load_config
+        from app.config import HL7_PROTOCOLS, load_config
         from app.devices import Weights, build_driver, build_hl7_listeners, pump_into
         from app.mqtt import MqttBus
         from app.runner import configure_logging
@@ -81,10 +81,12 @@ def register(cli: typer.Typer) -> None:
         async def main() -> None:
             clock = RealClock()
             drivers = [
-                build_driver(d, clock, Weights()) for d in devices if d.protocol != "hl7-mllp"
+                build_driver(d, clock, Weights())
+                for d in devices
+                if d.protocol not in HL7_PROTOCOLS
             ]
             shared: dict[int, dict[str, str]] = {}
-            hl7 = [d for d in devices if d.protocol == "hl7-mllp"]
+            hl7 = [d for d in devices if d.protocol in HL7_PROTOCOLS]
             for group, drv in build_hl7_listeners(hl7, clock, tz=icu.site.tz) if hl7 else []:
                 drivers.append(drv)
                 shared[id(drv)] = {d.bed: d.id for d in group}

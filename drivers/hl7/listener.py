@@ -25,6 +25,10 @@ bed's sender by source address and MSH-3 / MSH-4, anything else gets AR and a
 `device_sender_rejected` event (a technical alert; one per bed, address and sender a minute);
 `ssl` serves MLLP over TLS (client certificates when the context requires them).
 
+Pump servers: `pumps` (bed → its `hl7-pump` sources) makes the listener also take a pump
+server's PCD-01 / PCD-10 / PCD-04 messages for those beds (`drivers.hl7.pump_feed`); their
+outputs carry the pump's own device id.
+
 Beds: one listener serves many beds. Each observation and event from a message carries the
 bed its sender maps to in `bed_map`; the driver's own events (connected / stale /
 disconnected) use `bed="*"` — "every bed this feed serves" — since `Driver.bed` is one string.
@@ -37,7 +41,7 @@ import contextlib
 import itertools
 import logging
 import ssl
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, tzinfo
@@ -49,6 +53,7 @@ from core.model import EventSource
 from drivers.base import Backoff, Driver, DriverOutput
 from drivers.hl7.mllp import DEFAULT_MAX_SIZE, MllpDecoder, frame
 from drivers.hl7.pcd import Report
+from drivers.hl7.pump_feed import PumpSource
 from drivers.hl7.receiver import Hl7Receiver, Outcome
 from drivers.hl7.senders import SenderPolicy
 
@@ -81,7 +86,8 @@ def parse_listen(listen: str) -> tuple[str, int]:
 
 
 class Hl7MllpDriver(Driver):
-    """HL7 v2 ORU^R01 / ORU^R40 (IHE PCD-01 / PCD-04) over MLLP, as a listener."""
+    """HL7 v2 ORU^R01 / ORU^R40 / ORU^R42 (IHE PCD-01 / PCD-04 / PCD-10) over MLLP, as a
+    listener."""
 
     protocol = "hl7-mllp"
 
@@ -102,6 +108,7 @@ class Hl7MllpDriver(Driver):
         ssl_context: ssl.SSLContext | None = None,
         inline_parse: int = INLINE_PARSE,
         pcd04_reply: Mapping[str, str] | None = None,
+        pumps: Mapping[str, Sequence[PumpSource]] | None = None,
     ) -> None:
         if not bed_map:
             raise ConfigError("an HL7 listener needs at least one bed_map entry", field="bed_map")
@@ -115,7 +122,11 @@ class Hl7MllpDriver(Driver):
         self.listen = listen
         self.host, self._requested_port = parse_listen(listen) if listen is not None else ("", 0)
         self.receiver = Hl7Receiver(
-            bed_map=bed_map, device_id=device_id, assume_tz=assume_tz, pcd04_reply=pcd04_reply
+            bed_map=bed_map,
+            device_id=device_id,
+            assume_tz=assume_tz,
+            pcd04_reply=pcd04_reply,
+            pumps=pumps,
         )
         self.max_message = max_message
         self.max_connections = max_connections

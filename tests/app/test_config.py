@@ -179,7 +179,7 @@ def test_cli_check_exit_codes(tmp_path: Path) -> None:
     assert res.returncode == 2
     assert res.stderr.strip() == (
         f"error: {bad}:23: beds[0].devices[3].protocol: unknown protocol 'philips' "
-        "(known: modbus-tcp, modbus-rtu, medibus, intellivue, hl7-mllp)"
+        "(known: modbus-tcp, modbus-rtu, hl7-pump, medibus, intellivue, hl7-mllp)"
     )
     assert "Traceback" not in res.stderr
 
