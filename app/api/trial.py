@@ -22,12 +22,13 @@ import functools
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import Response
 from pydantic import Field
 
 from app.adverse_view import ae_dict
 from app.api.deps import Ctx
+from app.api.site import site_of
 from app.auth import ClinicalUser, CurrentUser, Principal, TrialDataUser
 from app.context import AppContext
 from app.infusions import InfusionRunning
@@ -42,7 +43,7 @@ from app.store.rows import Role
 from core.model import DeviceEvent, EventSource
 from core.records import format_time_or_none as iso
 from monitors import RuleSet, default_ruleset
-from monitors.trial.eligibility import EXCLUSION_IDS, EXCLUSIONS, Checklist
+from monitors.trial.eligibility import EXCLUSION_IDS, EXCLUSIONS, Checklist, Criteria
 from monitors.trial.enrolment import GasUnit, ImplausibleGas, check_pao2, gas_to_mmhg
 from monitors.trial.indices import INDICES
 from monitors.trial.order_check import StudyOrder
@@ -56,6 +57,14 @@ FUTURE_TOLERANCE = timedelta(minutes=5)
 @functools.cache
 def _ruleset() -> RuleSet:
     return default_ruleset()
+
+
+def site_criteria(request: Request) -> Criteria:
+    """The protocol's criteria with the site's settings (`site.qualifying_gas_max_h`)."""
+    return Criteria(qualifying_gas_max_h=site_of(request).qualifying_gas_max_h)
+
+
+SiteCriteria = Annotated[Criteria, Depends(site_criteria)]
 
 
 # -- request bodies ---------------------------------------------------------------------------
@@ -136,12 +145,14 @@ def _patient_view(p: PatientRow) -> dict[str, Any]:
 
 # -- patient views ----------------------------------------------------------------------------
 @router.get("/patients/{study_id}/trial")
-async def trial_view(study_id: str, ctx: Ctx, _user: CurrentUser) -> dict[str, Any]:
+async def trial_view(
+    study_id: str, ctx: Ctx, _user: CurrentUser, criteria: SiteCriteria
+) -> dict[str, Any]:
     """Everything the trial workflow shows for a patient (never the arm), with each adverse
     event's reports and when they are due."""
     p = await patient_or_404(ctx, study_id)
     now = ctx.clock.now()
-    check, found = await checklist(ctx.store, p, now)
+    check, found = await checklist(ctx.store, p, now, criteria)
     infusion = None
     if p.bed is not None:
         row = await ctx.store.current_infusion(p.bed)
@@ -163,10 +174,12 @@ async def trial_view(study_id: str, ctx: Ctx, _user: CurrentUser) -> dict[str, A
 
 
 @router.get("/patients/{study_id}/eligibility")
-async def eligibility(study_id: str, ctx: Ctx, _user: CurrentUser) -> dict[str, Any]:
+async def eligibility(
+    study_id: str, ctx: Ctx, _user: CurrentUser, criteria: SiteCriteria
+) -> dict[str, Any]:
     """The checklist computed now from the stored data (met / not_met / unknown per item)."""
     p = await patient_or_404(ctx, study_id)
-    check, _ = await checklist(ctx.store, p, ctx.clock.now())
+    check, _ = await checklist(ctx.store, p, ctx.clock.now(), criteria)
     return checklist_dict(check)
 
 
@@ -244,7 +257,12 @@ async def add_gas(
 
 @router.put("/patients/{study_id}/exclusions/{item}")
 async def confirm_exclusion(
-    study_id: str, item: str, body: ExclusionEntry, ctx: Ctx, user: TrialDataUser
+    study_id: str,
+    item: str,
+    body: ExclusionEntry,
+    ctx: Ctx,
+    user: TrialDataUser,
+    criteria: SiteCriteria,
 ) -> dict[str, Any]:
     """A clinician confirms whether one exclusion criterion applies (audited); returns the
     checklist as it now stands."""
@@ -258,12 +276,14 @@ async def confirm_exclusion(
     await ctx.store.confirm_exclusion(
         study_id=study_id, item=item, present=body.present, by=user.username, t=now, note=body.note
     )
-    check, _ = await checklist(ctx.store, p, now)
+    check, _ = await checklist(ctx.store, p, now, criteria)
     return checklist_dict(check)
 
 
 # -- the guarded infusion start ----------------------------------------------------------------
-async def bed_infusion_guard(bed: str, ctx: Ctx, user: ClinicalUser) -> None:
+async def bed_infusion_guard(
+    bed: str, ctx: Ctx, user: ClinicalUser, criteria: SiteCriteria
+) -> None:
     """A dependency for `POST /api/beds/{bed}/infusion/start`: refuse (409) unless the bed's
     patient is enrolled, eligible and has a complete product checklist; an override goes
     through the patient endpoint."""
@@ -277,7 +297,7 @@ async def bed_infusion_guard(bed: str, ctx: Ctx, user: ClinicalUser) -> None:
             },
         )
     now = ctx.clock.now()
-    check, _ = await checklist(ctx.store, p, now)
+    check, _ = await checklist(ctx.store, p, now, criteria)
     product, missing = await product_status(ctx, p, now)
     if not check.eligible or missing:
         what = check.verdict.value if not check.eligible else "missing its product checklist"
@@ -320,7 +340,11 @@ async def record_clinician_start(
 
 @router.post("/patients/{study_id}/infusion/start", status_code=201)
 async def start_infusion(
-    study_id: str, body: TrialInfusionStartIn, ctx: Ctx, user: ClinicalUser
+    study_id: str,
+    body: TrialInfusionStartIn,
+    ctx: Ctx,
+    user: ClinicalUser,
+    criteria: SiteCriteria,
 ) -> dict[str, Any]:
     """Start the study infusion: refused (409, with the checklist) when the record is
     ineligible or incomplete, unless `override_reason` is given — then audit-logged."""
@@ -338,7 +362,7 @@ async def start_infusion(
             status.HTTP_409_CONFLICT,
             detail=f"{study_id} already had the study infusion at {iso(done[0].started_at)}",
         )
-    check, _ = await checklist(ctx.store, p, t)
+    check, _ = await checklist(ctx.store, p, t, criteria)
     product, missing = await product_status(ctx, p, t)
     if (not check.eligible or missing) and body.override_reason is None:
         what = check.verdict.value if not check.eligible else "missing its product checklist"
