@@ -1,7 +1,17 @@
 """The service's spine: bus → (store, rules engine) → alert desk → stations.
 
-One subscriber drains the bus in order:
-- observations go to the batch writer (off the hot path) and, coalesced, to the hub;
+One subscriber drains the bus: what has arrived is taken in one go (`app.backlog`) and
+handled `SLICE` messages per turn of the event loop, in arrival order, so that the service and
+`iaewatch replay` give the same transitions for the same messages. When the pipeline is behind
+(the oldest message waiting is more than `PRIORITY_AFTER_S` old by the clock; a backlog is
+numerics), events go first: each, with the observations of its own bed that came before it,
+passes the numerics of the other beds, and an alarm arriving meanwhile waits for one slice at
+most (behind, the ticker below already runs ahead of the messages, so the service could not
+match a replay then anyway). Each bed's messages reach the engine in the order they came; no
+observation is dropped (the lag metric, `iaewatch_pipeline_lag_seconds`, shows a backlog).
+Then:
+- observations go to the batch writer (off the hot path) and, coalesced, to the hub (newest
+  value per code: the station's display is thinned, the rules are not);
 - events are stored; a pump's `infusion_start` / `infusion_end` also opens or closes the
   bed's infusion record (`app.infusions`; a clinician's was recorded by the endpoint);
   driver connection events go to the device history and the station's device panel;
@@ -29,17 +39,22 @@ from datetime import datetime
 from pathlib import Path
 
 from app.alert_desk import technical_alert
+from app.backlog import Backlog
 from app.context import AppContext
 from app.infusions import record_device_infusion
 from app.store import InfusionRow, StationEpisode, Store
 from app.store.writer import ObservationWriter
-from core.model import Alert, DeviceEvent, Observation, Priority
+from core.model import Alert, DeviceEvent, Message, Observation, Priority
 from monitors import Stepper, TrialEngine, build_engine, default_ruleset, load_ruleset
 from monitors.engine.restore import BedSnapshot, InfusionAnchor, OpenEpisode, Snapshot
 
 log = logging.getLogger(__name__)
 
 COMMIT_RETRY_S = 0.5
+SLICE = 256
+"""Messages handled per turn of the event loop (some milliseconds of engine time)."""
+PRIORITY_AFTER_S = 0.1
+"""Behind by more than this, events pass the numerics waiting (module docstring)."""
 COMMIT_RETRY_MAX_S = 10.0
 _CONNECTION_EVENTS = {
     "device_connected": "connected",
@@ -69,7 +84,7 @@ class Pipeline:
         await self.restore()
         self.writer.start()
         self._tasks = [
-            asyncio.create_task(self._drain(), name="pipeline-drain"),
+            asyncio.create_task(self.drain(), name="pipeline-drain"),
             asyncio.create_task(self._tick(), name="pipeline-tick"),
         ]
 
@@ -111,27 +126,69 @@ class Pipeline:
                 await t
         await self.writer.stop()
 
-    async def _drain(self) -> None:
-        async for msg in self._sub:
-            try:
-                await self.handle(msg)
-            except Exception:  # one bad message must never stop the spine
-                log.exception("pipeline: failed to handle %r", msg)
-            self.handled += 1
+    async def drain(self) -> None:
+        """Drain the bus until the subscription closes (module docstring); `start` runs it."""
+        sub = self._sub
+        backlog = Backlog()
+        while not sub.closed:
+            if backlog:
+                await asyncio.sleep(0)  # a turn for the socket readers (an alarm may be there)
+            else:
+                try:
+                    backlog.add([await sub.get()])
+                except EOFError:
+                    return
+            backlog.add(sub.get_ready())
+            if backlog.events and self._behind(backlog.oldest()):
+                await self.handle_in_order(backlog.take_events())
+            await self.handle_in_order(backlog.take(SLICE))
 
-    async def handle(self, msg: Observation | DeviceEvent) -> None:
-        self.writer.submit(msg)
-        if isinstance(msg, Observation):
-            self.ctx.metrics.observed()
-            await self.ctx.hub.publish_numerics(msg.bed, {msg.code: msg})
-        else:
-            self.ctx.metrics.evented()
-            await self._event(msg)
-        async with self._engine_lock:
-            alerts = self.stepper.feed(msg)
+    def _behind(self, oldest: Message) -> bool:
+        return (self.ctx.clock.now() - oldest.t).total_seconds() > PRIORITY_AFTER_S
+
+    async def handle(self, msg: Message) -> None:
+        """One message: stored, shown, through the engine; its alerts committed and pushed."""
+        await self.handle_in_order([msg])
+
+    async def handle_in_order(self, msgs: list[Message]) -> None:
+        """Messages in their order through the engine, each stored; a bed's numerics are
+        shown once (its newest value per code), each event's alerts (and those before them)
+        are committed and pushed before the next event. A message that fails is logged: one
+        bad message must never stop the spine."""
+        if not msgs:
+            return
+        alerts: list[Alert] = []
+        shown: dict[str, dict[str, Observation]] = {}
+        submit, feed, lock = self.writer.submit, self.stepper.feed, self._engine_lock
+        observed = 0
+        for msg in msgs:
+            try:
+                submit(msg)
+                if type(msg) is Observation:
+                    observed += 1
+                    shown.setdefault(msg.bed, {})[msg.code] = msg
+                    async with lock:
+                        alerts += feed(msg)
+                    continue
+                assert isinstance(msg, DeviceEvent)
+                self.ctx.metrics.evented()
+                await self._event(msg)
+                async with lock:
+                    alerts += feed(msg)
+                await self._commit(alerts)
+                alerts = []
+            except Exception:
+                log.exception("pipeline: failed to handle %r", msg)
+        self.ctx.metrics.observed(observed)
+        hub = self.ctx.hub
+        for bed, values in shown.items():
+            await hub.publish_numerics(bed, values)
         await self._commit(alerts)
-        now = self.last_processed[msg.bed] = self.ctx.clock.now()  # read by app.watchdog
-        self.ctx.metrics.handled((now - msg.t).total_seconds())
+        now = self.ctx.clock.now()
+        for msg in msgs:
+            self.last_processed[msg.bed] = now  # read by app.watchdog
+        self.ctx.metrics.handled((now - min(m.t for m in msgs)).total_seconds())
+        self.handled += len(msgs)
 
     async def _event(self, ev: DeviceEvent) -> None:
         if ev.event in _CONNECTION_EVENTS and ev.device:

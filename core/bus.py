@@ -40,6 +40,18 @@ class Subscription:
             raise EOFError("subscription closed")
         return msg
 
+    def get_ready(self) -> list[Message]:
+        """Every message queued now, in order, without waiting (none once closed)."""
+        out: list[Message] = []
+        queue = self._queue
+        while not queue.empty():
+            msg = queue.get_nowait()
+            if msg is None:  # closed: leave the mark for `get`
+                queue.put_nowait(None)
+                break
+            out.append(msg)
+        return out
+
     def close(self) -> None:
         if not self.closed:
             self.closed = True
