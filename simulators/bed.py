@@ -2,8 +2,9 @@
 
 `SimulatedBed` builds the `PatientModel` and `ScenarioRunner` of one scenario bed, starts the
 protocol simulators it is asked for (monitor: IntelliVue; ventilator: MEDIBUS; pump: Modbus
-gateway, one unit id per pump; hl7: a central station sending to a listener), all reading the
-same patient, and reports each address. `ScaledClock` makes time run `speed`× faster.
+gateway, one unit id per pump; hl7: a central station sending to a listener; hl7-pump: a pump
+server sending the same pumps to a listener), all reading the same patient, and reports each
+address. `ScaledClock` makes time run `speed`× faster.
 
 The device simulator modules are imported when a device is started, so this module loads
 (and the offline parts work) without them.
@@ -171,10 +172,11 @@ class SimulatedBed:
                 addr = await self._start_ventilator(host, dev_port, pty)
             elif device == "pump":
                 addr = await self._start_pump(host, dev_port, pty)
-            elif device == "hl7":
+            elif device in ("hl7", "hl7-pump"):
                 if hl7_to is None:
-                    raise ValueError("the hl7 sender needs a listener address (--to HOST:PORT)")
-                addr = self._start_hl7(hl7_to, hl7_interval, hl7_location)
+                    raise ValueError(f"the {device} sender needs a listener address (--to)")
+                start = self._start_hl7 if device == "hl7" else self._start_hl7_pump
+                addr = start(hl7_to, hl7_interval, hl7_location)
             else:
                 raise ValueError(f"unknown device {device!r}; expected one of {DEVICES}")
             self.addresses.append(addr)
@@ -235,6 +237,26 @@ class SimulatedBed:
         task = asyncio.create_task(sender.run(*to), name=f"hl7 sender {self.spec.name}")
         self._tasks.append(task)
         return DeviceAddress("hl7", "hl7-client", f"{to[0]}:{to[1]}", "sends ORU^R01/R40")
+
+    def _start_hl7_pump(
+        self, to: tuple[str, int], interval: float, location: str | None = None
+    ) -> DeviceAddress:
+        from simulators.hl7_pump_sender import Hl7PumpSender
+
+        sender = Hl7PumpSender(
+            self.model.pumps,
+            self.clock,
+            location or self.spec.name,
+            faults=self.faults["pump"],  # the pumps' link, as for the Modbus gateway
+            interval=interval,
+        )
+        sender.ack_timeout *= self.link_time_scale
+        self._sims.append(sender)
+        task = asyncio.create_task(sender.run(*to), name=f"hl7-pump sender {self.spec.name}")
+        self._tasks.append(task)
+        pumps = ", ".join(f"{n} = {sender.eui64(n)}" for n in self.model.pumps)
+        detail = f"pump server, sends ORU^R42/R40/R01; EUI-64 {pumps}"
+        return DeviceAddress("hl7-pump", "hl7-client", f"{to[0]}:{to[1]}", detail)
 
     # ------------------------------------------------------------------ running
 

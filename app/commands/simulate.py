@@ -3,6 +3,7 @@
     iaewatch simulate record SCENARIO --out FILE.jsonl [--beds N] [--hours H] [--period S]
     iaewatch simulate monitor|ventilator|pump [--scenario F] [--speed N] [--tcp H:P | --pty]
     iaewatch simulate hl7 --to HOST:PORT [--scenario F] [--speed N]
+    iaewatch simulate hl7-pump --to HOST:PORT [--scenario F] [--speed N]
     iaewatch simulate bed [--scenario F] [--speed N] [--tcp H:P | --pty] [--hl7-to H:P]
     iaewatch simulate alarm-manager|webhook-sink ...   (app.commands.simulate_receivers)
 
@@ -112,6 +113,19 @@ def register(cli: typer.Typer) -> None:
     ) -> None:
         """A central station sending the bed's vitals and rhythm alarms as HL7 (PCD-01/04)."""
         _serve(scenario, ["hl7"], speed, "127.0.0.1:0", False, bed, from_, seconds, to)
+
+    @sim.command("hl7-pump")
+    def hl7_pump(
+        to: Annotated[str, typer.Option("--to", help="HOST:PORT of the HL7 MLLP listener.")],
+        scenario: ScenarioOpt = "quiet_control",
+        speed: SpeedOpt = 1.0,
+        bed: BedOpt = None,
+        from_: FromOpt = None,
+        seconds: SecondsOpt = None,
+    ) -> None:
+        """A pump server sending the bed's pumps as HL7 (PCD-10 IPEC events, PCD-04 alarms,
+        PCD-01 status)."""
+        _serve(scenario, ["hl7-pump"], speed, "127.0.0.1:0", False, bed, from_, seconds, to)
 
     @sim.command("bed")
     def bed_cmd(

@@ -17,8 +17,10 @@ serves many pumps, so it never names a pump.
 
 State (our `pump_program.state`): the IPEC event decides (start → running, or completed when
 it starts KVO; stop → paused, or alarm when the reason is `pump-stopped-alarming`; complete →
-completed; programme cleared → stopped); without one the delivery status, then
-`MDC_PUMP_STAT`, then `MDC_PUMP_INFUSING_STATUS` (`drivers.hl7.pump_terms`). A value in a
+completed; programme cleared → stopped; a stop whose delivery status is `transitioning`, as
+in a titration, changes no state); without one the delivery status, then
+`MDC_PUMP_STAT`, then `MDC_PUMP_INFUSING_STATUS` (`drivers.hl7.pump_terms`), where a status
+after "not delivering" (read as paused) refines it (ready or standby: stopped). A value in a
 unit we cannot convert is left out and named in `PumpData.unusable`.
 """
 
@@ -200,8 +202,8 @@ def _state(values: dict[Field, _Row], event: str) -> str | None:
     if event == pump_terms.DELIV_START.name:
         kvo = pump_terms.DELIVERY_STATES.get(delivery) == "completed"
         state = "completed" if kvo else "running"
-    elif event == pump_terms.DELIV_STOP.name:
-        state = "paused"
+    elif event == pump_terms.DELIV_STOP.name:  # a transitioning stop: delivery goes on
+        state = None if delivery == pump_terms.TRANSITIONING else "paused"
     elif event == pump_terms.DELIV_COMP.name:
         state = "completed"
     elif event == pump_terms.PROG_CLEARED.name:
@@ -212,11 +214,11 @@ def _state(values: dict[Field, _Row], event: str) -> str | None:
             ("pump_status", pump_terms.PUMP_STATUS_STATES),
             ("infusing_status", pump_terms.PUMP_STATUS_STATES),
         )
-        for fld, table in tables:
-            row = values.get(fld)
-            if row is not None and (found := table.get(_text(row))):
-                state = found
-                break
+        said = [table.get(_text(values[f]), "") for f, table in tables if f in values]
+        said = [s for s in said if s]
+        state = said[0] if said else None
+        if state == "paused" and len(said) > 1:  # "not delivering": the pump's status refines
+            state = said[1]
     return "alarm" if state == "paused" and by_alarm else state
 
 

@@ -185,4 +185,5 @@ DELIVERY_STATES = {
     "pump-delivery-status-kvo": "completed",
     "pump-delivery-status-not-delivering": "paused",
 }
+TRANSITIONING = "pump-delivery-status-transitioning"  # IPEC Table X.1.2.1-4 notes
 STOPPED_BY_ALARM = "pump-stopped-alarming"  # MDC_DEV_PUMP_NOT_DELIVERING_REASON (IPEC)

@@ -4,8 +4,9 @@ PCD-04 pump alarms (the simulator sends them; `drivers.hl7.pump` reads them back
 Layout, after the IPEC Rev. 1.5 Delivery Start sample (`drivers.hl7.pump_terms`): per pump an
 MDS row (`MDC_DEV_PUMP_INFUS_MDS`, OBX-18 the pump's EUI-64), for an IPEC event the event
 condition and source rows at MDS level, a VMD row, the delivery info channel (infusing status,
-current flow, active source) and the primary source channel (delivery status, not-delivering
-reason, rate, VTBI, volume delivered, volume remaining, drug, concentration, dose rate).
+current flow, active source, and TF3's `MDC_PUMP_STAT`) and the primary source channel
+(delivery status, not-delivering reason, delivery mode, label, rate, VTBI, volume delivered,
+volume remaining, drug, concentration, dose rate).
 Numbers are the sources' (0 where the IPEC sample writes 0: pending); units carry their MDC
 code where two sources agree (`drivers.hl7.mdc.UNITS`) and their UCUM form always.
 PCD-04 follows the PCD TF-2 pump occlusion example: OBR-4 and OBX-3 `MDC_EVT_ALARM`, the
@@ -35,6 +36,13 @@ _DELIVERING = {
     "running": "pump-delivery-status-delivering",
     "completed": "pump-delivery-status-kvo",
 }
+_PUMP_STAT = {  # our state -> MDC_PUMP_STAT (TF3 §7.1.3)
+    "running": "pump-status-infusing",
+    "completed": "pump-status-kvo",
+    "paused": "pump-status-paused",
+    "alarm": "pump-status-paused",
+    "stopped": "pump-status-ready",
+}
 _REASONS = {"alarm": pump_terms.STOPPED_BY_ALARM, "paused": "pump-stopped-by-clinician"}
 
 
@@ -45,6 +53,7 @@ class PumpOut:
     reading: PumpReading  # its programme, state, drug and concentration (ug/mL; vasopressin U/mL)
     eui64: str  # OBX-18
     label: str = "Primary"  # the source channel's label
+    transitioning: bool = False  # a titration's stop: delivery goes on with a new programme
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -129,6 +138,8 @@ def _pump_rows(enc: Encoding, pump: PumpOut, mds: int, stamp: str) -> list[list[
     eui = equipment_id(enc, pump.eui64)
     delivering = r.state == "running" and not r.alarms & {"occlusion", "air_in_line", "door_open"}
     delivery = _DELIVERING.get(r.state or "", "pump-delivery-status-not-delivering")
+    if pump.transitioning:
+        delivery = pump_terms.TRANSITIONING
     values: list[tuple[Field, str, object, str]] = [
         # (field, value type, value, unit); None values are left out
         ("rate", "NM", r.rate_ml_h, "mL/h"),
@@ -149,10 +160,11 @@ def _pump_rows(enc: Encoding, pump: PumpOut, mds: int, stamp: str) -> list[list[
         _coded_row(enc, "infusing_status", f"{mds}.1.1.1", status, stamp),
         _value_row(enc, "current_flow", f"{mds}.1.1.2", flow, "mL/h", stamp),
         _coded_row(enc, "active_sources", f"{mds}.1.1.3", "pump-source-info-primary", stamp),
+        _coded_row(enc, "pump_status", f"{mds}.1.1.4", _PUMP_STAT[r.state or "stopped"], stamp),
         obx_fields(enc, "", _device(pump_terms.SOURCE_PRIMARY), f"{mds}.1.2.0", status="X"),
         _coded_row(enc, "delivery_status", f"{mds}.1.2.1", delivery, stamp),
     ]
-    reason = _REASONS.get(r.state or "") if not delivering else None
+    reason = _REASONS.get(r.state or "") if not (delivering or pump.transitioning) else None
     if reason:
         rows.append(_coded_row(enc, "not_delivering_reason", f"{mds}.1.2.2", reason, stamp))
     mode = "pump-program-delivery-mode-continuous"
