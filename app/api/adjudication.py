@@ -1,6 +1,7 @@
 """Adjudication of alerts, signed electronically (investigator only):
 
     POST /api/adjudications        one verdict over one or more alerts, with e-signature
+    GET  /api/adjudications        ?alert_id=…&alert_id=…: those in force, by alert id
     GET  /api/alerts/{id}/adjudication
 
 A signature (21 CFR Part 11 §11.50, §11.200; China GCP) is made by re-entering the password
@@ -14,7 +15,7 @@ import asyncio
 from enum import StrEnum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import Field, model_validator
 
 from app.adverse_view import signature_dict
@@ -122,6 +123,18 @@ async def adjudicate(
     except ValueError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
     return [adjudication_dict(r) for r in rows]
+
+
+@router.get("/adjudications")
+async def list_adjudications(
+    ctx: Ctx,
+    _user: CurrentUser,
+    alert_id: Annotated[list[str], Query(min_length=1, max_length=500)],
+) -> dict[str, dict[str, Any]]:
+    """The adjudications in force for these alerts, by alert id (one not adjudicated is
+    absent): what the trial page shows beside each alert."""
+    found = await ctx.store.adjudications_for(alert_id)
+    return {k: adjudication_dict(a) for k, a in found.items()}
 
 
 @router.get("/alerts/{alert_id}/adjudication")

@@ -11,7 +11,10 @@ import pytest
 
 from app.station import STATION_DIR
 
-CATALOGUES = sorted((STATION_DIR / "i18n").glob("*.json"))
+PAGE_PREFIX = "trial"  # the trial page's own catalogues and code: tests/app/trial/test_page_i18n.py
+CATALOGUES = sorted(
+    p for p in (STATION_DIR / "i18n").glob("*.json") if not p.name.startswith(PAGE_PREFIX)
+)
 # t("key" / tOr(`prefix.${...}` / data-i18n="key" in the page's modules and HTML
 STATIC_KEY = re.compile(r"""\bt\(\s*"([\w.\-]+)"|data-i18n(?:-title)?="([\w.\-]+)\"""")
 DYNAMIC_PREFIX = re.compile(r"""\b(?:t|tOr)\(\s*`([\w\-]+\.)\$\{""")
@@ -25,7 +28,10 @@ def _load(path: Path) -> dict[str, str]:
 
 
 def _sources() -> str:
-    files = [*STATION_DIR.glob("*.js"), STATION_DIR / "index.html"]
+    files = [
+        *(p for p in STATION_DIR.glob("*.js") if not p.name.startswith(PAGE_PREFIX)),
+        STATION_DIR / "index.html",
+    ]
     return "\n".join(p.read_text(encoding="utf-8") for p in files)
 
 

@@ -1,0 +1,341 @@
+"""The trial page (/station/trial.html) in a real browser against the REAL service (simulated
+Modbus pump and IntelliVue monitor → drivers → rules → SQLite → REST), as an investigator, a
+coordinator, a nurse and an engineer: a gas typed in kPa, the start blocked by a missing
+consent or imaging reading, alerts adjudicated and grouped into one signed adverse event, the
+reporting clock's due times and an overdue report, and the 403 a role gets, shown on the page.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
+from real_service import SITE, STUDY_ID, USERS, RealStation, running_real_station
+
+from app.sae_clock import SaeClock
+from app.security import hash_password
+from app.store import Store
+
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("no_leaked_threads")]
+
+WAIT = 10_000  # ms
+TRIAL_USERS = {
+    "drlee": ("sign-with-care", "investigator"),
+    "chen": ("enter-the-crf", "coordinator"),
+}
+ACCOUNTS = {**USERS, **TRIAL_USERS}
+# What the browser logs itself for the refusals these tests provoke on purpose.
+EXPECTED_CONSOLE = "the server responded with a status of 403"
+
+
+@pytest.fixture
+def station(tmp_path: Path) -> Iterator[RealStation]:
+    with running_real_station(tmp_path) as s:
+        s.call(lambda: _add_trial_users(s.db_url))
+        yield s
+
+
+async def _add_trial_users(url: str) -> None:
+    store = await Store.open(url)
+    try:
+        for name, (password, role) in TRIAL_USERS.items():
+            await store.add_user(name, role, hash_password(password))
+    finally:
+        await store.close()
+
+
+class TrialPages:
+    """Browser contexts on the trial page; an unexpected page or console error fails the test."""
+
+    def __init__(self, browser: Browser, station: RealStation) -> None:
+        self.browser = browser
+        self.station = station
+        self.contexts: list[BrowserContext] = []
+        self.errors: list[str] = []
+
+    def logged_in(self, user: str) -> Page:
+        context = self.browser.new_context(viewport={"width": 1400, "height": 1000})
+        self.contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(WAIT)
+        page.on("pageerror", lambda exc: self.errors.append(f"{user}: {exc}"))
+        page.on("console", lambda msg: self._console(user, msg.type, msg.text))
+        page.goto(self.station.url + "/station/trial.html")
+        page.fill("input[name=username]", user)
+        page.fill("input[name=password]", ACCOUNTS[user][0])
+        page.click("#login-form button[type=submit]")
+        expect(page.locator("#user")).to_have_text(f"{user} ({ACCOUNTS[user][1]})")
+        expect(page.locator("body")).to_have_attribute("data-loaded", STUDY_ID)
+        expect(page.locator("#patient")).to_have_value(STUDY_ID)
+        return page
+
+    def _console(self, user: str, kind: str, text: str) -> None:
+        if kind == "error" and EXPECTED_CONSOLE not in text:
+            self.errors.append(f"{user}: {text}")
+
+    def close(self) -> None:
+        for context in self.contexts:
+            context.close()
+
+
+@pytest.fixture
+def pages(browser: Browser, station: RealStation) -> Iterator[TrialPages]:
+    p = TrialPages(browser, station)
+    yield p
+    p.close()
+    assert not p.errors, f"errors in the page: {p.errors}"
+
+
+def api(station: RealStation, method: str, path: str, user: str, **kw: object) -> httpx.Response:
+    login = httpx.post(
+        f"{station.url}/api/auth/login",
+        json={"username": user, "password": ACCOUNTS[user][0]},
+        timeout=5.0,
+    )
+    login.raise_for_status()
+    token = login.json()["access_token"]
+    return httpx.request(
+        method,
+        f"{station.url}{path}",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=5.0,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def site_now(minus: timedelta = timedelta(0)) -> str:
+    """A `datetime-local` value for a moment, as the site's wall clock reads it."""
+    at = datetime.now(UTC) - minus
+    return at.astimezone(ZoneInfo(SITE.timezone)).strftime("%Y-%m-%dT%H:%M")
+
+
+def blocker(page: Page, item: str) -> Locator:
+    return page.locator(f"#start-blocked li[data-item='{item}']")
+
+
+def alert_row(page: Page, alert_id: str) -> Locator:
+    return page.locator(f"#alert-rows tr[data-alert-id='{alert_id}']")
+
+
+def test_a_kpa_gas_gives_the_true_pf_and_verdict(pages: TrialPages) -> None:
+    page = pages.logged_in("chen")
+    form = page.locator("#gas-form")
+    form.locator("input[name=pao2]").fill("12.0")
+    form.locator("input[name=paco2]").fill("6.1")
+    form.locator("select[name=unit]").select_option("kPa")
+    form.locator("input[name=fio2_pct]").fill("40")
+    form.locator("button[type=submit]").click()
+    # 12.0 kPa = 90.0 mmHg; at FiO2 0.40 the P/F is 225 mmHg (not the 30 a unit slip gives)
+    expect(form.locator(".t-out")).to_have_text(
+        "P/F 225 mmHg (PaO₂ 90 mmHg) → not eligible", timeout=WAIT
+    )
+    expect(page.locator("#verdict")).to_have_text("not eligible")
+    pf_row = page.locator("#checklist tr[data-item='pf_below_200']")
+    expect(pf_row.locator(".t-status")).to_have_text("not met")
+    expect(pf_row).to_contain_text("225")
+    gas = page.locator("#gas-list tr").first
+    expect(gas.locator(".t-pf")).to_have_text("225")
+    expect(gas).to_contain_text("kPa")
+
+
+def test_a_gas_without_its_unit_is_not_sent(pages: TrialPages, station: RealStation) -> None:
+    page = pages.logged_in("chen")
+    form = page.locator("#gas-form")
+    form.locator("input[name=pao2]").fill("90")
+    form.locator("button[type=submit]").click()  # the unit is required: the browser says so
+    assert form.locator("select[name=unit]").evaluate("el => !el.validity.valid")
+    assert api(station, "GET", f"/api/patients/{STUDY_ID}/blood-gases", "chen").json() == []
+
+
+def test_a_missing_consent_or_imaging_blocks_the_start(pages: TrialPages) -> None:
+    page = pages.logged_in("drlee")
+    start = page.locator("#start-form button[type=submit]")
+    expect(page.locator("#start-blocked")).to_be_visible()
+    expect(blocker(page, "informed_consent")).to_contain_text("not recorded")
+    expect(blocker(page, "bilateral_infiltrates")).to_be_visible()
+    expect(start).to_be_disabled()
+
+    consent = page.locator("#consent-form")
+    consent.locator("select[name=consenter]").select_option("legal_representative")
+    consent.locator("input[name=consenter_name]").fill("Wang Fang (spouse)")
+    consent.locator("input[name=taken_by]").fill("chen")
+    consent.locator("button[type=submit]").click()
+    expect(consent.locator(".t-out")).to_have_text("Saved.")
+    expect(page.locator("#checklist tr[data-item='informed_consent'] .t-status")).to_have_text(
+        "met"
+    )
+    expect(blocker(page, "informed_consent")).to_have_count(0)
+    # the imaging reading is still missing: the start stays blocked, and says why
+    expect(blocker(page, "bilateral_infiltrates")).to_be_visible()
+    expect(start).to_be_disabled()
+
+    imaging = page.locator("#imaging-form")
+    imaging.locator("select[name=modality]").select_option("ct")
+    imaging.locator("input[name=reader]").fill("dr.zhao")
+    imaging.locator("input[name=t]").fill(site_now(timedelta(hours=2)))
+    imaging.locator("button[type=submit]").click()
+    expect(imaging.locator(".t-out")).to_have_text("Saved.")
+    expect(blocker(page, "bilateral_infiltrates")).to_have_count(0)
+    row = page.locator("#checklist tr[data-item='bilateral_infiltrates']")
+    expect(row.locator(".t-status")).to_have_text("met")
+    expect(row).to_contain_text("dr.zhao")
+    # other items (gases, exclusions, the product) still block it
+    expect(start).to_be_disabled()
+
+
+def _alert_ids(page: Page, at_least: int) -> list[str]:
+    """The alert rows' ids once the page lists `at_least` (reloading its view until then)."""
+    rows = page.locator("#alert-rows tr")
+    for _ in range(75):
+        if rows.count() >= at_least:
+            break
+        page.wait_for_timeout(200)
+        page.locator("#patient").dispatch_event("change")  # reload the view
+    ids: list[str] = rows.evaluate_all("rs => rs.map(r => r.dataset.alertId)")
+    assert len(ids) >= at_least, ids
+    return ids
+
+
+def _two_alerts(station: RealStation, page: Page) -> list[str]:
+    """The pump starts without a product checklist (an alert), then reports an occlusion."""
+    station.run(lambda: station.pump.start(rate_ml_h=150.0))
+    first = _alert_ids(page, 1)
+    station.run(lambda: station.pump.raise_alarm("occlusion"))
+    ids = _alert_ids(page, 2)
+    assert first[0] in ids
+    return ids[:2]
+
+
+def test_alerts_adjudicated_and_grouped_into_one_signed_ae(
+    pages: TrialPages, station: RealStation
+) -> None:
+    page = pages.logged_in("drlee")
+    alert_ids = _two_alerts(station, page)
+
+    form = page.locator("#ae-form")
+    form.locator("input[name=term]").fill("Pulmonary embolism")
+    form.locator("input[name=meddra_code]").fill("10037377")
+    form.locator("input[name=onset]").fill(site_now(timedelta(minutes=5)))
+    form.locator("input[name=ctcae_grade]").fill("4")
+    form.locator("input[name='serious.life_threatening']").check()
+    form.locator("select[name=causality_product]").select_option("probable")
+    form.locator("select[name=causality_procedure]").select_option("possible")
+    form.locator("select[name=action_taken]").select_option("stopped")
+    form.locator("input[name=treatment]").fill("heparin")
+    form.locator("select[name=outcome]").select_option("recovering")
+    form.locator("button[type=submit]").click()
+    expect(form.locator(".t-out")).to_have_text(re.compile(r"AE \d+ recorded\."))
+    ae = page.locator("#ae-list li.t-ae")
+    expect(ae).to_have_count(1)
+    ae_id = ae.get_attribute("data-ae-id")
+    expect(ae.locator(".t-badge.susar")).to_have_text("SUSAR")
+    expect(ae.locator(".t-crf")).to_contain_text("life-threatening")
+    expect(ae.locator(".t-crf")).to_contain_text("10037377")
+    # the reporting clock: the SAE report within 24 h, a life-threatening SUSAR within 7 days
+    expect(ae.locator("li[data-report='sae_initial']")).to_contain_text("SAE report due")
+    expect(ae.locator("li[data-report='susar']")).to_contain_text("SUSAR report due")
+
+    # both alerts selected; adjudicated as one IAE, grouped into the AE, signed
+    alert_row(page, alert_ids[0]).locator("button.t-adjudicate").click()
+    alert_row(page, alert_ids[1]).locator("input[type=checkbox]").check()
+    adj = page.locator("#adjudicate-form")
+    expect(adj.locator(".t-selected")).to_have_text("2 alert(s) selected")
+    adj.locator("select[name=verdict]").select_option("iae")
+    adj.locator("select[name=ae_id]").select_option(ae_id)
+    adj.locator("input[name=meaning]").fill("confirmed as infusion-associated")
+    adj.locator("input[name=password]").fill("not-my-password")
+    adj.locator("button[type=submit]").click()
+    expect(adj.locator(".t-out")).to_contain_text("signature refused: wrong password")
+    adj.locator("input[name=password]").fill(TRIAL_USERS["drlee"][0])
+    adj.locator("button[type=submit]").click()
+    expect(adj.locator(".t-out")).to_have_text("2 alert(s) adjudicated and signed.")
+    for alert_id in alert_ids:
+        expect(alert_row(page, alert_id).locator(".t-adj")).to_contain_text(
+            f"confirmed IAE · AE {ae_id} · signed by drlee (investigator), "
+            "“confirmed as infusion-associated”"
+        )
+    expect(ae.locator(".t-crf")).to_contain_text("Alerts grouped2")
+
+    # the investigator signs the AE record itself
+    sign = ae.locator("form.t-ae-sign")
+    sign.locator("input[name=password]").fill(TRIAL_USERS["drlee"][0])
+    sign.locator("button[type=submit]").click()
+    expect(page.locator("#ae-list li.t-ae .t-sigs")).to_contain_text(
+        "signed by drlee (investigator), “reviewed and approved”"
+    )
+    stored = api(station, "GET", f"/api/patients/{STUDY_ID}/adverse-events", "chen").json()
+    assert sorted(stored[0]["alert_ids"]) == sorted(alert_ids)
+    assert stored[0]["signatures"][0]["valid"] is True
+
+
+def test_an_overdue_report_shows_and_raises_an_alert(
+    pages: TrialPages, station: RealStation
+) -> None:
+    aware = datetime.now(UTC) - timedelta(hours=30)
+    r = api(
+        station,
+        "POST",
+        f"/api/patients/{STUDY_ID}/adverse-events",
+        "chen",
+        json={
+            "term": "Hypotension",
+            "onset": aware.isoformat(),
+            "ctcae_grade": 3,
+            "seriousness": ["important_medical_event"],
+            "causality_product": "unlikely",
+            "causality_procedure": "unlikely",
+            "expected": False,
+            "action_taken": "rate_reduced",
+            "outcome": "recovered",
+            "aware_at": aware.isoformat(),
+        },
+    )
+    assert r.status_code == 201, r.text
+    # the clock's check, as its loop runs it (the service's own tick is a minute)
+    raised = station.call(lambda: SaeClock(station.ctx).check())
+    assert len(raised) == 1
+    page = pages.logged_in("chen")
+    due = page.locator("#ae-list li[data-report='sae_initial']")
+    expect(due).to_have_class(re.compile(r"\boverdue\b"))
+    expect(due.locator(".t-overdue")).to_have_text("OVERDUE")
+    expect(page.locator("#ae-list li[data-report='susar']")).to_have_count(0)  # unrelated
+    expect(alert_row(page, raised[0])).to_contain_text("SAE report for AE")
+
+    due.locator("button.t-reported").click()
+    sent = page.locator("#ae-list li[data-report='sae_initial']")
+    expect(sent.locator(".t-sub")).to_contain_text(re.compile(r"^sent \d{4}-\d\d-\d\d "))
+    expect(sent).not_to_have_class(re.compile(r"\boverdue\b"))
+    assert station.call(lambda: SaeClock(station.ctx).check()) == []
+
+
+def test_a_nurse_and_an_engineer_see_the_403_reason(
+    pages: TrialPages, station: RealStation
+) -> None:
+    nurse = pages.logged_in("nurse1")
+    alert_ids = _two_alerts(station, nurse)
+    alert_row(nurse, alert_ids[0]).locator("button.t-adjudicate").click()
+    adj = nurse.locator("#adjudicate-form")
+    adj.locator("select[name=verdict]").select_option("not_iae")
+    adj.locator("select[name=reason]").select_option("artefact")
+    adj.locator("input[name=password]").fill(USERS["nurse1"][0])
+    adj.locator("button[type=submit]").click()
+    expect(adj.locator(".t-out")).to_have_text(
+        "Not allowed for your role: HTTP 403: needs the role investigator"
+    )
+    expect(nurse.locator("#notice")).to_contain_text("needs the role investigator")
+    expect(alert_row(nurse, alert_ids[0]).locator(".t-adj")).to_have_text("not adjudicated")
+
+    engineer = pages.logged_in("eng1")
+    form = engineer.locator("#gas-form")
+    form.locator("input[name=pao2]").fill("70")
+    form.locator("select[name=unit]").select_option("mmHg")
+    form.locator("button[type=submit]").click()
+    expect(form.locator(".t-out")).to_contain_text("Not allowed for your role: HTTP 403")
+    expect(engineer.locator("#notice")).to_be_visible()
+    assert api(station, "GET", f"/api/patients/{STUDY_ID}/blood-gases", "chen").json() == []
