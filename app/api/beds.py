@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, HTTPException, Query, status
 
 from app.api.deps import Ctx
-from app.api.trial import bed_infusion_guard, record_clinician_start
+from app.api.trial import SiteCriteria, bed_infusion_guard, record_clinician_start
 from app.auth import ClinicalUser, CurrentUser, Principal
 from app.context import AppContext
 from app.infusions import end_infusion as end_infusion_record
@@ -107,7 +107,7 @@ async def get_trends(
     status_code=201,
 )
 async def start_infusion(
-    bed: str, body: InfusionStartIn, ctx: Ctx, user: ClinicalUser
+    bed: str, body: InfusionStartIn, ctx: Ctx, user: ClinicalUser, criteria: SiteCriteria
 ) -> dict[str, Any]:
     """Record the study infusion's start and tell the rules engine (a clinician event).
 
@@ -124,7 +124,7 @@ async def start_infusion(
             t=ctx.clock.now(),
         )
     else:
-        await bed_infusion_guard(bed, ctx, user)
+        await bed_infusion_guard(bed, ctx, user, criteria)
     weight = body.weight_kg
     if weight is None:
         patient = await ctx.store.patient_at_bed(bed)
