@@ -12,6 +12,10 @@ messages one after another starting at their MSH line), it decodes that file off
 as the listener would (device times judged against the message's own MSH-7, not today), and
 prints per message its acknowledgement code to stderr: the way to see how a site's real
 messages are read (demo data, vendor codes, code conflicts).
+
+hl7-pump does the same for a pump server (live or a capture): its PCD-01 / PCD-10 / PCD-04
+messages are read as the probe's one pump of `--role` (and `--drug`), and printed as the
+Modbus pump driver's events (`drivers.hl7.pump_feed`).
 """
 
 from __future__ import annotations
@@ -36,11 +40,26 @@ from core.vocabulary import PROTOCOLS
 from drivers.base import Backoff, Driver
 from drivers.hl7.message import parse_dtm, parse_message
 from drivers.hl7.mllp import MllpDecoder
+from drivers.hl7.pump_feed import PumpSource
 from drivers.hl7.receiver import Hl7Receiver
 from drivers.modbus.profile import load_profile
 from drivers.transport import SerialSettings
 
 BED = "probe"
+HL7 = ("hl7-mllp", "hl7-pump")
+
+
+def _pumps(protocol: str, role: str, drug: str | None) -> dict[str, list[PumpSource]]:
+    """hl7-pump: the probe's bed has one pump source of `role` (vasopressor: `drug`)."""
+    if protocol != "hl7-pump":
+        return {}
+    if role not in ("study", "vasopressor"):
+        raise ConfigError(f"role must be study or vasopressor, not {role!r}", field="--role")
+    vaso = role == "vasopressor"
+    source = PumpSource(
+        device_id="probe-hl7-pump", role="vasopressor" if vaso else "study", drug=drug
+    )
+    return {BED: [source]}
 
 
 def _driver(
@@ -81,14 +100,14 @@ def _driver(
         address=url,
         line=0,
         unit=unit,
-        profile=load_profile(profile) if PROTOCOLS[protocol].kind == "pump" else None,
+        profile=load_profile(profile) if protocol.startswith("modbus") else None,
         role=role,
         drug=drug,
         serial=serial,
         poll_interval=1.0,
         stale_after=10.0,
     )
-    if protocol == "hl7-mllp":
+    if protocol in HL7:
         from drivers.hl7.listener import Hl7MllpDriver
 
         # "*" maps every sender to the probe's bed unless --sender narrows it
@@ -99,6 +118,7 @@ def _driver(
             device_id=d.id,
             stale_after=seconds + 1,
             assume_tz=tz,
+            pumps=_pumps(protocol, role, drug),
         )
     driver = build_driver(d, clock, Weights())
     driver.backoff = Backoff(initial=1.0, cap=2.0)
@@ -158,8 +178,12 @@ def hl7_messages(data: bytes) -> list[bytes]:
     return [m for m in messages if m]
 
 
-def _probe_hl7_file(path: Path, sender: str | None, tz: tzinfo) -> int:
-    receiver = Hl7Receiver(bed_map={sender or "*": BED}, device_id="probe-hl7", assume_tz=tz)
+def _probe_hl7_file(
+    path: Path, sender: str | None, tz: tzinfo, pumps: dict[str, list[PumpSource]]
+) -> int:
+    receiver = Hl7Receiver(
+        bed_map={sender or "*": BED}, device_id="probe-hl7", assume_tz=tz, pumps=pumps
+    )
     observations = accepted = 0
     for n, payload in enumerate(hl7_messages(path.read_bytes()), 1):
         out = receiver.receive(payload, _sent_at(payload, tz) or RealClock().now())
@@ -220,11 +244,12 @@ def register(cli: typer.Typer) -> None:
     ) -> None:
         """Connect to one device as the service would; print decoded data as JSON Lines."""
         clock = RealClock()
-        if protocol == "hl7-mllp":
+        if protocol in HL7:
             tz = _zone(timezone)
             if Path(url).is_file():
+                pumps = _pumps(protocol, role, drug)
                 try:
-                    raise typer.Exit(_probe_hl7_file(Path(url), sender, tz))
+                    raise typer.Exit(_probe_hl7_file(Path(url), sender, tz, pumps))
                 except (OSError, DecodeError) as exc:
                     raise ConfigError(f"cannot read {url}: {exc}", file=url) from None
         else:

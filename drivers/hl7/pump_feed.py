@@ -20,7 +20,8 @@ Which source a pump is: one whose identifiers (the configured `eui64`, or those 
 its earlier messages) it carries. Else, among the sources not yet bound to identifiers: the
 bed's only source for a pump with no drug label; a vasopressor source with the drug on the
 pump; the study source for a pump whose drug is not a vasopressor. The first match binds the
-source to that pump's identifiers: another pump never takes it over. So a bed whose pump
+source to that pump's identifiers: another pump never takes it over. A PCD-04 alarm names no
+drug: it reaches only a pump known by its identifiers, and binds none. So a bed whose pump
 server reports several non-vasopressor pumps needs its study pump's `eui64` configured. A
 pump that matches none is counted in `PumpFeed.unmatched`, logged once, and ignored.
 """
@@ -110,7 +111,7 @@ class PumpFeed:
                 reading = self._merge(track, data, message, when)
                 out += self._interpret(track, reading, bed, t)
         for alarm in message.alarms:
-            track = self._match(bed, alarm.ids, None)
+            track = self._alarmed_pump(bed, alarm.ids)
             if track is not None:
                 out += self._interpret(track, _alarmed(track.last, alarm), bed, when(alarm.time))
         return out
@@ -128,14 +129,26 @@ class PumpFeed:
             pick = same or (study if drug not in VASOPRESSOR_CODES else [])
             found = pick[0] if len(pick) == 1 else None
         if found is None:
-            self.unmatched += 1
-            if (bed, ids) not in self._unmatched_logged:
-                self._unmatched_logged.add((bed, ids))
-                log.warning(
-                    "HL7 pump %s (drug %s) at %s matches no hl7-pump source", ids, drug, bed
-                )
+            self._unmatched(bed, ids, drug)
             return None
         found.ids.update(i for i in ids if i)
+        return found
+
+    def _unmatched(self, bed: str, ids: tuple[str, ...], drug: str | None) -> None:
+        self.unmatched += 1
+        if (bed, ids) not in self._unmatched_logged:
+            self._unmatched_logged.add((bed, ids))
+            log.warning("HL7 pump %s (drug %s) at %s matches no hl7-pump source", ids, drug, bed)
+
+    def _alarmed_pump(self, bed: str, ids: tuple[str, ...]) -> _Track | None:
+        """An alarm names no drug: it reaches a pump known by its identifiers (or the bed's
+        only pump when it carries none), never binds one."""
+        tracks = self._tracks.get(bed, [])
+        found = next((t for t in tracks if t.ids & set(ids)), None)
+        if found is None and not ids and len(tracks) == 1:
+            found = tracks[0]
+        if found is None:
+            self._unmatched(bed, ids, None)
         return found
 
     # -- the reading ----------------------------------------------------------------------

@@ -236,3 +236,12 @@ def test_written_messages_are_strict_hl7_and_read_back() -> None:
     r = Hl7Receiver(bed_map={"ICU^^1": "ICU-1"}, device_id="hl7", pumps={"ICU-1": [source]})
     out = r.receive(messages[0], now)
     assert values(out.outputs) == {"IAEW_DOSE_VASOPRESSIN": 0.02}  # 3 mL/h x 0.4 U/mL
+
+
+def test_an_alarm_from_an_unknown_pump_binds_no_source() -> None:
+    r = receiver(("ICU-7", PumpSource(device_id="pump-study")))
+    alarm = r.receive(fixture("tf2_pump_occlusion_r40.hl7"), NOW)
+    assert alarm.code == "AA" and not alarm.outputs  # an alarm names no drug: not guessed
+    start = r.receive(fixture("ipec_deliv_start_r42.hl7"), NOW)
+    assert not start.outputs  # a dopamine pump is no study pump without its EUI-64
+    assert r.pumps.unmatched == 2
