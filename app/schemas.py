@@ -17,7 +17,8 @@ from app.store.rows import Arm, Role
 from core.errors import UnitError
 from core.params import VASOPRESSOR_CODES
 from core.units import to_canonical
-from core.vocabulary import EVENTS
+from core.vocabulary import EVENTS, event_fields_problem
+from monitors.trial.enrolment import GasUnit, check_pao2, gas_to_mmhg
 
 
 def _utc(t: datetime) -> datetime:
@@ -45,8 +46,6 @@ def _vocab(event: str, name: str) -> Any:
 WeightKg = Annotated[float, _vocab("infusion_start", "weight_kg")]
 VolumeMl = Annotated[float, _vocab("infusion_start", "volume_ml")]
 PlannedMin = Annotated[float, _vocab("infusion_start", "planned_min")]
-Pao2 = Annotated[float, _vocab("blood_gas", "pao2_mmhg")]
-Paco2 = Annotated[float, _vocab("blood_gas", "paco2_mmhg")]
 Ph = Annotated[float, _vocab("blood_gas", "ph")]
 
 MIN_SPAN_HOURS = 0.25
@@ -227,16 +226,55 @@ class VasopressorStatusIn(_EventIn):
 
 
 class BloodGasIn(_EventIn):
+    """A gas as the analyser prints it: PaO2 and PaCO2 in `unit` (mmHg or kPa), converted
+    exactly to mmHg (`core.units`) for the rules; the typed values stay in the event."""
+
     event: Literal["blood_gas"]
-    pao2_mmhg: Pao2 | None = None
-    paco2_mmhg: Paco2 | None = None
+    unit: GasUnit | None = Field(default=None, description="mmHg or kPa: needed with a pressure")
+    pao2: Annotated[float, Field(gt=0)] | None = None
+    paco2: Annotated[float, Field(gt=0)] | None = None
     ph: Ph | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _old_names(cls, data: Any) -> Any:
+        if isinstance(data, dict) and {"pao2_mmhg", "paco2_mmhg"} & data.keys():
+            raise ValueError("give pao2 and paco2 with their unit (mmHg or kPa), not *_mmhg")
+        return data
+
     @model_validator(mode="after")
-    def _some_value(self) -> BloodGasIn:
-        if self.pao2_mmhg is None and self.paco2_mmhg is None and self.ph is None:
-            raise ValueError("a blood gas needs at least one of pao2_mmhg, paco2_mmhg, ph")
+    def _checked(self) -> BloodGasIn:
+        if self.pao2 is None and self.paco2 is None and self.ph is None:
+            raise ValueError("a blood gas needs at least one of pao2, paco2, ph")
+        if (self.pao2 is not None or self.paco2 is not None) and self.unit is None:
+            raise ValueError("pao2 and paco2 need their unit: mmHg or kPa")
+        converted = self.converted()
+        problem = event_fields_problem("blood_gas", converted)
+        if problem is not None:
+            raise ValueError(f"{problem} (converted from {self.unit})")
+        if "pao2_mmhg" in converted:
+            check_pao2(converted["pao2_mmhg"])
         return self
+
+    def converted(self) -> dict[str, float]:
+        """The values in the vocabulary's units (PaO2 and PaCO2 in mmHg)."""
+        out = {}
+        for name, value in (("pao2_mmhg", self.pao2), ("paco2_mmhg", self.paco2)):
+            if value is not None and self.unit is not None:
+                out[name] = gas_to_mmhg(value, self.unit)
+        if self.ph is not None:
+            out["ph"] = self.ph
+        return out
+
+    def event_fields(self) -> dict[str, Any]:
+        """The `blood_gas` event's fields: the converted values, and what was typed
+        (`pao2_entered`, `paco2_entered` in `entered_unit`)."""
+        out: dict[str, Any] = dict(self.converted())
+        typed = (("pao2_entered", self.pao2), ("paco2_entered", self.paco2))
+        out |= {k: v for k, v in typed if v is not None}
+        if self.unit is not None and (self.pao2 is not None or self.paco2 is not None):
+            out["entered_unit"] = self.unit.value
+        return out
 
 
 class DoseIn(In):

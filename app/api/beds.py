@@ -15,6 +15,7 @@ from app.infusions import end_infusion as end_infusion_record
 from app.live.views import infusion_dict
 from app.schemas import (
     BedOut,
+    BloodGasIn,
     DoseIn,
     EventIn,
     EventOut,
@@ -169,7 +170,10 @@ async def post_event(bed: str, body: EventIn, ctx: Ctx, user: ClinicalUser) -> d
     blood_gas or vasopressor_status (the confirmed pre-infusion vasopressors)."""
     await _require_bed(ctx, bed)
     t = _entered_time(ctx, body.t)
-    fields = body.model_dump(exclude={"event", "t"}, exclude_none=True)
+    if isinstance(body, BloodGasIn):  # PaO2 and PaCO2 converted to mmHg, as typed too
+        fields = body.event_fields()
+    else:
+        fields = body.model_dump(exclude={"event", "t"}, exclude_none=True)
     fields["entered_by"] = user.username
     event = DeviceEvent(t=t, bed=bed, event=body.event, fields=fields, source=EventSource.CLINICIAN)
     await _publish(ctx, user, event)

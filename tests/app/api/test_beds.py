@@ -254,13 +254,25 @@ async def test_clinician_events_are_published(
 
     r = await client.post(
         "/api/beds/ICU-2/events",
-        json={"event": "blood_gas", "pao2_mmhg": 62, "ph": 7.31, "t": "2026-03-01T07:45:00Z"},
+        json={
+            "event": "blood_gas",
+            "unit": "mmHg",
+            "pao2": 62,
+            "ph": 7.31,
+            "t": "2026-03-01T07:45:00Z",
+        },
         headers=nurse,
     )
     assert r.status_code == 201, r.text
     ev = await events.get()
     assert isinstance(ev, DeviceEvent)
-    assert ev.fields == {"pao2_mmhg": 62, "ph": 7.31, "entered_by": "nina"}
+    assert ev.fields == {
+        "pao2_mmhg": 62,
+        "ph": 7.31,
+        "pao2_entered": 62,
+        "entered_unit": "mmHg",
+        "entered_by": "nina",
+    }
     assert ev.t.isoformat() == "2026-03-01T07:45:00+00:00"
 
     for name in ("cardioversion", "cardiac_arrest", "death"):
@@ -275,7 +287,7 @@ async def test_clinician_events_are_published(
         {"event": "clinical_sign", "sign": "sneezing"},
         {"event": "clinical_sign"},
         {"event": "blood_gas"},
-        {"event": "blood_gas", "pao2_mmhg": -3},
+        {"event": "blood_gas", "unit": "mmHg", "pao2": -3},
         {"event": "blood_gas", "ph": 9},
         {"event": "arrhythmia", "rhythm": "VT"},
         {"event": "death", "cause": "x"},
