@@ -28,7 +28,7 @@ from core.clock import Clock
 from core.errors import DecodeError
 from drivers.hl7.message import parse_message
 from drivers.hl7.mllp import MllpDecoder, frame
-from drivers.hl7.pcd_write import corrupt
+from drivers.hl7.pcd_write import Patient, corrupt
 from simulators.faults import Faults
 
 log = logging.getLogger(__name__)
@@ -41,20 +41,30 @@ class _NoAck(Exception):
 
 
 class MllpClient:
-    """Sends `due_messages()` to an MLLP listener, one acknowledged message at a time."""
+    """Sends `due_messages()` to an MLLP listener, one acknowledged message at a time, as the
+    sender `sending_app` / `sending_facility` at `bed_location` about `patient`."""
 
     def __init__(
         self,
         clock: Clock,
+        bed_location: str,
+        sending_app: str,
         faults: Faults | None,
         interval: float,
         *,
+        sending_facility: str,
+        patient: Patient | None,
         ack_timeout: float,
         reconnect_delay: float,
     ) -> None:
         if interval <= 0:
             raise ValueError("interval must be positive")
         self.clock = clock
+        self.bed_location = bed_location
+        self.sending_app = sending_app
+        self.sending_facility = sending_facility
+        self.patient = patient or Patient(id=f"SIM-{bed_location}", authority="IAEWATCH-SIM")
+        self._seq = 0
         self.faults = faults or Faults()
         self.interval = interval
         self.ack_timeout = ack_timeout
@@ -67,6 +77,11 @@ class MllpClient:
     def due_messages(self) -> list[tuple[str, bytes]]:
         """(control id, message) to send now."""
         raise NotImplementedError
+
+    def next_control_id(self) -> str:
+        """A new MSH-10: the sending application and a sequence number."""
+        self._seq += 1
+        return f"{self.sending_app[:8]}{self._seq:08d}"
 
     # -- the link ---------------------------------------------------------------------------
     async def run(self, host: str, port: int) -> None:

@@ -51,15 +51,18 @@ class Hl7PumpSender(MllpClient):
         reconnect_delay: float = 1.0,
     ) -> None:
         super().__init__(
-            clock, faults, interval, ack_timeout=ack_timeout, reconnect_delay=reconnect_delay
+            clock,
+            bed_location,
+            sending_app,
+            faults,
+            interval,
+            sending_facility=sending_facility,
+            patient=patient,
+            ack_timeout=ack_timeout,
+            reconnect_delay=reconnect_delay,
         )
         self.pumps = pumps
-        self.bed_location = bed_location
-        self.sending_app = sending_app
-        self.sending_facility = sending_facility
-        self.patient = patient or Patient(id=f"SIM-{bed_location}", authority="IAEWATCH-SIM")
         self.status_every = status_every
-        self._seq = 0
         self._last: dict[str, PumpReading] = {}
         self._status_at: float | None = None
 
@@ -68,9 +71,8 @@ class Hl7PumpSender(MllpClient):
         return simulated_eui64(f"{self.bed_location}/{pump}")
 
     def _header(self) -> Header:
-        self._seq += 1
         return Header(
-            control_id=f"{self.sending_app[:8]}{self._seq:08d}",
+            control_id=self.next_control_id(),
             location=self.bed_location,
             sending_app=self.sending_app,
             sending_facility=self.sending_facility,

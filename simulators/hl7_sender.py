@@ -52,23 +52,22 @@ class Hl7Sender(MllpClient):
         alarm_repeat: float = 10.0,
     ) -> None:
         super().__init__(
-            clock, faults, interval, ack_timeout=ack_timeout, reconnect_delay=reconnect_delay
+            clock,
+            bed_location,
+            sending_app,
+            faults,
+            interval,
+            sending_facility=sending_facility,
+            patient=patient,
+            ack_timeout=ack_timeout,
+            reconnect_delay=reconnect_delay,
         )
         self.vitals = vitals
-        self.bed_location = bed_location
-        self.sending_app = sending_app
-        self.sending_facility = sending_facility
         self.device_eui64 = device_eui64 or simulated_eui64(bed_location)
-        self.patient = patient or Patient(id=f"SIM-{bed_location}", authority="IAEWATCH-SIM")
         self.alarm_repeat = alarm_repeat
-        self._seq = 0
         self._active: dict[str, float] = {}  # rhythm -> monotonic time of last start/continue
 
     # -- what to send -----------------------------------------------------------------------
-    def _control_id(self) -> str:
-        self._seq += 1
-        return f"{self.sending_app[:8]}{self._seq:08d}"
-
     def due_messages(self) -> list[tuple[str, bytes]]:
         """The messages to send now: alarm transitions first, then the numerics."""
         now, mono = self.clock.now(), self.clock.monotonic()
@@ -84,7 +83,7 @@ class Hl7Sender(MllpClient):
                 phase = "continue"
             if phase is None:
                 continue
-            cid = self._control_id()
+            cid = self.next_control_id()
             message = build_oru_r40(
                 rhythm=rhythm,
                 phase=phase,
@@ -103,7 +102,7 @@ class Hl7Sender(MllpClient):
                 self._active[rhythm] = mono
         values = dict(self.vitals.vitals())
         if values:
-            cid = self._control_id()
+            cid = self.next_control_id()
             message = build_oru_r01(
                 values,
                 now=now,
