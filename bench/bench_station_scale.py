@@ -1,7 +1,8 @@
 """The station at scale: gateways → Mosquitto → station (ingest, rules, store, fan-out) → clients.
 
 `--beds` beds each send what a bed sends at real rates, every second: a monitor's 12
-numerics, a ventilator's 10 values and two pumps' 3 each (28 observations a second). The
+numerics, a ventilator's 10 values and two pumps' 3 each (28 observations a second), with
+the codes and units the rules read, so the station's engine keeps each bed's state. The
 gateways are `--gateway-procs` processes, each running our `MqttBus` (publish only), so their
 CPU per bed is measured too. The station is `iaewatch serve` with MQTT (`build_service`, no
 local devices) in its own process, on SQLite or PostgreSQL; `--clients` station websocket
@@ -12,7 +13,8 @@ occlusions are raised one bed at a time; for each resulting alert,
 
 so the figure covers the gateway's bus, the broker, the station's ingest, rules engine,
 database commit, fan-out and the socket. Printed: alarms seen by every client, p50/p99 delay,
-and per process CPU (% of one core) and RSS over the measured part.
+and per process CPU (% of one core) and RSS (per bed too) over the measured part, with the
+machine's load average.
 
     .venv/bin/python bench/bench_station_scale.py [--beds 100] [--clients 20] [--alarms 20]
         [--gateway-procs 2] [--database sqlite|postgresql] [--seconds 30]
@@ -42,10 +44,37 @@ from bench_alarm_delay import clients_main
 from broker import Broker
 from realtime import free_port
 
-MONITOR = [f"MDC_BENCH_MON_{i}" for i in range(12)]
-VENT = [f"MDC_BENCH_VENT_{i}" for i in range(10)]
-PUMP = ["MDC_FLOW_FLUID_PUMP", "MDC_VOL_FLUID_DELIV", "MDC_VOL_FLUID_TBI"]
-UNITS = {"MDC_FLOW_FLUID_PUMP": "mL/h", "MDC_VOL_FLUID_DELIV": "mL", "MDC_VOL_FLUID_TBI": "mL"}
+# the codes the rules read, in their canonical units, at a stable patient's values (code,
+# unit, value, ± variation), so that the station's engine keeps every bed's series, sliding
+# windows and derived parameters as it does for a real bed
+MONITOR = [
+    ("MDC_PULS_OXIM_SAT_O2", "%", 95.0, 1.0),
+    ("MDC_PULS_OXIM_PULS_RATE", "/min", 88.0, 2.0),
+    ("MDC_ECG_HEART_RATE", "/min", 88.0, 2.0),
+    ("MDC_PRESS_BLD_ART_SYS", "mm[Hg]", 118.0, 3.0),
+    ("MDC_PRESS_BLD_ART_DIA", "mm[Hg]", 62.0, 2.0),
+    ("MDC_PRESS_BLD_ART_MEAN", "mm[Hg]", 80.0, 2.0),
+    ("MDC_PRESS_BLD_NONINV_SYS", "mm[Hg]", 120.0, 3.0),
+    ("MDC_PRESS_BLD_NONINV_DIA", "mm[Hg]", 64.0, 2.0),
+    ("MDC_PRESS_BLD_NONINV_MEAN", "mm[Hg]", 82.0, 2.0),
+    ("MDC_TEMP_BLD", "Cel", 37.2, 0.1),
+    ("MDC_RESP_RATE", "/min", 20.0, 1.0),
+    ("MDC_AWAY_CO2_ET", "mm[Hg]", 38.0, 1.0),
+]
+VENT = [
+    ("MDC_VENT_CONC_AWAY_O2_INSP", "%", 50.0, 0.0),
+    ("MDC_PRESS_AWAY_END_EXP_POS", "cm[H2O]", 10.0, 0.0),
+    ("MDC_PRESS_AWAY_INSP_PEAK", "cm[H2O]", 28.0, 1.0),
+    ("MDC_PRESS_RESP_PLAT", "cm[H2O]", 24.0, 0.5),
+    ("MDC_PRESS_AWAY_MEAN", "cm[H2O]", 15.0, 0.5),
+    ("MDC_VOL_AWAY_TIDAL_EXP", "mL", 420.0, 10.0),
+    ("MDC_VOL_MINUTE_AWAY_EXP", "L/min", 8.4, 0.2),
+    ("MDC_VENT_RESP_RATE", "/min", 20.0, 0.0),
+    ("MDC_AWAY_CO2_ET", "mm[Hg]", 38.0, 1.0),
+    ("MDC_RESP_RATE", "/min", 20.0, 0.0),
+]
+PUMP = [("MDC_FLOW_FLUID_PUMP", "mL/h", 10.0, 0.0), ("MDC_VOL_FLUID_DELIV", "mL", 10.0, 0.0)]
+PUMP += [("MDC_VOL_FLUID_TBI", "mL", 10.0, 0.0)]
 PREFIX = "bench"
 SECRET = "bench-" + "x" * 40
 
@@ -91,28 +120,22 @@ def gateway_main(mqtt_url: str, beds: list[str], seconds: float, alarms: Any) ->
         n = 0
         while time.monotonic() < end:
             now = datetime.now(UTC)
+            wobble = (n % 7 - 3) / 3  # -1 … 1, the same at every bed
             for bed in beds:
-                for codes, device in ((MONITOR, "monitor"), (VENT, "vent")):
-                    for code in codes:
+                for params, device in (
+                    (MONITOR, "monitor"),
+                    (VENT, "vent"),
+                    (PUMP, "pump-study"),
+                    (PUMP, "pump-norepi"),
+                ):
+                    for code, unit, value, spread in params:
                         await bus.publish(
                             Observation(
                                 t=now,
                                 bed=bed,
                                 code=code,
-                                value=50.0 + n % 7,
-                                unit="1",
-                                device=device,
-                            )
-                        )
-                for device in ("pump-study", "pump-norepi"):
-                    for code in PUMP:
-                        await bus.publish(
-                            Observation(
-                                t=now,
-                                bed=bed,
-                                code=code,
-                                value=10.0,
-                                unit=UNITS[code],
+                                value=value + spread * wobble,
+                                unit=unit,
                                 device=device,
                             )
                         )
@@ -261,11 +284,15 @@ async def main(args: argparse.Namespace) -> None:
                 f"max {delays[-1]:.1f} ms  (n={len(delays)}; target p99 < 100 ms)"
             )
         gw_cpu = sum(v for k, v in cpu.items() if k.startswith("gateway"))
+        gw_rss = statistics.mean(v for k, v in rss.items() if k.startswith("gateway"))
         print(
             f"station: CPU {cpu['station']:.0f} % of a core, RSS {rss['station']:.0f} MiB "
             f"({rss['station'] / args.beds:.2f} MiB/bed); gateways: CPU {gw_cpu:.0f} % "
             f"({args.beds / max(gw_cpu / 100, 1e-9):.0f} beds per core), RSS "
-            f"{statistics.mean(v for k, v in rss.items() if k.startswith('gateway')):.0f} MiB each"
+            f"{gw_rss:.0f} MiB each ({gw_rss / (args.beds / args.gateway_procs):.2f} MiB/bed)"
+        )
+        print(
+            f"load average (1 min) at the end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores"
         )
     finally:
         for g in gateways:
