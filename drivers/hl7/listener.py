@@ -120,6 +120,8 @@ class Hl7MllpDriver(Driver):
             stale_after=stale_after,
         )
         self.listen = listen
+        if pumps:
+            self.protocol = "hl7-pump"  # a pump server's listener says so in its events
         self.host, self._requested_port = parse_listen(listen) if listen is not None else ("", 0)
         self.receiver = Hl7Receiver(
             bed_map=bed_map,

@@ -44,6 +44,11 @@ def write(tmp_path: Path, text: str) -> Path:
     return f
 
 
+def test_the_example_is_valid() -> None:
+    icu = load_config(Path(__file__).parents[2] / "examples" / "hl7-pump.yaml")
+    assert [d.protocol for d in icu.devices()] == ["hl7-pump", "hl7-pump", "hl7-mllp"]
+
+
 def test_pump_server_devices_load_and_build_one_listener_with_pump_sources(
     tmp_path: Path,
 ) -> None:
@@ -65,6 +70,7 @@ def test_pump_server_devices_load_and_build_one_listener_with_pump_sources(
     assert [d.id for d in monitor_group] == ["central"]
     assert isinstance(pump_listener, Hl7MllpDriver)
     assert pump_listener.device_id == "hl7-pump@0.0.0.0:2576"
+    assert pump_listener.protocol == "hl7-pump"
     feed = pump_listener.receiver.pumps
     assert feed.serves("ICU-1")
 
