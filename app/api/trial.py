@@ -37,6 +37,7 @@ from app.live.views import infusion_dict
 from app.product_check import product_dict, product_status
 from app.report import ReportFormat, build_report, render
 from app.report.gather import checklist, gases, index_trends
+from app.report.locale import pick_language, pick_zone
 from app.schemas import In, PlannedMin, SpanHours, UtcTime, VolumeMl
 from app.store import InfusionRow, PatientRow
 from app.store.rows import Role
@@ -460,20 +461,31 @@ async def bed_indices(
 )
 async def report(
     study_id: str,
+    request: Request,
     ctx: Ctx,
     user: CurrentUser,
     format: Annotated[ReportFormat, Query()] = ReportFormat.HTML,
     arm: Annotated[bool, Query(description="include the trial arm (admins only)")] = False,
     gap_s: Annotated[float, Query(gt=0, le=3600)] = 60.0,
+    lang: Annotated[
+        str | None, Query(description="en or zh-CN (default: the user's Accept-Language)")
+    ] = None,
+    tz: Annotated[str | None, Query(description="IANA zone (default: the site's)")] = None,
 ) -> Response:
-    """The 24 h IAE report from the infusion start (interim while the window runs)."""
+    """The 24 h IAE report from the infusion start (interim while the window runs), in `lang`
+    with local times in `tz` and UTC beside them."""
     if arm and user.role is not Role.ADMIN:
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail="only an admin may see the arm")
+    try:
+        language = pick_language(lang, request.headers.get("accept-language"))
+        zone = pick_zone(tz, site_of(request).timezone)
+    except ValueError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, detail=str(exc)) from None
     await patient_or_404(ctx, study_id)
     rep = await build_report(
         ctx.store, study_id, ctx.clock.now(), ruleset=_ruleset(), include_arm=arm, gap_s=gap_s
     )
-    body = await asyncio.to_thread(render, rep, format)
+    body = await asyncio.to_thread(functools.partial(render, lang=language, tz=zone), rep, format)
     await _audit_report(ctx, user, study_id, format, arm)
     name = f"iae-report-{study_id}.{format.value}"
     disposition = "inline" if format is ReportFormat.HTML else "attachment"

@@ -5,17 +5,17 @@ scenario, in a throwaway database)."""
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
-from datetime import tzinfo
 from pathlib import Path
 from typing import Annotated
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 
 from app.commands.db import DatabaseUrl, fail, resolve_database_url
+from app.config import load_config
 from app.report import Report, ReportFormat, build_report, render
-from app.report.locale import LANGUAGES
+from app.report.locale import pick_language, pick_zone
 from app.store import Store
 from core.clock import RealClock
 from core.errors import IaewatchError
@@ -87,22 +87,33 @@ def register(cli: typer.Typer) -> None:
             ),
         ] = None,
         lang: Annotated[
-            str, typer.Option("--lang", help="Language of the PDF: en or zh-CN.")
-        ] = "en",
+            str | None,
+            typer.Option(
+                "--lang", help="en or zh-CN (default: from the LANG environment variable, else en)."
+            ),
+        ] = None,
         timezone: Annotated[
             str | None,
             typer.Option(
+                "--tz",
                 "--timezone",
-                help="Show times in this IANA zone with UTC beside them (e.g. Asia/Shanghai).",
+                help=(
+                    "Show times in this IANA zone with UTC beside them (e.g. Asia/Shanghai; "
+                    "default: the site's zone of IAEWATCH_CONFIG_FILE, else UTC)."
+                ),
             ),
         ] = None,
     ) -> None:
         """The 24 h infusion-associated-event report of one patient."""
         if (patient is None) == (scenario is None):
             fail("error: give --patient ID (or --scenario NAME for a sample)", 2)
-        if lang not in LANGUAGES:
-            fail(f"error: --lang {lang!r}: one of {', '.join(LANGUAGES)}", 2)
-        _zone(timezone)  # a wrong zone fails before any work
+        try:  # a wrong language or zone fails before any work
+            language = pick_language(lang, os.environ.get("LANG"))
+            zone = pick_zone(timezone, _site_zone())
+        except ValueError as exc:
+            fail(f"error: --{exc}", 2)
+        except IaewatchError as exc:
+            fail(f"error: {exc}", 2)
         kind = _format(fmt, out)
         if kind is ReportFormat.PDF and out is None and sys.stdout.isatty():
             fail("error: a PDF is binary: give --out FILE or redirect standard output", 2)
@@ -120,7 +131,7 @@ def register(cli: typer.Typer) -> None:
             fail(f"error: no patient {patient!r} in the database", 1)
         except (IaewatchError, OSError) as exc:
             fail(f"error: {exc}", 1)
-        body = render(rep, kind, lang=lang, tz=_zone(timezone))
+        body = render(rep, kind, lang=language, tz=zone)
         if out is None:
             sys.stdout.buffer.write(body)
             sys.stdout.flush()
@@ -139,11 +150,7 @@ def register(cli: typer.Typer) -> None:
         )
 
 
-def _zone(name: str | None) -> tzinfo | None:
-    """The IANA zone `name` (None: UTC alone); exits 2 naming a zone that does not exist."""
-    if name is None:
-        return None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        fail(f"error: --timezone {name!r}: not an IANA time zone (e.g. Asia/Shanghai)", 2)
+def _site_zone() -> str | None:
+    """The site's zone from the ICU config named by IAEWATCH_CONFIG_FILE (None without one)."""
+    path = os.environ.get("IAEWATCH_CONFIG_FILE")
+    return load_config(path).site.timezone if path else None

@@ -14,6 +14,8 @@ from datetime import datetime
 from html import escape
 from typing import TYPE_CHECKING
 
+from app.report.locale import local_time, term, tr
+
 if TYPE_CHECKING:
     from app.report.data import Report
 
@@ -158,7 +160,7 @@ def svg(chart: Chart) -> str:
         a, b = chart.band
         parts.append(
             f'<rect x="{a:.1f}" y="{TOP:g}" width="{b - a:.1f}" height="{h - TOP - BOTTOM:g}" '
-            f'fill="{BAND_COLOUR}"><title>infusion</title></rect>'
+            f'fill="{BAND_COLOUR}"><title>{escape(tr("infusion"))}</title></rect>'
         )
     for y, label in chart.y_ticks:
         parts.append(
@@ -185,7 +187,8 @@ def svg(chart: Chart) -> str:
         parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.2" fill="{LINE_COLOUR}"/>')
     if not chart.lines and not chart.dots:
         parts.append(
-            f'<text x="{w / 2:g}" y="{h / 2:g}" class="nodata">no data in the window</text>'
+            f'<text x="{w / 2:g}" y="{h / 2:g}" class="nodata">'
+            f"{escape(tr('no data in the window'))}</text>"
         )
     parts.append("</svg>")
     return "".join(parts)
@@ -196,13 +199,13 @@ def report_charts(report: Report) -> list[Chart]:
     inf = report.infusion
     band = None if inf is None else (inf["started_at"], inf["ended_at"])
     marks = [
-        (a["onset"], bool(a["iae"]), f"{a['category']} at {a['onset']:%H:%M:%S}")
+        (a["onset"], bool(a["iae"]), f"{term('category', a['category'])} {local_time(a['onset'])}")
         for a in report.alerts
         if report.since <= a["onset"] <= report.until
     ]
     return [
         build_chart(
-            title=title,
+            title=tr(title),
             unit=s["unit"],
             points=s["points"],
             since=report.since,

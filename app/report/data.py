@@ -144,6 +144,9 @@ class Report:
     gap_s: float
     notes: list[str] = field(default_factory=list)
     safety: dict[str, Any] = field(default_factory=dict)  # app.report.safety
+    audit_rows: int = 0
+    audit_head: str = ""
+    """The hash-chained audit log when the report was made: its rows and newest hash."""
 
     @property
     def iae_count(self) -> int:
@@ -211,6 +214,7 @@ async def build_report(
         baseline = await _baseline(store, bed, infusion.started_at, ruleset)
     overrides = await store.audit_for(study_id, prefix="trial.override")
     safety_part = await safety(store, study_id, alerts, events, now)
+    audit_rows, audit_head = await store.audit_head()
     return Report(
         generated_at=now,
         since=since,
@@ -231,6 +235,8 @@ async def build_report(
         gap_s=gap_s,
         notes=notes,
         safety=safety_part,
+        audit_rows=audit_rows,
+        audit_head=audit_head,
     )
 
 

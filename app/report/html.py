@@ -12,7 +12,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from app.report.charts import report_charts, svg
 from app.report.data import Report
-from app.report.locale import local_time
+from app.report.locale import language, local_time, term, tr
 from app.report.safety_text import (
     OI_LABEL,
     PF_LABEL,
@@ -22,7 +22,20 @@ from app.report.safety_text import (
     iae_counts,
     verdict_note,
 )
-from app.report.tabular import SCHEMA, plain
+from app.report.tabular import plain
+from app.report.words import (
+    alert_text,
+    ended_text,
+    event_fields,
+    event_from,
+    footer_text,
+    num,
+    order_text,
+    rate_text,
+    show,
+    started_text,
+    volume_text,
+)
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -42,24 +55,6 @@ def duration(seconds: float) -> str:
     if h:
         return f"{h}h{m:02d}m"
     return f"{m}m{s:02d}s" if m else f"{s}s"
-
-
-def num(x: Any, nd: int = 1) -> str:
-    if x is None:
-        return "—"
-    if isinstance(x, float):
-        return f"{x:.{nd}f}".rstrip("0").rstrip(".") if x != int(x) else f"{x:.0f}"
-    return str(x)
-
-
-def show(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, dict):
-        return ", ".join(f"{k.replace('_', ' ')} {num(v)}" for k, v in value.items())
-    return num(value)
 
 
 _SKIP = {
@@ -102,18 +97,20 @@ def evidence(ev: dict[str, Any]) -> str:
     """Evidence as short `key: value` lines (the condition first)."""
     lines = []
     if "condition" in ev:
-        lines.append(f"condition: {ev['condition']}")
+        lines.append(f"{term('evidence', 'condition')}: {ev['condition']}")
     for k, v in ev.items():
         if k == "condition" or k in _SKIP:
             continue
         if k == "window_edge_uncertain":
             gap = num(ev.get("infusion_start_uncertainty_s"))
-            lines.append(f"window edge uncertain: the infusion start may lie up to {gap} s earlier")
+            lines.append(
+                tr("window edge uncertain: the infusion start may lie up to {0} s earlier", gap)
+            )
             continue
         text = v if isinstance(v, str) else json.dumps(plain(v), ensure_ascii=False)
         if len(text) > 300:
             text = text[:297] + "…"
-        lines.append(f"{k}: {text}")
+        lines.append(f"{term('evidence', k)}: {text}")
     return labelled("\n".join(lines))
 
 
@@ -131,7 +128,7 @@ def to_html(report: Report) -> str:
 
     def rel(t: datetime) -> str:
         s = (t - since).total_seconds()
-        return ("+" if s >= 0 else "−") + duration(abs(s)) + " from window start"
+        return tr("{0} from window start", ("+" if s >= 0 else "−") + duration(abs(s)))
 
     template = _env().get_template("report.html")
     return template.render(
@@ -141,8 +138,19 @@ def to_html(report: Report) -> str:
         inf=report.infusion,
         check=report.eligibility,
         charts=[svg(c) for c in report_charts(report)],
-        schema=SCHEMA,
+        lang=language(),
+        _=tr,
+        term=term,
         when=when,
+        order_text=order_text,
+        started_text=lambda inf: started_text(inf, when),
+        ended_text=lambda inf: ended_text(inf, when),
+        volume_text=volume_text,
+        rate_text=rate_text,
+        alert_text=alert_text,
+        event_fields=event_fields,
+        event_from=event_from,
+        footer_text=lambda: footer_text(report.audit_rows, report.audit_head),
         rel=rel,
         num=num,
         show=show,

@@ -40,8 +40,8 @@ from app.report.charts import (
 )
 from app.report.data import Report
 from app.report.fonts import BODY_FONT, BOLD_FONT, MONO_FONT, UNICODE
-from app.report.html import duration, evidence, num, show, unit, when
-from app.report.locale import report_locale, tr
+from app.report.html import duration, evidence, unit, when
+from app.report.locale import report_locale, term, tr
 from app.report.safety_text import (
     OI_LABEL,
     PF_LABEL,
@@ -52,6 +52,19 @@ from app.report.safety_text import (
     verdict_note,
 )
 from app.report.tabular import SCHEMA
+from app.report.words import (
+    alert_text,
+    ended_text,
+    event_fields,
+    event_from,
+    footer_text,
+    num,
+    order_text,
+    rate_text,
+    show,
+    started_text,
+    volume_text,
+)
 
 _LATIN = str.maketrans(
     {
@@ -105,8 +118,8 @@ _STATUS = {"met": "#1b5e20", "not_met": "#b71c1c", "unknown": "#8a6d00"}
 
 
 def _p(text: Any, style: ParagraphStyle = BODY) -> Paragraph:
-    """A paragraph of plain text (a fixed text of the report in the report's language)."""
-    return Paragraph(_t(tr(text) if isinstance(text, str) else text), style)
+    """A paragraph of plain text, as given (data, or text already in the report's language)."""
+    return Paragraph(_t(text), style)
 
 
 def _rich(markup: str, style: ParagraphStyle = BODY) -> Paragraph:
@@ -218,7 +231,7 @@ def chart_drawing(chart: Chart, width: float) -> Drawing:
             String(
                 X(chart.width / 2),
                 Y(chart.height / 2),
-                "no data in the window",
+                tr("no data in the window"),
                 fontName=BODY_FONT,
                 fontSize=7,
                 textAnchor="middle",
@@ -228,118 +241,104 @@ def chart_drawing(chart: Chart, width: float) -> Drawing:
     return d
 
 
+def _l(text: str, *args: object, style: ParagraphStyle = BODY) -> Paragraph:
+    """A paragraph of a fixed text of the report, in the report's language."""
+    return _p(tr(text, *args), style)
+
+
 def _story(r: Report, width: float) -> list[Flowable]:
     p, o, inf, check = r.patient, r.order, r.infusion, r.eligibility
-    s: list[Flowable] = [_p("Infusion-associated events - 24 h report", H1)]
-    arm = f" - arm: {p['arm']}" if "arm" in p else ""
-    age = f"{p['age_years']} years" if p.get("age_years") is not None else "age not entered"
-    iae = _coloured(str(r.iae_count), "#b71c1c") if r.iae_count else _coloured("none", "#1b5e20")
+    s: list[Flowable] = [_l("Infusion-associated events - 24 h report", style=H1)]
+    arm = " - " + tr("arm: {0}", p["arm"]) if "arm" in p else ""
+    age = (
+        tr("{0} years", p["age_years"]) if p.get("age_years") is not None else tr("age not entered")
+    )
+    iae = (
+        _coloured(str(r.iae_count), "#b71c1c") if r.iae_count else _coloured(tr("none"), "#1b5e20")
+    )
     window = f"{_t(when(r.since))} -> {_t(when(r.until))}"
     if not r.complete:
-        window += " " + _coloured("(interim: window still running)", "#8a6d00")
+        window += " " + _coloured(tr("(interim: window still running)"), "#8a6d00")
     meta = [
-        [_p("Study id"), _rich(f"<b>{_t(p['study_id'])}</b>{_t(arm)}")],
-        [_p("Bed"), _p(p.get("bed") or "-")],
-        [_p("Weight - age"), _p(f"{num(p['weight_kg'])} kg - {age}")],
-        [_p("ARDS onset"), _p(when(p.get("ards_onset")))],
-        [_p("Window"), _rich(window)],
+        [_l("Study id"), _rich(f"<b>{_t(p['study_id'])}</b>{_t(arm)}")],
+        [_l("Bed"), _p(p.get("bed") or "-")],
+        [_l("Weight - age"), _p(f"{num(p['weight_kg'])} kg - {age}")],
+        [_l("ARDS onset"), _p(when(p.get("ards_onset")))],
+        [_l("Window"), _rich(window)],
         [
-            _p("Protocol IAEs"),
-            _rich(f"{iae} - other alerts: {len(r.alerts) - r.iae_count}"),
+            _l("Protocol IAEs"),
+            _rich(f"{iae} - " + _t(tr("other alerts: {0}", len(r.alerts) - r.iae_count))),
         ],
-        [_p("Adjudicated"), _p(iae_counts(r.safety))],
-        [_p("Adverse events"), _p(ae_summary(r.safety))],
-        [_p("Generated"), _p(f"{when(r.generated_at)} by iaewatch")],
+        [_l("Adjudicated"), _p(iae_counts(r.safety))],
+        [_l("Adverse events"), _p(ae_summary(r.safety))],
+        [_l("Generated"), _l("{0} by iaewatch", when(r.generated_at))],
     ]
     s.append(_table(meta, [35 * mm, width - 35 * mm], header=False))
     for n in r.notes:
-        s.append(_rich(_coloured(n, "#8a6d00", bold=False)))
+        s.append(_rich(_coloured(tr(n), "#8a6d00", bold=False)))
 
-    s.append(_p("Order and infusion", H2))
-    order = (
-        f"{o['dose_text'] or 'dose unknown (no weight)'} ({o['cells_per_kg'] / 1e6:g} x 10^6 "
-        f"cells/kg x {num(o['weight_kg'])} kg) in {num(o['volume_ml'])} mL {o['diluent']}, via "
-        f"{o['route']}, over {o['duration_min'][0]:g}-{o['duration_min'][1]:g} min: rate "
-        f"{o['rate_ml_h'][0]:g}-{o['rate_ml_h'][1]:g} mL/h"
-    )
-    rows: list[list[Any]] = [[_p("Order"), _p(order)]]
+    s.append(_l("Order and infusion", style=H2))
+    rows: list[list[Any]] = [[_l("Order"), _p(order_text(o))]]
     if inf is not None:
-        ended = when(inf["ended_at"]) if inf["ended_at"] else "not recorded"
-        if inf["duration_min"] is not None:
-            ended += f" - {num(inf['duration_min'])} min"
-        started = f"{when(inf['started_at'])} (recorded from {inf['source']})"
-        if inf["start_note"]:
-            started += f"; {inf['start_note']}"
         checks = "<br/>".join(
             (_coloured("ok", "#1b5e20") if c["ok"] else _coloured("OFF", "#b71c1c"))
             + " "
-            + _t(c["text"])
+            + _t(tr(c["text"]))
             for c in inf["checks"]
         )
         rows += [
-            [_p("Started"), _p(started)],
-            [_p("Ended"), _p(ended)],
-            [
-                _p("Volume"),
-                _p(
-                    f"planned {num(inf['volume_ml'])} mL over {num(inf['planned_min'])} min; "
-                    f"delivered {num(inf['volume_delivered_ml'])} mL; "
-                    f"VTBI {num(inf['vtbi_ml'])} mL"
-                ),
-            ],
-            [
-                _p("Rate"),
-                _p(f"{num(inf['mean_rate_ml_h'])} mL/h mean while running (pump {inf['pump']})"),
-            ],
-            [_p("Against the order"), _rich(checks or "nothing to check yet")],
+            [_l("Started"), _p(started_text(inf, when))],
+            [_l("Ended"), _p(ended_text(inf, when))],
+            [_l("Volume"), _p(volume_text(inf))],
+            [_l("Rate"), _p(rate_text(inf))],
+            [_l("Against the order"), _rich(checks or _t(tr("nothing to check yet")))],
         ]
     else:
-        rows.append([_p("Infusion"), _p("none recorded")])
+        rows.append([_l("Infusion"), _l("none recorded")])
     s.append(_table(rows, [35 * mm, width - 35 * mm], header=False))
     for ov in r.overrides:
         d = ov["details"]
         s.append(
             _rich(
-                _coloured("Started with an eligibility override: ", "#b71c1c")
+                _coloured(tr("Started with an eligibility override:") + " ", "#b71c1c")
                 + _t(f'{when(ov["t"])} - {ov["actor"]}: "{d.get("reason", "")}"')
-                + _t(f" (checklist was {d.get('verdict', '?')})")
+                + _t(" (" + tr("checklist was {0}", term("verdict", d.get("verdict", "?"))) + ")")
             )
         )
 
     if check is not None:
         verdict = check.verdict.value
         colour = {"eligible": "#1b5e20", "ineligible": "#b71c1c"}.get(verdict, "#8a6d00")
-        at = "infusion start" if inf else "report time"
-        s.append(
-            _rich(
-                _t(f"Eligibility at {at} ({when(r.eligibility_at)}): ")
-                + _coloured(verdict, colour),
-                H2,
-            )
+        at = when(r.eligibility_at)
+        heading = (
+            tr("Eligibility at infusion start ({0}):", at)
+            if inf
+            else tr("Eligibility at report time ({0}):", at)
         )
-        rows = [[_p("Criterion"), _p("Status"), _p("Value"), _p("Source")]]
+        s.append(_rich(_t(heading + " ") + _coloured(term("verdict", verdict), colour), H2))
+        rows = [[_l("Criterion"), _l("Status"), _l("Value"), _l("Source")]]
         for i in check.items:
-            value = " - ".join(x for x in (show(i.value), i.detail) if x)
+            value = " - ".join(x for x in (show(i.value), tr(i.detail) if i.detail else "") if x)
             rows.append(
                 [
-                    _p(i.label),
-                    _rich(_coloured(i.status.value.replace("_", " "), _STATUS[i.status.value])),
+                    _p(tr(i.label)),
+                    _rich(_coloured(term("status", i.status.value), _STATUS[i.status.value])),
                     _p(value),
-                    _p(i.source, SMALL),
+                    _p(tr(i.source) if i.source else "", SMALL),
                 ]
             )
         s.append(_table(rows, [62 * mm, 17 * mm, 55 * mm, width - 134 * mm]))
 
-    s.append(_p("Blood gases", H2))
+    s.append(_l("Blood gases", style=H2))
     if r.gases:
         heads = ("Time", "PaO2", "FiO2 (source)", "PEEP", PF_LABEL, OI_LABEL)
-        rows = [[_p(h, SMALL if "=" in h else BODY) for h in heads]]
+        rows = [[_l(h, style=SMALL if "=" in h else BODY) for h in heads]]
         for g in r.gases:
             rows.append(
                 [
                     _p(when(g["t"])),
                     _p(num(g["pao2_mmhg"])),
-                    _p(f"{num(g['fio2_pct'])} % ({g['fio2_source']})"),
+                    _p(f"{num(g['fio2_pct'])} % ({tr(g['fio2_source'])})"),
                     _p(num(g["peep_cmh2o"])),
                     _p(num(g["pf_ratio"])),
                     _p(num(g["oxygenation_index"])),
@@ -347,20 +346,21 @@ def _story(r: Report, width: float) -> list[Flowable]:
             )
         s.append(_table(rows, [36 * mm, 15 * mm, width - 101 * mm, 15 * mm, 18 * mm, 17 * mm]))
     else:
-        s.append(_p("No blood gas entered."))
+        s.append(_l("No blood gas entered."))
 
-    s.append(_p("Baseline (pre-infusion)", H2))
+    s.append(_l("Baseline (pre-infusion)", style=H2))
     if r.baseline:
         s.append(
-            _p(
-                f"{r.baseline[0]['statistic']} of the usable samples before the infusion start, "
-                "as the rules engine takes it; none when fewer samples than needed.",
-                SMALL,
+            _l(
+                "{0} of the usable samples before the infusion start, as the rules engine "
+                "takes it; none when fewer samples than needed.",
+                term("statistic", r.baseline[0]["statistic"]),
+                style=SMALL,
             )
         )
-        rows = [[_p(h) for h in ("Parameter", "Baseline", "Samples (needed)", "Look-back")]]
+        rows = [[_l(h) for h in ("Parameter", "Baseline", "Samples (needed)", "Look-back")]]
         for b in r.baseline:
-            val = f"{num(b['value'])} {unit(b['unit'])}" if b["value"] is not None else "none"
+            val = f"{num(b['value'])} {unit(b['unit'])}" if b["value"] is not None else tr("none")
             rows.append(
                 [
                     _p(b["label"]),
@@ -371,25 +371,27 @@ def _story(r: Report, width: float) -> list[Flowable]:
             )
         s.append(_table(rows, [50 * mm, 40 * mm, 35 * mm, width - 125 * mm]))
     else:
-        s.append(_p("No baseline."))
+        s.append(_l("No baseline."))
 
-    s.append(_p(f"Alerts and infusion-associated events ({len(r.alerts)})", H2))
+    s.append(_l("Alerts and infusion-associated events ({0})", len(r.alerts), style=H2))
     if r.alerts:
-        rows = [[_p(h) for h in ("Onset", "Alert and evidence", "Acknowledged", "Ended")]]
+        rows = [[_l(h) for h in ("Onset", "Alert and evidence", "Acknowledged", "Ended")]]
         for a in r.alerts:
             head = (_coloured("IAE ", "#b71c1c") if a["iae"] else "") + _t(
-                f"{a['category'].replace('_', ' ')} - {a['priority']}: {a['message']}"
+                f"{term('category', a['category'])} - {term('priority', a['priority'])}: "
+                f"{alert_text(a)}"
             )
             ev = _t(evidence(a["evidence"])).replace("\n", "<br/>")
             acked = (
                 _t(f"{a['acked_by']} {when(a['acked_at'])}")
                 if a["acked_by"]
-                else _coloured("not acknowledged", "#8a6d00")
+                else _coloured(tr("not acknowledged"), "#8a6d00")
             )
+            ended_by = a["final_evidence"].get("ended_by")
             ended = (
-                _t(when(a["ended_at"]) + " " + str(a["final_evidence"].get("ended_by", "")))
+                _t(when(a["ended_at"]) + (" " + tr(str(ended_by)) if ended_by else ""))
                 if a["ended_at"]
-                else _coloured("still active", "#8a6d00")
+                else _coloured(tr("still active"), "#8a6d00")
             )
             ended += _t(ended_note(r.safety, a["id"])) + _t(verdict_note(r.safety, a["id"]))
             rows.append(
@@ -402,37 +404,34 @@ def _story(r: Report, width: float) -> list[Flowable]:
             )
         s.append(_table(rows, [27 * mm, width - 81 * mm, 27 * mm, 27 * mm]))
     else:
-        s.append(_rich(_coloured("No alert in the window.", "#1b5e20")))
+        s.append(_rich(_coloured(tr("No alert in the window."), "#1b5e20")))
 
     s += _entries(r, width) + _safety(r, width)
 
-    s.append(_p("Trends", H2))
+    s.append(_l("Trends", style=H2))
     s.append(
         _rich(
-            _coloured("shaded: infusion", "#1f4e79", bold=False)
+            _coloured(tr("shaded: infusion"), "#1f4e79", bold=False)
             + " - "
-            + _coloured("dashed red: protocol IAE onset", IAE_COLOUR, bold=False)
+            + _coloured(tr("dashed red: protocol IAE onset"), IAE_COLOUR, bold=False)
             + " - "
-            + _coloured("dashed amber: other alert onset", WARN_COLOUR, bold=False),
+            + _coloured(tr("dashed amber: other alert onset"), WARN_COLOUR, bold=False),
             SMALL,
         )
     )
     for chart in report_charts(r):
         s.append(KeepTogether([chart_drawing(chart, width)]))
 
-    s.append(_p(f"Data completeness (gaps longer than {r.gap_s:g} s)", H2))
+    s.append(_l("Data completeness (gaps longer than {0} s)", f"{r.gap_s:g}", style=H2))
     if r.coverage:
-        rows = [[_p(h) for h in ("Device", "Coverage", "Samples", "Gaps")]]
+        rows = [[_l(h) for h in ("Device", "Coverage", "Samples", "Gaps")]]
         for c in r.coverage:
-            gaps = (
-                "<br/>".join(
-                    _t(f"{when(g['from'])} -> {when(g['to'])} ({duration(g['s'])})")
-                    for g in c["gaps"][:8]
-                )
-                or "none"
-            )
+            gaps = "<br/>".join(
+                _t(f"{when(g['from'])} -> {when(g['to'])} ({duration(g['s'])})")
+                for g in c["gaps"][:8]
+            ) or _t(tr("none"))
             if len(c["gaps"]) > 8:
-                gaps += "<br/>" + _t(f"... and {len(c['gaps']) - 8} more")
+                gaps += "<br/>" + _t(tr("... and {0} more", len(c["gaps"]) - 8))
             colour = (
                 "#1b5e20"
                 if c["coverage_pct"] >= 99
@@ -450,29 +449,28 @@ def _story(r: Report, width: float) -> list[Flowable]:
             )
         s.append(_table(rows, [35 * mm, 22 * mm, 20 * mm, width - 77 * mm]))
     else:
-        s.append(_rich(_coloured("No device data stored for this bed in the window.", "#b71c1c")))
-    s.append(Spacer(1, 4 * mm))
-    s.append(
-        _p(
-            "iaewatch - clinical decision support for a research protocol; not a medical "
-            f"device. Times in UTC. Report schema {SCHEMA}.",
-            SMALL,
+        s.append(
+            _rich(_coloured(tr("No device data stored for this bed in the window."), "#b71c1c"))
         )
-    )
+    s.append(Spacer(1, 4 * mm))
+    s.append(_p(footer_text(r.audit_rows, r.audit_head), SMALL))
     return s
 
 
 def _entries(r: Report, width: float) -> list[Flowable]:
     """Clinician entries and device events of the window (cardioversion, signs, alarms)."""
-    out: list[Flowable] = [_p(f"Clinician entries and device events ({len(r.events)})", H2)]
+    out: list[Flowable] = [_l("Clinician entries and device events ({0})", len(r.events), style=H2)]
     if not r.events:
-        return [*out, _p("None in the window.")]
-    rows = [[_p(h) for h in ("Time", "Entry or event", "Details", "From")]]
+        return [*out, _l("None in the window.")]
+    rows = [[_l(h) for h in ("Time", "Entry or event", "Details", "From")]]
     for e in r.events:
-        fields = ", ".join(f"{k} {show(v)}" for k, v in e["fields"].items())
-        who = "clinician" if str(e["source"]) == "clinician" else (e["device"] or str(e["source"]))
         rows.append(
-            [_p(when(e["t"])), _p(e["event"].replace("_", " ")), _p(fields, SMALL), _p(who)]
+            [
+                _p(when(e["t"])),
+                _p(term("event", e["event"])),
+                _p(event_fields(e), SMALL),
+                _p(event_from(e)),
+            ]
         )
     return [*out, _table(rows, [36 * mm, 36 * mm, width - 102 * mm, 30 * mm])]
 
@@ -480,9 +478,9 @@ def _entries(r: Report, width: float) -> list[Flowable]:
 def _safety(r: Report, width: float) -> list[Flowable]:
     """The adverse events with their CRF fields and signatures."""
     aes = r.safety.get("adverse_events", [])
-    out: list[Flowable] = [_p(f"Adverse events ({len(aes)})", H2)]
+    out: list[Flowable] = [_l("Adverse events ({0})", len(aes), style=H2)]
     if not aes:
-        return [*out, _p("No adverse event recorded.")]
+        return [*out, _l("No adverse event recorded.")]
     for ae in aes:
         rows = [[_p(label), _p(value)] for label, value in ae_rows(ae)]
         out.append(KeepTogether([_table(rows, [45 * mm, width - 45 * mm], header=False)]))
@@ -504,8 +502,8 @@ def _pdf(report: Report) -> bytes:
         canvas.saveState()
         canvas.setFont(BODY_FONT, 7)
         canvas.setFillColor(colors.grey)
-        canvas.drawString(12 * mm, 8 * mm, _latin(tr(f"iaewatch IAE report - {sid}")))
-        canvas.drawRightString(A4[0] - 12 * mm, 8 * mm, tr(f"page {doc.page}"))
+        canvas.drawString(12 * mm, 8 * mm, _latin(tr("iaewatch IAE report - {0}", sid)))
+        canvas.drawRightString(A4[0] - 12 * mm, 8 * mm, _latin(tr("page {0}", doc.page)))
         canvas.restoreState()
 
     doc = SimpleDocTemplate(

@@ -5,27 +5,34 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.records import format_time
+from app.report.locale import local_time, term, tr
 
 PF_LABEL = 'P/F = protocol "OI(PaO2/FiO2)"'
 OI_LABEL = "OI = FiO2 × Paw × 100 / PaO2"
 
 
 def _t(value: Any) -> str:
-    return "—" if value is None else format_time(value) if hasattr(value, "tzinfo") else str(value)
+    return "—" if value is None else local_time(value) if hasattr(value, "tzinfo") else str(value)
 
 
 def iae_counts(safety: dict[str, Any]) -> str:
-    """`candidates 3 · confirmed 2 · not IAE 1 · patient with ≥1 confirmed IAE: yes`."""
+    """`candidate IAEs 3 · confirmed IAEs 2 (episodes) · ...`."""
     if not safety:
-        return "not adjudicated"
-    return (
-        f"candidate IAEs {safety['candidate_iae']} · confirmed IAEs {safety['confirmed_iae']} "
-        f"(episodes) · not an IAE {safety['not_iae']} · candidates not yet adjudicated "
-        f"{safety['unadjudicated_candidates']} · patient with ≥ 1 confirmed IAE: "
-        f"{'yes' if safety['patients_with_iae'] else 'no'} · adverse events "
-        f"{len(safety['adverse_events'])}"
+        return tr("not adjudicated")
+    return tr(
+        "candidate IAEs {0} · confirmed IAEs {1} (episodes) · not an IAE {2} · candidates not "
+        "yet adjudicated {3} · patient with ≥ 1 confirmed IAE: {4} · adverse events {5}",
+        safety["candidate_iae"],
+        safety["confirmed_iae"],
+        safety["not_iae"],
+        safety["unadjudicated_candidates"],
+        tr("yes") if safety["patients_with_iae"] else tr("no"),
+        len(safety["adverse_events"]),
     )
+
+
+def _seriousness(ae: dict[str, Any]) -> str:
+    return tr("SUSAR") if ae["susar"] else tr("serious") if ae["serious"] else tr("not serious")
 
 
 def ae_summary(safety: dict[str, Any]) -> str:
@@ -34,12 +41,17 @@ def ae_summary(safety: dict[str, Any]) -> str:
     for ae in safety.get("adverse_events", []):
         signed = ", ".join(f"{s['signer']} {s['t']}" for s in ae["signatures"] if s["valid"])
         lines.append(
-            f"AE {ae['id']}: {ae['term']} · CTCAE grade {ae['ctcae_grade']} · "
-            + ("SUSAR" if ae["susar"] else "serious" if ae["serious"] else "not serious")
-            + f" · {len(ae['alert_ids'])} alerts · "
-            + (f"signed by {signed}" if signed else "not signed")
+            tr(
+                "AE {0}: {1} · CTCAE grade {2} · {3} · {4} alerts · {5}",
+                ae["id"],
+                ae["term"],
+                ae["ctcae_grade"],
+                _seriousness(ae),
+                len(ae["alert_ids"]),
+                tr("signed by {0}", signed) if signed else tr("not signed"),
+            )
         )
-    return "; ".join(lines) or "none recorded"
+    return "; ".join(lines) or tr("none recorded")
 
 
 def verdict_note(safety: dict[str, Any], alert_id: str) -> str:
@@ -48,52 +60,72 @@ def verdict_note(safety: dict[str, Any], alert_id: str) -> str:
     if adj is None:
         return ""
     if adj["verdict"] == "iae":
-        what = "confirmed IAE" + (f" (AE {adj['ae_id']})" if adj["ae_id"] else "")
+        what = tr("confirmed IAE (AE {0})", adj["ae_id"]) if adj["ae_id"] else tr("confirmed IAE")
     else:
-        why = adj["reason"] + (f": {adj['reason_text']}" if adj["reason_text"] else "")
-        what = f"not an IAE ({why})"
-    return f" · adjudicated: {what}, signed {adj['signed_by']} {_t(adj['signed_at'])}"
+        why = term("not_iae_reason", adj["reason"]) + (
+            f": {adj['reason_text']}" if adj["reason_text"] else ""
+        )
+        what = tr("not an IAE ({0})", why)
+    return " · " + tr(
+        "adjudicated: {0}, signed {1} {2}", what, adj["signed_by"], _t(adj["signed_at"])
+    )
 
 
 def ended_note(safety: dict[str, Any], alert_id: str) -> str:
-    """`· ended by cardioversion at …; the alert closed 300 s later` ('' if none)."""
+    """`· condition ended by cardioversion at …; the alert closed 300 s later` ('' if none)."""
     e = safety.get("ended_by", {}).get(alert_id)
     if e is None:
         return ""
-    return (
-        f" · condition ended by {e['event']} at {_t(e['t'])}; the alert closed "
-        f"{e['alert_closed_s_after']:.0f} s later (its persistence filter)"
+    return " · " + tr(
+        "condition ended by {0} at {1}; the alert closed {2} s later (its persistence filter)",
+        term("event", e["event"]),
+        _t(e["t"]),
+        f"{e['alert_closed_s_after']:.0f}",
     )
 
 
 def ae_rows(ae: dict[str, Any]) -> list[tuple[str, str]]:
     """(label, value) rows of one AE's CRF, its reports and signatures."""
-    serious = ", ".join(s.replace("_", " ") for s in ae["seriousness"]) or "not serious"
+    serious = ", ".join(term("seriousness", s) for s in ae["seriousness"]) or tr("not serious")
     reports = "; ".join(
-        f"{d['report'].replace('_', ' ')} due {d['due']}"
-        + (f", sent {d['done_at']}" if d["done_at"] else (" — OVERDUE" if d["overdue"] else ""))
+        tr("{0} due {1}", term("report", d["report"]), d["due"])
+        + (
+            ", " + tr("sent {0}", d["done_at"])
+            if d["done_at"]
+            else (" — " + tr("OVERDUE") if d["overdue"] else "")
+        )
         for d in ae["reports_due"]
     )
     signatures = "; ".join(
-        f"{s['signer']} ({s['role']}) — {s['meaning']} — {s['t']}"
-        + ("" if s["valid"] else " — record changed after signing")
+        f"{s['signer']} ({term('role', s['role'])}) — {term('meaning', s['meaning'])} — {s['t']}"
+        + ("" if s["valid"] else " — " + tr("record changed after signing"))
         for s in ae["signatures"]
     )
     return [
-        (f"AE {ae['id']}", f"{ae['term']} (MedDRA {ae['meddra_code'] or 'not coded'})"),
-        ("Onset – resolution", f"{ae['onset']} – {ae['resolved_at'] or 'not resolved'}"),
-        ("CTCAE v5 grade", str(ae["ctcae_grade"])),
-        ("Seriousness", serious + (" · SUSAR" if ae["susar"] else "")),
         (
-            "Causality (WHO-UMC)",
-            f"product: {ae['causality_product']} · procedure: {ae['causality_procedure']}",
+            f"AE {ae['id']}",
+            f"{ae['term']} (MedDRA {ae['meddra_code'] or tr('not coded')})",
         ),
-        ("Expectedness", "expected" if ae["expected"] else "unexpected (not in the RSI)"),
-        ("Action with the product", ae["action_taken"].replace("_", " ")),
-        ("Treatment", ae["treatment"] or "none"),
-        ("Outcome", ae["outcome"].replace("_", " ")),
-        ("Alerts grouped", ", ".join(ae["alert_ids"]) or "none"),
-        ("Reports to the sponsor", reports or "none owed (not serious)"),
-        ("Reporter", ae["reporter"]),
-        ("Investigator signature", signatures or "not signed"),
+        (tr("Onset – resolution"), f"{ae['onset']} – {ae['resolved_at'] or tr('not resolved')}"),
+        (tr("CTCAE v5 grade"), str(ae["ctcae_grade"])),
+        (tr("Seriousness"), serious + (" · SUSAR" if ae["susar"] else "")),
+        (
+            tr("Causality (WHO-UMC)"),
+            tr(
+                "product: {0} · procedure: {1}",
+                term("causality", ae["causality_product"]),
+                term("causality", ae["causality_procedure"]),
+            ),
+        ),
+        (
+            tr("Expectedness"),
+            tr("expected") if ae["expected"] else tr("unexpected (not in the RSI)"),
+        ),
+        (tr("Action with the product"), term("action", ae["action_taken"])),
+        (tr("Treatment"), ae["treatment"] or tr("none")),
+        (tr("Outcome"), term("outcome", ae["outcome"])),
+        (tr("Alerts grouped"), ", ".join(ae["alert_ids"]) or tr("none")),
+        (tr("Reports to the sponsor"), reports or tr("none owed (not serious)")),
+        (tr("Reporter"), ae["reporter"]),
+        (tr("Investigator signature"), signatures or tr("not signed")),
     ]

@@ -7,7 +7,7 @@ import { AuthError, apiFetch } from "./api.js";
 import { trendChart, toMs } from "./charts.js";
 import { h, setText } from "./dom.js";
 import { CODE_RATE, CODE_VOLUME, VITALS, categoryLabel, parseTime, priorityLabel } from "./format.js";
-import { t } from "./i18n.js";
+import { language, t } from "./i18n.js";
 
 const FETCH_HOURS = 24;
 const POINTS = 1000;
@@ -105,7 +105,8 @@ export class BedDetail {
     setText(this.study, studyId ?? t("tile.noPatient"));
     this.report.hidden = !studyId;
     if (studyId) {
-      this.report.href = `/api/patients/${encodeURIComponent(studyId)}/report?format=html`;
+      // in the page's language; the server gives local times in the site's zone
+      this.report.href = `/api/patients/${encodeURIComponent(studyId)}/report?format=html&lang=${language()}`;
     } else {
       this.report.removeAttribute("href");
     }

@@ -366,7 +366,7 @@ def test_bed_detail_shows_trends_markers_alerts_and_report(page: Page, fake: Fak
 
     report = detail.locator("a.d-report")
     expect(report).to_be_visible()
-    expect(report).to_have_attribute("href", "/api/patients/S-101/report?format=html")
+    expect(report).to_have_attribute("href", "/api/patients/S-101/report?format=html&lang=en")
     with page.context.expect_page() as new_page:
         report.click()
     opened = new_page.value
