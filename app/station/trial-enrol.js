@@ -74,6 +74,7 @@ function renderStart(view) {
     ? [{ id: "started", text: t("trial.start.already", { t: formatDateTime(view.infusion.started_at) }) }]
     : blockers(view);
   box.hidden = list.length === 0;
+  box.querySelector("strong").textContent = t(view.infusion ? "trial.start.once" : "trial.start.blocked");
   box.querySelector("ul").replaceChildren(...list.map((b) => h("li", { dataset: { item: b.id } }, b.text)));
   $("#start-form button[type=submit]").disabled = list.length > 0;
 }

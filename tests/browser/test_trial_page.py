@@ -189,9 +189,10 @@ def test_a_missing_consent_or_imaging_blocks_the_start(pages: TrialPages) -> Non
     expect(start).to_be_disabled()
 
 
-def _alert_ids(page: Page, at_least: int) -> list[str]:
-    """The alert rows' ids once the page lists `at_least` (reloading its view until then)."""
-    rows = page.locator("#alert-rows tr")
+def _pump_alert_ids(page: Page, at_least: int) -> list[str]:
+    """The ids of the pump's alert rows (category "Infusion problem") once the page lists
+    `at_least` of them (reloading its view until then)."""
+    rows = page.locator("#alert-rows tr").filter(has_text="Infusion problem")
     for _ in range(75):
         if rows.count() >= at_least:
             break
@@ -205,11 +206,13 @@ def _alert_ids(page: Page, at_least: int) -> list[str]:
 def _two_alerts(station: RealStation, page: Page) -> list[str]:
     """The pump starts without a product checklist (an alert), then reports an occlusion."""
     station.run(lambda: station.pump.start(rate_ml_h=150.0))
-    first = _alert_ids(page, 1)
+    [unchecked] = _pump_alert_ids(page, 1)
+    expect(alert_row(page, unchecked)).to_contain_text("without a complete product checklist")
     station.run(lambda: station.pump.raise_alarm("occlusion"))
-    ids = _alert_ids(page, 2)
-    assert first[0] in ids
-    return ids[:2]
+    ids = _pump_alert_ids(page, 2)
+    [occlusion] = [i for i in ids if i != unchecked]
+    expect(alert_row(page, occlusion)).to_contain_text("occlusion")
+    return [unchecked, occlusion]
 
 
 def test_alerts_adjudicated_and_grouped_into_one_signed_ae(
