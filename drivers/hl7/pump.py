@@ -19,8 +19,8 @@ State (our `pump_program.state`): the IPEC event decides (start → running, or 
 it starts KVO; stop → paused, or alarm when the reason is `pump-stopped-alarming`; complete →
 completed; programme cleared → stopped; a stop whose delivery status is `transitioning`, as
 in a titration, changes no state); without one the delivery status, then
-`MDC_PUMP_STAT`, then `MDC_PUMP_INFUSING_STATUS` (`drivers.hl7.pump_terms`), where a status
-after "not delivering" (read as paused) refines it (ready or standby: stopped). A value in a
+`MDC_PUMP_STAT`, then `MDC_PUMP_INFUSING_STATUS` (`drivers.hl7.pump_terms`). Not delivering
+(paused) is refined by the pump's own status: ready or standby is stopped. A value in a
 unit we cannot convert is left out and named in `PumpData.unusable`.
 """
 
@@ -197,11 +197,18 @@ def _pump(
 def _state(values: dict[Field, _Row], event: str) -> str | None:
     delivery = _text(values["delivery_status"]) if "delivery_status" in values else ""
     reason = _text(values["not_delivering_reason"]) if "not_delivering_reason" in values else ""
-    by_alarm = reason == pump_terms.STOPPED_BY_ALARM
-    state: str | None = None
+    tables: tuple[tuple[Field, dict[str, str]], ...] = (
+        ("delivery_status", pump_terms.DELIVERY_STATES),
+        ("pump_status", pump_terms.PUMP_STATUS_STATES),
+        ("infusing_status", pump_terms.PUMP_STATUS_STATES),
+    )
+    said = [table.get(_text(values[f]), "") for f, table in tables if f in values]
+    said = [s for s in said if s]
+    state: str | None
     if event == pump_terms.DELIV_START.name:
-        kvo = pump_terms.DELIVERY_STATES.get(delivery) == "completed"
-        state = "completed" if kvo else "running"
+        state = (
+            "completed" if pump_terms.DELIVERY_STATES.get(delivery) == "completed" else "running"
+        )
     elif event == pump_terms.DELIV_STOP.name:  # a transitioning stop: delivery goes on
         state = None if delivery == pump_terms.TRANSITIONING else "paused"
     elif event == pump_terms.DELIV_COMP.name:
@@ -209,17 +216,10 @@ def _state(values: dict[Field, _Row], event: str) -> str | None:
     elif event == pump_terms.PROG_CLEARED.name:
         state = "stopped"
     else:
-        tables: tuple[tuple[Field, dict[str, str]], ...] = (
-            ("delivery_status", pump_terms.DELIVERY_STATES),
-            ("pump_status", pump_terms.PUMP_STATUS_STATES),
-            ("infusing_status", pump_terms.PUMP_STATUS_STATES),
-        )
-        said = [table.get(_text(values[f]), "") for f, table in tables if f in values]
-        said = [s for s in said if s]
         state = said[0] if said else None
-        if state == "paused" and len(said) > 1:  # "not delivering": the pump's status refines
-            state = said[1]
-    return "alarm" if state == "paused" and by_alarm else state
+    if state == "paused" and "stopped" in said:  # not delivering, and the pump says ready
+        state = "stopped"
+    return "alarm" if state == "paused" and reason == pump_terms.STOPPED_BY_ALARM else state
 
 
 def _alarms(report: Report) -> PumpMessage:
