@@ -55,6 +55,10 @@ class RunningDevice:
     def address(self) -> str:
         return self.config.address
 
+    @property
+    def stale_after(self) -> float:
+        return self.config.stale_after
+
 
 class Weights:
     """Patient weight per bed, from the store, refreshed in the background."""
