@@ -143,9 +143,22 @@ def _plain_observation(
     value = float(num) if "." in num or "e" in num or "E" in num else float(_int(num))
     if not math.isfinite(value):
         return None
-    # built slot by slot: the dataclass __init__ costs more than the rest of this line's
-    # parse; what Observation.__post_init__ checks is checked above (aware time, non-empty
-    # bed and code, a finite value)
+    return _valued(t, bed, code, value, unit, device, status)
+
+
+def _valued(
+    t: datetime,
+    bed: str,
+    code: str,
+    value: float,
+    unit: str,
+    device: str | None,
+    status: ValueStatus,
+) -> Observation:
+    """An observation with a value, whose fields its caller has checked as
+    `Observation.__post_init__` checks them (an aware time, a non-empty bed and code, a finite
+    float): built slot by slot, for the dataclass `__init__` costs as much as the rest of a
+    line's parse."""
     obs = _new_observation()
     _set(obs, "t", t)
     _set(obs, "bed", bed)
@@ -168,7 +181,7 @@ if [f.name for f in fields(Observation)] != [
     "device",
     "status",
 ]:
-    raise ImportError("core.records._plain_observation must set every field of Observation")
+    raise ImportError("core.records._valued must set every field of Observation")
 
 
 def _no_constant(name: str) -> Any:
@@ -267,9 +280,7 @@ def _observation(
     )
     if status is None:
         raise RecordError(f"unknown 'status': {status_text!r}", line=line)
-    return Observation(
-        t=t, bed=bed, code=code, value=float(value), unit=unit, device=device, status=status
-    )
+    return _valued(t, bed, code, float(value), unit, device, status)
 
 
 def to_record(msg: Observation | DeviceEvent) -> dict[str, Any]:
