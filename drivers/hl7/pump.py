@@ -27,11 +27,13 @@ unit we cannot convert is left out and named in `PumpData.unusable`.
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 
 from core.errors import UnitError
+from core.params import VASOPRESSOR_CODES
 from core.units import convert, normalise_unit
 from drivers.hl7 import mdc, pump_terms
 from drivers.hl7.message import Segment, parse_dtm
@@ -51,7 +53,7 @@ class PumpData:
     rate_ml_h: float | None = None
     vtbi_ml: float | None = None
     volume_infused_ml: float | None = None
-    drug: str | None = None  # lower case, as labelled on the pump
+    drug: str | None = None  # our drug name (`drug_of_label`), else the label in lower case
     concentration: float | None = None  # ug/mL, or U/mL when `concentration_unit` says so
     concentration_unit: str = "ug/mL"
     dose_rate: tuple[float, str] | None = None  # as the pump computes it, in its unit
@@ -81,6 +83,27 @@ class PumpMessage:
     pumps: tuple[PumpData, ...] = ()
     alarms: tuple[PumpAlarm, ...] = ()
     ignored_alarms: tuple[str, ...] = ()  # PCD-04 alarm codes that are not pump alarm kinds
+
+
+DRUG_SYNONYMS = {
+    # British Approved Names and a brand seen on pump library labels -> the INN we use
+    "noradrenaline": "norepinephrine",
+    "levophed": "norepinephrine",
+    "adrenaline": "epinephrine",
+    "argipressin": "vasopressin",
+}
+
+
+def drug_of_label(label: str) -> str | None:
+    """The drug a pump's library label names: a vasopressor's INN when one of its words is one
+    (or a synonym: "NORepinephrine 4 mg/250 mL", "Noradrenaline" → norepinephrine), else the
+    label in lower case; None for no label."""
+    text = label.strip().lower()
+    for word in re.findall(r"[a-z]+", text):
+        name: str = DRUG_SYNONYMS.get(word, word)
+        if name in VASOPRESSOR_CODES:
+            return name
+    return text or None
 
 
 def is_pump_message(report: Report) -> bool:
@@ -185,7 +208,7 @@ def _pump(
     return PumpData(
         ids=ids,
         channel=f"{key[0]}.{key[1]}",
-        drug=drug.lower() or None,
+        drug=drug_of_label(drug),
         mode=mode or None,
         state=_state(values, event),
         time=max(times) if times else None,

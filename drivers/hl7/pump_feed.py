@@ -14,7 +14,10 @@ What HL7 adds to a reading:
 - IPEC delivery complete: the end time and the `end_of_infusion` alarm a Modbus pump raises;
 - a PCD-04 alarm with phase start/continue raises its kind, phase end clears it;
 - a vasopressor pump that gives its dose rate but no concentration: the concentration is
-  derived from the dose rate, the rate and (per-kg doses) the patient's weight.
+  derived from the dose rate, the rate and (per-kg doses) the patient's weight;
+- a vasopressor source whose pump is labelled with another vasopressor (`drug_of_label`:
+  "Noradrenaline" is norepinephrine) gives no dose and one `device_code_conflict` event:
+  unknown, never a wrong drug's dose.
 
 Which source a pump is: one whose identifiers (the configured `eui64`, or those learned from
 its earlier messages) it carries. Else, among the sources not yet bound to identifiers: the
@@ -92,6 +95,7 @@ class PumpFeed:
         self.unmatched = 0  # pumps that matched no source
         self.unusable = 0  # values left out: a unit we cannot convert (`PumpData.unusable`)
         self._unmatched_logged: set[tuple[str, tuple[str, ...]]] = set()
+        self._conflicts: set[tuple[str, str, str]] = set()
 
     def serves(self, bed: str) -> bool:
         """Whether `bed` has a pump configured on this feed."""
@@ -106,10 +110,32 @@ class PumpFeed:
         for data in message.pumps:
             self.unusable += len(data.unusable)
             track = self._match(bed, data.ids, data.drug)
-            if track is not None:
-                t = when(data.time or message.event_time)
-                reading = self._merge(track, data, message, when)
-                out += self._interpret(track, reading, bed, t)
+            if track is None:
+                continue
+            t = when(data.time or message.event_time)
+            conflict = _drug_conflict(track.source, data.drug)
+            if conflict:  # not this pump's drug: no dose rather than a wrong one
+                if (bed, track.source.device_id, conflict) not in self._conflicts:
+                    self._conflicts.add((bed, track.source.device_id, conflict))
+                    log.warning("HL7 pump %s at %s: %s", track.source.device_id, bed, conflict)
+                    fields = {
+                        "device": track.source.device_id,
+                        "obx3": _DRUG_LABEL,
+                        "reason": conflict,
+                    }
+                    out.append(
+                        DeviceEvent(
+                            t=t,
+                            bed=bed,
+                            event="device_code_conflict",
+                            fields=fields,
+                            device=track.source.device_id,
+                            source=EventSource.DEVICE,
+                        )
+                    )
+                continue
+            reading = self._merge(track, data, message, when)
+            out += self._interpret(track, reading, bed, t)
         for alarm in message.alarms:
             track = self._alarmed_pump(bed, alarm.ids)
             if track is not None:
@@ -226,6 +252,19 @@ def _event(item: Evt, bed: str, device: str, t: datetime) -> DeviceEvent:
     return DeviceEvent(
         t=at, bed=bed, event=item.name, fields=item.fields, device=device, source=EventSource.DEVICE
     )
+
+
+_DRUG_LABEL = pump_terms.term("drug").name
+
+
+def _drug_conflict(source: PumpSource, drug: str | None) -> str:
+    """Why a vasopressor source must not take this pump's data ('' when it may): the pump's
+    label names another vasopressor than the one configured."""
+    if source.role != "vasopressor" or drug is None or drug == source.drug:
+        return ""
+    if drug not in VASOPRESSOR_CODES:
+        return ""
+    return f"configured {source.drug}, the pump is labelled {drug}: no dose is computed"
 
 
 def _alarmed(prev: PumpReading | None, alarm: PumpAlarm) -> PumpReading:

@@ -15,6 +15,7 @@ from core.model import DeviceEvent, Observation
 from drivers.hl7 import pump_terms
 from drivers.hl7.message import parse_message
 from drivers.hl7.pcd_write import Patient
+from drivers.hl7.pump import drug_of_label
 from drivers.hl7.pump_feed import PumpSource
 from drivers.hl7.pump_write import Header, PumpOut, build_pump_r01, build_pump_r40, build_pump_r42
 from drivers.hl7.receiver import Hl7Receiver
@@ -245,3 +246,38 @@ def test_an_alarm_from_an_unknown_pump_binds_no_source() -> None:
     start = r.receive(fixture("ipec_deliv_start_r42.hl7"), NOW)
     assert not start.outputs  # a dopamine pump is no study pump without its EUI-64
     assert r.pumps.unmatched == 2
+
+
+@pytest.mark.parametrize(
+    ("label", "drug"),
+    [
+        ("NORepinephrine 4 mg/250 mL", "norepinephrine"),  # tall-man lettering, strength
+        ("Noradrenaline", "norepinephrine"),  # British Approved Name
+        ("Adrenaline 1mg/ml", "epinephrine"),
+        ("Dopamine", "dopamine"),
+        ("Propofol 1%", "propofol 1%"),  # not a vasopressor: kept as labelled
+        ("  ", None),
+    ],
+)
+def test_a_pumps_label_names_its_drug(label: str, drug: str | None) -> None:
+    assert drug_of_label(label) == drug
+
+
+def test_a_pump_labelled_with_another_vasopressor_gives_no_dose_and_says_why() -> None:
+    norepi = PumpSource(
+        device_id="pump-norepi", role="vasopressor", drug="norepinephrine", ids=("E0002",)
+    )
+    r = receiver(("ICU-7", norepi))
+    first = r.receive(fixture("ipec_deliv_start_r42.hl7"), NOW)
+    assert [o.event for o in first.outputs if isinstance(o, DeviceEvent)] == [
+        "device_code_conflict"
+    ]
+    (conflict,) = first.outputs
+    assert isinstance(conflict, DeviceEvent)
+    assert conflict.fields == {
+        "device": "pump-norepi",
+        "obx3": "MDC_DRUG_NAME_LABEL",
+        "reason": "configured norepinephrine, the pump is labelled dopamine: no dose is computed",
+    }
+    again = r.receive(fixture("ipec_deliv_comp_r42.hl7"), NOW)
+    assert not again.outputs  # said once; never a norepinephrine dose from a dopamine pump
