@@ -17,13 +17,12 @@ admin (users, and everything but adjudication and signatures: those are an inves
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 import jwt
-from fastapi import Depends, HTTPException, status
+from fastapi import Depends, HTTPException, Security, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.api.deps import Ctx
@@ -121,8 +120,9 @@ async def current_user(
 CurrentUser = Annotated[Principal, Depends(current_user)]
 
 
-def require(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
-    """A dependency letting only `roles` through (403 for the others)."""
+def require(*roles: Role) -> Any:
+    """A dependency letting only `roles` through (403 for the others). The roles are the
+    scopes of its bearer requirement, so the OpenAPI document names them per operation."""
     allowed = frozenset(roles)
 
     async def check(user: CurrentUser) -> Principal:
@@ -131,17 +131,17 @@ def require(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
             raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"needs the role {names}")
         return user
 
-    return check
+    return Security(check, scopes=sorted(r.value for r in allowed))
 
 
-ClinicalUser = Annotated[Principal, Depends(require(Role.NURSE, Role.INVESTIGATOR, Role.ADMIN))]
+ClinicalUser = Annotated[Principal, require(Role.NURSE, Role.INVESTIGATOR, Role.ADMIN)]
 TrialDataUser = Annotated[
     Principal,
-    Depends(require(Role.COORDINATOR, Role.NURSE, Role.INVESTIGATOR, Role.ADMIN)),
+    require(Role.COORDINATOR, Role.NURSE, Role.INVESTIGATOR, Role.ADMIN),
 ]
-InvestigatorUser = Annotated[Principal, Depends(require(Role.INVESTIGATOR))]
-EngineerUser = Annotated[Principal, Depends(require(Role.ENGINEER, Role.ADMIN))]
-AdminUser = Annotated[Principal, Depends(require(Role.ADMIN))]
+InvestigatorUser = Annotated[Principal, require(Role.INVESTIGATOR)]
+EngineerUser = Annotated[Principal, require(Role.ENGINEER, Role.ADMIN)]
+AdminUser = Annotated[Principal, require(Role.ADMIN)]
 
 
 ACKNOWLEDGES_ALL = frozenset({Role.NURSE, Role.INVESTIGATOR, Role.ADMIN})

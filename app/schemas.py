@@ -116,7 +116,7 @@ class PatientIn(In):
     weight_kg: WeightKg
     arm: Arm
     ards_onset: UtcTime | None = None
-    age_years: Annotated[int, Field(ge=0, le=130)] | None = None
+    age_years: Annotated[int, Field(ge=0, le=129)] | None = None
 
 
 class PatientOut(BaseModel):

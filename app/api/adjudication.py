@@ -22,6 +22,7 @@ from app.adverse_view import signature_dict
 from app.api.deps import Ctx
 from app.auth import CurrentUser, InvestigatorUser, Principal
 from app.context import AppContext
+from app.openapi_errors import conflict, not_found
 from app.schemas import In
 from app.security import verify_password
 from app.store._adverse import AdjudicationRow
@@ -97,7 +98,14 @@ def adjudication_dict(a: AdjudicationRow) -> dict[str, Any]:
     }
 
 
-@router.post("/adjudications", status_code=201)
+@router.post(
+    "/adjudications",
+    status_code=201,
+    responses={
+        **conflict("the adjudication is refused as given (the detail says why)"),
+        **not_found("no such adverse event or alert"),
+    },
+)
 async def adjudicate(
     body: AdjudicationIn, ctx: Ctx, user: InvestigatorUser
 ) -> list[dict[str, Any]]:

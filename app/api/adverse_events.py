@@ -24,6 +24,7 @@ from app.api.deps import Ctx
 from app.api.trial import entered_time, patient_or_404
 from app.auth import CurrentUser, InvestigatorUser, TrialDataUser
 from app.context import AppContext
+from app.openapi_errors import conflict
 from app.schemas import In, UtcTime
 from app.store._adverse import AdverseEventRow
 
@@ -129,7 +130,11 @@ async def list_events(study_id: str, ctx: Ctx, _user: CurrentUser) -> list[dict[
     return [ae_dict(ae, now) for ae in await ctx.store.adverse_events_of(study_id)]
 
 
-@router.post("/patients/{study_id}/adverse-events", status_code=201)
+@router.post(
+    "/patients/{study_id}/adverse-events",
+    status_code=201,
+    responses=conflict("the event cannot be recorded as given"),
+)
 async def add_event(
     study_id: str, body: AdverseEventIn, ctx: Ctx, user: TrialDataUser
 ) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 
 from app.api.deps import Ctx
 from app.auth import CurrentUser, forbidden_ack, may_acknowledge
+from app.openapi_errors import forbidden
 from app.schemas import AlertOut, UtcTime
 from core.model import AlertState, Category
 from core.records import alert_record, format_time
@@ -60,7 +61,11 @@ async def list_alerts(
     return [alert_record(a) for a in alerts]
 
 
-@router.post("/{alert_id}/ack", response_model=AlertOut)
+@router.post(
+    "/{alert_id}/ack",
+    response_model=AlertOut,
+    responses=forbidden("the role may not acknowledge this category"),
+)
 async def ack_alert(alert_id: str, ctx: Ctx, user: CurrentUser) -> dict[str, Any]:
     """Acknowledge an alert (a clinician; an engineer only a technical alert: 403 otherwise;
     who and when are recorded, the transition is pushed to the stations and the rules engine

@@ -13,6 +13,7 @@ from app.auth import ClinicalUser, CurrentUser, Principal
 from app.context import AppContext
 from app.infusions import end_infusion as end_infusion_record
 from app.live.views import infusion_dict
+from app.openapi_errors import StartRefusedOut, conflict
 from app.schemas import (
     BedOut,
     BloodGasIn,
@@ -106,6 +107,10 @@ async def get_trends(
     "/{bed}/infusion/start",
     response_model=InfusionOut,
     status_code=201,
+    responses=conflict(
+        "an infusion is already running, or the patient's start is not allowed",
+        model=StartRefusedOut,
+    ),
 )
 async def start_infusion(
     bed: str, body: InfusionStartIn, ctx: Ctx, user: ClinicalUser, criteria: SiteCriteria
@@ -140,7 +145,11 @@ async def start_infusion(
     return infusion_dict(row, await ctx.views.latest(bed), ctx.clock.now())
 
 
-@router.post("/{bed}/infusion/stop", response_model=InfusionOut)
+@router.post(
+    "/{bed}/infusion/stop",
+    response_model=InfusionOut,
+    responses=conflict("no infusion is running at the bed"),
+)
 async def stop_infusion(
     bed: str,
     ctx: Ctx,

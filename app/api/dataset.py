@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import Response
 from pydantic import Field
 
@@ -27,6 +27,7 @@ from app.auth import InvestigatorUser, Principal, require
 from app.dataset.assemble import assemble
 from app.dataset.export import ExportFormat, build_export, zip_bytes
 from app.dataset.records import FormError, register_control, save_form, set_lock
+from app.openapi_errors import conflict, forbidden
 from app.schemas import In, UtcTime
 from app.store import DuplicateError
 from app.store._dataset import FORMS, FormRow, RecordLocked
@@ -35,9 +36,7 @@ from core.records import format_time, format_time_or_none
 
 router = APIRouter(prefix="/api/dataset", tags=["dataset"])
 
-DatasetUser = Annotated[
-    Principal, Depends(require(Role.COORDINATOR, Role.INVESTIGATOR, Role.ADMIN))
-]
+DatasetUser = Annotated[Principal, require(Role.COORDINATOR, Role.INVESTIGATOR, Role.ADMIN)]
 Reason = Annotated[str, Field(min_length=3, max_length=1000)]
 
 
@@ -122,7 +121,7 @@ async def get_patient(study_id: str, ctx: Ctx, user: DatasetUser) -> dict[str, A
     }
 
 
-@router.put("/patients/{study_id}/forms/{form}")
+@router.put("/patients/{study_id}/forms/{form}", responses=conflict("the record is locked"))
 async def put_form(
     study_id: str, form: str, body: FormIn, ctx: Ctx, user: DatasetUser
 ) -> dict[str, Any]:
@@ -184,7 +183,11 @@ async def unlock(study_id: str, body: UnlockIn, ctx: Ctx, user: InvestigatorUser
     return await _lock(ctx, study_id, user, False, body.reason)
 
 
-@router.post("/controls", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/controls",
+    status_code=status.HTTP_201_CREATED,
+    responses=conflict("the control is already registered"),
+)
 async def add_control(body: ControlIn, ctx: Ctx, user: DatasetUser) -> dict[str, Any]:
     try:
         p = await register_control(
@@ -210,7 +213,8 @@ async def add_control(body: ControlIn, ctx: Ctx, user: DatasetUser) -> dict[str,
         200: {
             "description": "the export: one file, or a zip of several",
             "content": {"application/zip": {}, "application/xml": {}},
-        }
+        },
+        **forbidden("only an admin may export the arm"),
     },
 )
 async def export(

@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException, status
 from app.api.deps import Ctx
 from app.auth import CurrentUser, TrialDataUser
 from app.live.views import patient_dict
+from app.openapi_errors import conflict, not_found
 from app.schemas import PatientIn, PatientOut
 
 router = APIRouter(prefix="/api/patients", tags=["patients"])
@@ -21,7 +22,15 @@ async def list_patients(ctx: Ctx, _user: CurrentUser) -> list[dict[str, Any]]:
     return [patient_dict(r.patient) for r in rows if r.patient is not None]
 
 
-@router.post("", response_model=PatientOut, status_code=201)
+@router.post(
+    "",
+    response_model=PatientOut,
+    status_code=201,
+    responses={
+        **conflict("the bed has a patient, or the patient is already enrolled"),
+        **not_found("no such bed"),
+    },
+)
 async def enrol(body: PatientIn, ctx: Ctx, user: TrialDataUser) -> dict[str, Any]:
     """Enrol a patient at a bed (409 when the study id exists or the bed is taken)."""
     if not any(r.bed == body.bed for r in await ctx.store.list_beds()):

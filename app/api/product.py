@@ -17,6 +17,7 @@ from app.api.deps import Ctx
 from app.api.trial import patient_or_404
 from app.auth import ClinicalUser, CurrentUser, TrialDataUser
 from app.enrolment import enrolment_facts
+from app.openapi_errors import conflict
 from app.product_check import RULE, product_dict, product_status
 from app.schemas import In, UtcTime
 from monitors.trial.product import Preservation, WeightBasis, dose_weight
@@ -82,7 +83,11 @@ async def put_product(
     return product_dict(*await product_status(ctx, p, now))
 
 
-@router.post("/unchecked-start-reason", status_code=201)
+@router.post(
+    "/unchecked-start-reason",
+    status_code=201,
+    responses=conflict("the patient is not at a bed, or there is no start to explain"),
+)
 async def unchecked_start_reason(
     study_id: str, body: ReasonIn, ctx: Ctx, user: ClinicalUser
 ) -> dict[str, Any]:

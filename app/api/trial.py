@@ -34,6 +34,7 @@ from app.context import AppContext
 from app.infusions import InfusionRunning
 from app.infusions import start_infusion as start_infusion_record
 from app.live.views import infusion_dict
+from app.openapi_errors import StartRefusedOut, conflict, forbidden
 from app.product_check import product_dict, product_status
 from app.report import ReportFormat, build_report, render
 from app.report.gather import checklist, gases, index_trends
@@ -339,7 +340,14 @@ async def record_clinician_start(
     return row, event
 
 
-@router.post("/patients/{study_id}/infusion/start", status_code=201)
+@router.post(
+    "/patients/{study_id}/infusion/start",
+    status_code=201,
+    responses=conflict(
+        "the patient is not at a bed, an infusion runs, or the start is not allowed",
+        model=StartRefusedOut,
+    ),
+)
 async def start_infusion(
     study_id: str,
     body: TrialInfusionStartIn,
@@ -456,7 +464,8 @@ async def bed_indices(
                 "text/csv": {},
                 "application/json": {},
             },
-        }
+        },
+        **forbidden("only an admin may see the arm"),
     },
 )
 async def report(

@@ -6,6 +6,7 @@ from fastapi import APIRouter, HTTPException, status
 
 from app.api.deps import Ctx
 from app.auth import AdminUser
+from app.openapi_errors import conflict
 from app.schemas import UserIn, UserOut
 from app.security import hash_password
 from app.store.errors import DuplicateError
@@ -21,7 +22,7 @@ async def list_users(ctx: Ctx, _admin: AdminUser) -> list[UserOut]:
     ]
 
 
-@router.post("", response_model=UserOut, status_code=201)
+@router.post("", response_model=UserOut, status_code=201, responses=conflict("the name is taken"))
 async def add_user(body: UserIn, ctx: Ctx, admin: AdminUser) -> UserOut:
     """Create an account (409 when the name is taken)."""
     try:

@@ -1,7 +1,8 @@
 """Schemathesis (its command line, as CI runs it) against the service's own OpenAPI document,
 bounded: every operation gets `EXAMPLES` generated requests as an admin, on a real uvicorn
-server with its own SQLite file. Verdicts: no 5xx, and every response matches its documented
-schema and content type. Run more with IAEWATCH_SCHEMATHESIS_EXAMPLES=200."""
+server with its own SQLite file. Verdicts: no 5xx, every status a response has is documented
+for its operation (`app.openapi_errors`), and every response matches its documented schema
+and content type. Run more with IAEWATCH_SCHEMATHESIS_EXAMPLES=200."""
 
 from __future__ import annotations
 
@@ -66,7 +67,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[s
         thread.join(10)
 
 
-CHECKS = "not_a_server_error,response_schema_conformance,content_type_conformance"
+CHECKS = "not_a_server_error,status_code_conformance,response_schema_conformance,content_type_conformance"
 
 
 @pytest.mark.timeout(1800)
