@@ -102,30 +102,26 @@ def register(cli: typer.Typer) -> None:
     device_command("ventilator", "A Dräger ventilator speaking MEDIBUS.")
     device_command("pump", "An infusion-pump Modbus gateway (TCP, or RTU on a pty).")
 
-    @sim.command("hl7")
-    def hl7(
-        to: Annotated[str, typer.Option("--to", help="HOST:PORT of the HL7 MLLP listener.")],
-        scenario: ScenarioOpt = "quiet_control",
-        speed: SpeedOpt = 1.0,
-        bed: BedOpt = None,
-        from_: FromOpt = None,
-        seconds: SecondsOpt = None,
-    ) -> None:
-        """A central station sending the bed's vitals and rhythm alarms as HL7 (PCD-01/04)."""
-        _serve(scenario, ["hl7"], speed, "127.0.0.1:0", False, bed, from_, seconds, to)
+    def hl7_command(device: str, helptext: str) -> None:
+        @sim.command(device, help=helptext)
+        def _cmd(
+            to: Annotated[str, typer.Option("--to", help="HOST:PORT of the HL7 MLLP listener.")],
+            scenario: ScenarioOpt = "quiet_control",
+            speed: SpeedOpt = 1.0,
+            bed: BedOpt = None,
+            from_: FromOpt = None,
+            seconds: SecondsOpt = None,
+        ) -> None:
+            _serve(scenario, [device], speed, "127.0.0.1:0", False, bed, from_, seconds, to)
 
-    @sim.command("hl7-pump")
-    def hl7_pump(
-        to: Annotated[str, typer.Option("--to", help="HOST:PORT of the HL7 MLLP listener.")],
-        scenario: ScenarioOpt = "quiet_control",
-        speed: SpeedOpt = 1.0,
-        bed: BedOpt = None,
-        from_: FromOpt = None,
-        seconds: SecondsOpt = None,
-    ) -> None:
-        """A pump server sending the bed's pumps as HL7 (PCD-10 IPEC events, PCD-04 alarms,
-        PCD-01 status)."""
-        _serve(scenario, ["hl7-pump"], speed, "127.0.0.1:0", False, bed, from_, seconds, to)
+    hl7_command(
+        "hl7", "A central station sending the bed's vitals and rhythm alarms as HL7 (PCD-01/04)."
+    )
+    hl7_command(
+        "hl7-pump",
+        "A pump server sending the bed's pumps as HL7 (PCD-10 IPEC events, PCD-04 alarms, "
+        "PCD-01 status).",
+    )
 
     @sim.command("bed")
     def bed_cmd(
