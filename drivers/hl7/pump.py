@@ -12,8 +12,9 @@ delivery channel, so one infusion; its channels are the delivery info and the fl
 (primary, secondary). A value is taken from the active source first (IPEC
 `MDC_DEV_PUMP_ACTIVE_SOURCES`), then the other channels in order; MDS-level rows (IPEC's
 event condition, a patient weight) apply to every VMD of that MDS. A pump is named by the
-OBX-18 identifiers on its rows (entity id and EUI-64); MSH-3 names the pump server, which
-serves many pumps, so it never names a pump.
+OBX-18 identifiers on its rows (entity id and EUI-64), and channel n ≥ 2 of a multi-channel
+pump by `<id>:<n>` (`channel_ids`); MSH-3 names the pump server, which serves many pumps, so
+it never names a pump.
 
 State (our `pump_program.state`): the IPEC event decides (start → running, or completed when
 it starts KVO; stop → paused, or alarm when the reason is `pump-stopped-alarming`; complete →
@@ -29,6 +30,7 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 
@@ -155,7 +157,7 @@ def decode_pump(report: Report, *, assume_tz: tzinfo = UTC) -> PumpMessage:
     vmds = [k for k in rows if k[1] != 0] or list(rows)
     for mds, vmd in sorted(vmds):
         own = [*rows[(mds, vmd)], *(mds_rows.get(mds, []) if vmd else [])]
-        pumps.append(_pump(own, sources, (mds, vmd), tuple(ids[mds]), event))
+        pumps.append(_pump(own, sources, (mds, vmd), channel_ids(ids[mds], vmd), event))
     return PumpMessage(event=event, event_time=event_time or obr_time, pumps=tuple(pumps))
 
 
@@ -255,8 +257,16 @@ def _alarms(report: Report) -> PumpMessage:
             continue
         active = a.phase != "end" and a.state not in ("inactive", "off")
         ids = tuple(dict.fromkeys(i for seg in report.message.all("OBX") for i in _ids(seg)))
+        ids = channel_ids(ids, _containment(a.containment)[1])
         alarms.append(PumpAlarm(kind=kind, active=active, ids=ids, time=a.time))
     return PumpMessage(alarms=tuple(alarms), ignored_alarms=tuple(ignored))
+
+
+def channel_ids(ids: Sequence[str], vmd: int) -> tuple[str, ...]:
+    """A channel's identifiers: its pump's for the first (or a pump-wide row, VMD 0),
+    `<id>:<n>` for channel n ≥ 2 of a multi-channel pump (TF-3 §7.1.1: one VMD per delivery
+    channel), so that one channel is never taken for another."""
+    return tuple(ids) if vmd <= 1 else tuple(f"{i}:{vmd}" for i in ids)
 
 
 # -- small readers ------------------------------------------------------------------------

@@ -281,3 +281,30 @@ def test_a_pump_labelled_with_another_vasopressor_gives_no_dose_and_says_why() -
     }
     again = r.receive(fixture("ipec_deliv_comp_r42.hl7"), NOW)
     assert not again.outputs  # said once; never a norepinephrine dose from a dopamine pump
+
+
+def test_each_channel_of_a_multichannel_pump_is_its_own_pump() -> None:
+    study = PumpSource(device_id="pump-study", ids=("0012210000000888",))
+    norepi = PumpSource(device_id="pump-norepi", role="vasopressor", drug="norepinephrine")
+    r = receiver(("ICU-8", study), ("ICU-8", norepi))
+    raw = fixture("tf3_two_channel_r01.hl7")
+    strict(raw)
+    out = r.receive(raw, NOW)
+    by_device: dict[str, dict[str, float | None]] = {}
+    for o in out.outputs:
+        if isinstance(o, Observation):
+            by_device.setdefault(o.device, {})[o.code] = o.value
+    assert by_device == {
+        "pump-study": {"MDC_FLOW_FLUID_PUMP": 150.0, "MDC_VOL_FLUID_DELIV": 0.5},
+        "pump-norepi": {"IAEW_DOSE_NOREPINEPHRINE": 10.6667},  # 10 mL/h of 64 ug/mL
+    }
+    (start,) = [
+        o for o in out.outputs if isinstance(o, DeviceEvent) and o.event == "infusion_start"
+    ]
+    assert start.device == "pump-study" and start.fields["rate_ml_h"] == 150.0
+    # the next report: the channels stay apart by identifier alone (channel 2 bound as …:2)
+    again = r.receive(raw.replace(b"|NORepinephrine 16 mg/250 mL|", b"||"), NOW)
+    doses = [
+        o.value for o in again.outputs if isinstance(o, Observation) and o.device == "pump-norepi"
+    ]
+    assert doses == [10.6667] and r.pumps.unmatched == 0
