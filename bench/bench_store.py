@@ -3,10 +3,11 @@
 500 beds × 15 parameters at 1 Hz for N simulated seconds, written in batches of one second of
 data (7,500 rows); each bed's 15 values share one timestamp, as one monitor frame's do.
 
-The same rows go into the same table of the same database twice per round: once through the
-store (`Observation`s in; everything the store does is timed: row conversion, UTC handling,
-the transaction) and once as a raw driver `executemany` (aiosqlite / asyncpg) of tuples built
-before the clock starts: the strictest baseline, pure driver and database time. The table is
+The same observations go into the same table of the same database twice per round: once
+through the store (`Observation`s in; everything the store does is timed: packing them into
+device frames, the transaction) and once as a raw driver `executemany` (aiosqlite / asyncpg)
+of the same frames packed before the clock starts: the strictest baseline, pure driver and
+database time. The table is
 emptied between runs, so both start from the same state. Best of `--rounds` for each.
 
     .venv/bin/python bench/bench_store.py [--seconds 20] [--beds 500] [--rounds 2] [--no-pg]
@@ -28,6 +29,7 @@ import aiosqlite
 import asyncpg
 
 from app.store import Store
+from app.store._frames import Series, frames
 from app.store.engine import SQLITE_BUSY_TIMEOUT_MS
 from app.store.migrate import upgrade
 from core.model import Observation
@@ -50,10 +52,7 @@ CODES = [
     ("MDC_VOL_FLUID_DELIV", "mL"),
 ]
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
-INSERT_SQL = (
-    "INSERT INTO observations (t, bed, code, value, unit, device, status) "
-    "VALUES ({}, {}, {}, {}, {}, {}, {})"
-)
+INSERT_SQL = "INSERT INTO observation_frames (t, stream, vals, flags) VALUES ({}, {}, {}, {})"
 PG_HOST, PG_PORT, PG_USER = "127.0.0.1", 5432, "postgres"
 
 
@@ -81,9 +80,16 @@ def simulated(seconds: int, beds: int) -> list[list[Observation]]:
     return batches
 
 
-def sqlite_text(t: datetime) -> str:
-    # the text SQLAlchemy's SQLite DATETIME stores: UTC, microseconds, no zone
-    return t.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+def packed(batches: list[list[Observation]]) -> list[list[tuple[object, ...]]]:
+    """The frames the store writes, as driver tuples (a stream id per bed and device)."""
+    ids: dict[tuple[str, str | None, Series], int] = {}
+    return [
+        [
+            (f.t, ids.setdefault((f.bed, f.device, f.series), len(ids) + 1), f.vals, f.flags)
+            for f in frames(batch)
+        ]
+        for batch in batches
+    ]
 
 
 async def timed(run: Callable[[], Awaitable[None]]) -> float:
@@ -119,8 +125,8 @@ async def bench(
         await store.close()
     s_rate, r_rate = rows / best_store, rows / best_raw
     print(
-        f"{label:<10} {rows:>9,} rows  store {s_rate:>10,.0f} rows/s ({best_store:6.2f} s)  "
-        f"raw executemany {r_rate:>10,.0f} rows/s ({best_raw:6.2f} s)  "
+        f"{label:<10} {rows:>9,} observations  store {s_rate:>10,.0f}/s ({best_store:6.2f} s)  "
+        f"raw executemany of the frames {r_rate:>10,.0f}/s ({best_raw:6.2f} s)  "
         f"store/raw {100 * s_rate / r_rate:5.1f} %"
     )
 
@@ -133,15 +139,8 @@ async def bench_sqlite(batches: list[list[Observation]], rounds: int) -> None:
         db = await aiosqlite.connect(path, isolation_level=None)
         await db.execute("PRAGMA journal_mode=WAL")
         await db.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        sql = INSERT_SQL.format(*["?"] * 7)
-
-        prebuilt = [
-            [
-                (sqlite_text(o.t), o.bed, o.code, o.value, o.unit, o.device, o.status.value)
-                for o in batch
-            ]
-            for batch in batches
-        ]
+        sql = INSERT_SQL.format(*["?"] * 4)
+        prebuilt = packed(batches)
 
         async def raw() -> None:
             for rows in prebuilt:
@@ -150,7 +149,7 @@ async def bench_sqlite(batches: list[list[Observation]], rounds: int) -> None:
                 await db.execute("COMMIT")
 
         async def clear() -> None:
-            await db.execute("DELETE FROM observations")
+            await db.execute("DELETE FROM observation_frames")
 
         try:
             await bench("sqlite", url, raw, clear, batches, rounds)
@@ -172,12 +171,8 @@ async def bench_postgres(batches: list[list[Observation]], rounds: int) -> None:
         url = f"postgresql+asyncpg://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
         await upgrade(url)
         conn = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, database=name)
-        sql = INSERT_SQL.format(*[f"${i}" for i in range(1, 8)])
-
-        prebuilt = [
-            [(o.t, o.bed, o.code, o.value, o.unit, o.device, o.status.value) for o in batch]
-            for batch in batches
-        ]
+        sql = INSERT_SQL.format(*[f"${i}" for i in range(1, 5)])
+        prebuilt = packed(batches)
 
         async def raw() -> None:
             for rows in prebuilt:
@@ -185,7 +180,7 @@ async def bench_postgres(batches: list[list[Observation]], rounds: int) -> None:
                     await conn.executemany(sql, rows)
 
         async def clear() -> None:
-            await conn.execute("TRUNCATE observations")
+            await conn.execute("TRUNCATE observation_frames")
 
         try:
             await bench("postgresql", url, raw, clear, batches, rounds)

@@ -1,38 +1,32 @@
 """Observations and events: append-only, written in batches, read as latest values, trends
-(downsampled in SQL) and event lists."""
+and event lists. Observations are stored as device frames (`app.store._frames`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import math
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, case, cast, func, literal, select, text
-from sqlalchemy.engine import Dialect, RowMapping
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import insert, select
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.store._frame_reads import frame_rows, streams_of
+from app.store._frames import (
+    frames,
+    from_micros,
+    micros,
+    observations_of,
+    series_text,
+    usable_at,
+)
 from app.store.base import StoreBase
 from app.store.schema import events as _events
-from app.store.schema import observations as _observations
-from core.model import DeviceEvent, EventSource, Observation, ValueStatus
+from app.store.schema import observation_frames, observation_streams
+from core.model import DeviceEvent, EventSource, Observation
 
-# The id of the newest row of each code of one bed, found with a loose index scan over
-# (bed, code, t): a recursive walk from one code to the next instead of reading every row
-# of a bed that has a day of 1 Hz data.
-_LATEST_IDS = text(
-    """
-    WITH RECURSIVE codes(code) AS (
-        SELECT min(code) FROM observations WHERE bed = :bed
-        UNION ALL
-        SELECT (SELECT min(o.code) FROM observations o WHERE o.bed = :bed AND o.code > codes.code)
-        FROM codes WHERE codes.code IS NOT NULL
-    )
-    SELECT (SELECT o.id FROM observations o
-            WHERE o.bed = :bed AND o.code = codes.code
-            ORDER BY o.t DESC, o.id DESC LIMIT 1) AS id
-    FROM codes WHERE codes.code IS NOT NULL
-    """
-)
+StreamKey = tuple[str, str | None, str]
 
 
 class DataQueries(StoreBase):
@@ -50,30 +44,45 @@ class DataQueries(StoreBase):
         """Append observations and events together, in one transaction."""
         if not observations and not events:
             return
-        # rows are built before the transaction starts, so the write lock is held for the
+        # frames are packed before the transaction starts, so the write lock is held for the
         # database's work only
-        fast = self._observation_insert() if observations else None
-        fast_rows = fast.rows(observations) if fast else []
-        core_rows = [] if fast else [_obs_row(o) for o in observations]
+        packed = frames(observations)
+        keyed = [((f.bed, f.device, series_text(f.series)), f) for f in packed]
         event_rows = [_event_row(e) for e in events]
+        known = self._stream_ids()
+        missing = {key for key, _ in keyed if key not in known}
+        found: dict[StreamKey, int] = {}
         async with self._write() as conn:
-            if fast is not None:
-                await conn.exec_driver_sql(fast.sql, fast_rows)
-            elif core_rows:
-                await conn.execute(_observations.insert(), core_rows)
+            if keyed:
+                if missing:
+                    found = await _stream_ids_for(conn, missing)
+                rows = [(f.t, known.get(k) or found[k], f.vals, f.flags) for k, f in keyed]
+                await conn.exec_driver_sql(self._frame_sql(), rows)
             if event_rows:
                 await conn.execute(_events.insert(), event_rows)
+        known.update(found)  # only once committed: a rolled-back stream does not exist
 
     async def latest_values(self, bed: str) -> dict[str, Observation]:
         """The newest observation of each code at `bed` (whatever its status)."""
+        c = observation_frames.c
+        newest: dict[str, tuple[int, int, Observation]] = {}
         async with self._read() as conn:
-            ids = [i for i in (await conn.scalars(_LATEST_IDS, {"bed": bed})) if i is not None]
-            if not ids:
-                return {}
-            rows = (
-                await conn.execute(select(_observations).where(_observations.c.id.in_(ids)))
-            ).mappings()
-            return {row["code"]: row_observation(row) for row in rows}
+            for stream in await streams_of(conn, bed):
+                stmt = (
+                    select(c.t, c.id, c.vals, c.flags)
+                    .where(c.stream == stream.id)
+                    .order_by(c.t.desc(), c.id.desc())
+                    .limit(1)
+                )
+                row = (await conn.execute(stmt)).one_or_none()
+                if row is None:
+                    continue
+                t, frame, vals, flags = row
+                for o in observations_of(stream, t, vals, flags):
+                    seen = newest.get(o.code)
+                    if seen is None or (t, frame) >= seen[:2]:
+                        newest[o.code] = (t, frame, o)
+        return {code: o for code, (_, _, o) in newest.items()}
 
     async def observations(
         self,
@@ -84,16 +93,8 @@ class DataQueries(StoreBase):
         limit: int = 100_000,
     ) -> list[Observation]:
         """Raw observations, oldest first (for reports and exports)."""
-        c = _observations.c
-        stmt = select(_observations).where(c.bed == bed).order_by(c.t, c.id).limit(limit)
-        if codes is not None:
-            stmt = stmt.where(c.code.in_(list(codes)))
-        if since is not None:
-            stmt = stmt.where(c.t >= since)
-        if until is not None:
-            stmt = stmt.where(c.t <= until)
         async with self._read() as conn:
-            return [row_observation(r) for r in (await conn.execute(stmt)).mappings()]
+            return await read_observations(conn, bed, codes, since, until, limit=limit)
 
     async def trends(
         self,
@@ -103,9 +104,9 @@ class DataQueries(StoreBase):
         until: datetime,
         points: int = 300,
     ) -> dict[str, list[tuple[datetime, float]]]:
-        """Usable values of `codes` in [since, until], averaged in SQL into at most `points`
-        equal time buckets per code. Each point is placed at the middle of the samples it
-        averages (a bucket of one sample keeps that sample's time)."""
+        """Usable values of `codes` in [since, until], averaged into at most `points` equal
+        time buckets per code. Each point is placed at the middle of the samples it averages
+        (a bucket of one sample keeps that sample's time)."""
         if until <= since:
             raise ValueError("trends: `until` must be after `since`")
         if points < 1:
@@ -113,36 +114,31 @@ class DataQueries(StoreBase):
         out: dict[str, list[tuple[datetime, float]]] = {code: [] for code in codes}
         if not codes:
             return out
-        width = (until - since).total_seconds() / points
-        c = _observations.c
-        offset = (self._epoch(c.t) - literal(since.timestamp())) / literal(width)
-        raw_bucket = cast(offset, Integer) if self._sqlite else func.floor(offset)
-        # a sample exactly at `until` belongs to the last bucket, not a bucket of its own
-        bucket = case((raw_bucket >= points, points - 1), else_=raw_bucket).label("bucket")
-        stmt = (
-            select(
-                c.code,
-                bucket,
-                func.avg(c.value).label("mean"),
-                func.min(c.t).label("first"),
-                func.max(c.t).label("last"),
-            )
-            .where(
-                c.bed == bed,
-                c.code.in_(list(codes)),
-                c.t >= since,
-                c.t <= until,
-                c.value.is_not(None),
-                c.status == ValueStatus.VALID.value,
-            )
-            .group_by(c.code, bucket)
-            .order_by(c.code, bucket)
-        )
+        lo, span = micros(since), micros(until) - micros(since)
+        # per code and bucket (exact integer arithmetic): the values, first and last time
+        buckets: dict[str, dict[int, list[Any]]] = {code: {} for code in codes}
         async with self._read() as conn:
-            for row in (await conn.execute(stmt)).mappings():
-                first: datetime = row["first"]
-                last: datetime = row["last"]
-                out[row["code"]].append((first + (last - first) / 2, float(row["mean"])))
+            rows = await frame_rows(conn, bed, set(codes), since, until)
+        wanted: dict[int, tuple[list[str], list[int]]] = {}
+        for stream, t, _, vals, flags in rows:
+            if stream.id not in wanted:
+                at = [(c, i) for i, (c, _) in enumerate(stream.series) if c in buckets]
+                wanted[stream.id] = ([c for c, _ in at], [i for _, i in at])
+            names, positions = wanted[stream.id]
+            b = min((t - lo) * points // span, points - 1)
+            for code, value in zip(names, usable_at(vals, flags, positions), strict=True):
+                if value is not None:
+                    got = buckets[code].get(b)
+                    if got is None:
+                        buckets[code][b] = [[value], t, t]
+                    else:
+                        got[0].append(value)
+                        got[2] = t  # rows come oldest first
+        for code, by_bucket in buckets.items():
+            for b in sorted(by_bucket):
+                values, first, last = by_bucket[b]
+                middle = from_micros(first) + (from_micros(last) - from_micros(first)) / 2
+                out[code].append((middle, math.fsum(values) / len(values)))
         return out
 
     async def events(
@@ -164,78 +160,72 @@ class DataQueries(StoreBase):
         async with self._read() as conn:
             return [_event(r) for r in (await conn.execute(stmt)).mappings()]
 
-    def _observation_insert(self) -> _ObservationInsert | None:
-        if not hasattr(self, "_obs_insert"):
-            self._obs_insert = _ObservationInsert.build(self._engine.dialect)
-        return self._obs_insert
+    def _stream_ids(self) -> dict[StreamKey, int]:
+        """Streams this store has written to (ids never change; rows are never deleted)."""
+        if not hasattr(self, "_streams"):
+            self._streams: dict[StreamKey, int] = {}
+        return self._streams
 
-    def _epoch(self, column: Any) -> ColumnElement[Any]:
-        """Seconds since 1970 of a timestamp column, in SQL."""
-        if self._sqlite:
-            # stored as UTC text; julianday() reads it (2440587.5 is the julian day of 1970).
-            # SQLite keeps milliseconds exactly but julianday() is a double: round back to
-            # whole milliseconds so a sample on a bucket boundary lands in the right bucket.
-            return func.round((func.julianday(column) - 2440587.5) * 86400.0, 3)
-        return func.extract("epoch", column)
+    def _frame_sql(self) -> str:
+        if not hasattr(self, "_frame_insert"):
+            compiled = (
+                insert(observation_frames)
+                .inline()
+                .compile(dialect=self._engine.dialect, column_keys=list(_FRAME_COLUMNS))
+            )
+            if tuple(compiled.positiontup or ()) != _FRAME_COLUMNS:
+                raise RuntimeError(f"unexpected frame insert: {compiled.string}")
+            self._frame_insert = compiled.string
+        return self._frame_insert
 
 
-class _ObservationInsert:
-    """The observation insert, compiled once, fed tuples made with the columns' own bind
-    processors: the same values SQLAlchemy would send, without building and re-reading a
-    dict per row (the hot path: a 500-bed unit writes ~7,500 rows a second)."""
+_FRAME_COLUMNS = ("t", "stream", "vals", "flags")
 
-    COLUMNS = ("t", "bed", "code", "value", "unit", "device", "status")
 
-    def __init__(
-        self, sql: str, t: Callable[[Any], Any], value: Callable[[Any], Any] | None
-    ) -> None:
-        self.sql = sql
-        self._t = t
-        self._value = value
+async def _stream_ids_for(conn: AsyncConnection, keys: set[StreamKey]) -> dict[StreamKey, int]:
+    """The ids of the streams `keys`, adding those no one has (a race between two instances
+    adds one twice: harmless, readers take every stream of a bed)."""
+    c = observation_streams.c
+    stmt = select(c.id, c.bed, c.device, c.series).where(
+        c.bed.in_(sorted({bed for bed, _, _ in keys}))
+    )
 
-    @classmethod
-    def build(cls, dialect: Dialect) -> _ObservationInsert | None:
-        """None when the dialect needs more than this fast path knows (then Core is used)."""
-        compiled = (
-            _observations.insert().inline().compile(dialect=dialect, column_keys=list(cls.COLUMNS))
-        )
-        procs = {
-            name: _observations.c[name].type.dialect_impl(dialect).bind_processor(dialect)
-            for name in cls.COLUMNS
-        }
-        order = tuple(compiled.positiontup or ())
-        others = [procs[n] for n in cls.COLUMNS if n not in ("t", "value")]
-        t_proc = procs["t"]
-        if order != cls.COLUMNS or t_proc is None or any(p is not None for p in others):
-            return None
-        return cls(compiled.string, t_proc, procs["value"])
-
-    def rows(self, batch: Sequence[Observation]) -> list[tuple[Any, ...]]:
-        t, value = self._t, self._value
-        out: list[tuple[Any, ...]] = []
-        append = out.append
-        # one device frame gives many values the same time (the same object from a driver,
-        # equal ones once decoded from MQTT): convert it once
-        last_t: object = None
-        last_bound: Any = None
-        for o in batch:
-            if o.t != last_t:
-                last_t, last_bound = o.t, t(o.t)
-            v = o.value if value is None else value(o.value)
-            append((last_bound, o.bed, o.code, v, o.unit, o.device, o.status.value))
+    async def existing() -> dict[StreamKey, int]:
+        out: dict[StreamKey, int] = {}
+        for i, bed, device, series in (await conn.execute(stmt.order_by(c.id))).all():
+            out.setdefault((bed, device, series), i)
         return out
 
+    found = await existing()
+    if keys - found.keys():
+        await conn.execute(
+            observation_streams.insert(),
+            [
+                {"bed": b, "device": d, "series": s}
+                for b, d, s in sorted(keys - found.keys(), key=str)
+            ],
+        )
+        found = await existing()
+    return found
 
-def _obs_row(o: Observation) -> dict[str, Any]:
-    return {
-        "t": o.t,
-        "bed": o.bed,
-        "code": o.code,
-        "value": o.value,
-        "unit": o.unit,
-        "device": o.device,
-        "status": o.status.value,
-    }
+
+async def read_observations(
+    conn: AsyncConnection,
+    bed: str,
+    codes: Sequence[str] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    *,
+    limit: int | None = None,
+) -> list[Observation]:
+    """Observations of `bed` (of `codes`, in [since, until]), oldest first, at most `limit`."""
+    wanted = None if codes is None else set(codes)
+    out: list[Observation] = []
+    for stream, t, _, vals, flags in await frame_rows(conn, bed, wanted, since, until, limit=limit):
+        out += observations_of(stream, t, vals, flags, wanted)
+        if limit is not None and len(out) >= limit:
+            return out[:limit]
+    return out
 
 
 def _event_row(e: DeviceEvent) -> dict[str, Any]:
@@ -247,19 +237,6 @@ def _event_row(e: DeviceEvent) -> dict[str, Any]:
         "device": e.device,
         "source": e.source.value,
     }
-
-
-def row_observation(row: RowMapping) -> Observation:
-    """An `observations` row as the value type."""
-    return Observation(
-        t=row["t"],
-        bed=row["bed"],
-        code=row["code"],
-        value=row["value"],
-        unit=row["unit"],
-        device=row["device"],
-        status=ValueStatus(row["status"]),
-    )
 
 
 def _event(row: RowMapping) -> DeviceEvent:

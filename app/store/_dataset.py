@@ -10,6 +10,7 @@ Control patients are rows of `patients` without a bed (and without an infusion).
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -32,11 +33,13 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.store._beds import _patient
+from app.store._data import read_observations
 from app.store.base import StoreBase, inserted_id
 from app.store.errors import DuplicateError, StoreError
 from app.store.rows import Arm, PatientRow
-from app.store.schema import BigId, metadata, observations, patients
+from app.store.schema import BigId, metadata, patients
 from app.store.types import JSONDoc, UTCDateTime
+from core.model import Observation
 
 FORMS = ("outcomes", "covariates", "biomarkers")
 
@@ -219,36 +222,26 @@ class DatasetQueries(StoreBase):
     ) -> list[ObservationSummary]:
         """Per code and unit of `bed` in [since, until]: count of values, mean, min, max, and
         the first and last time (computed in SQL)."""
-        c = observations.c
-        stmt = (
-            select(
-                c.code,
-                c.unit,
-                func.count(c.value).label("n"),
-                func.avg(c.value).label("mean"),
-                func.min(c.value).label("min"),
-                func.max(c.value).label("max"),
-                func.min(c.t).label("first_t"),
-                func.max(c.t).label("last_t"),
-            )
-            .where(c.bed == bed, c.t >= since, c.t <= until)
-            .group_by(c.code, c.unit)
-            .order_by(c.code, c.unit)
-        )
+        groups: dict[tuple[str, str], list[Observation]] = {}
         async with self._read() as conn:
-            return [
+            for o in await read_observations(conn, bed, None, since, until):
+                groups.setdefault((o.code, o.unit), []).append(o)
+        out = []
+        for (code, unit), group in sorted(groups.items()):
+            values = [o.value for o in group if o.value is not None]
+            out.append(
                 ObservationSummary(
-                    code=r["code"],
-                    unit=r["unit"],
-                    n=int(r["n"]),
-                    mean=None if r["mean"] is None else float(r["mean"]),
-                    min=r["min"],
-                    max=r["max"],
-                    first_t=r["first_t"],
-                    last_t=r["last_t"],
+                    code=code,
+                    unit=unit,
+                    n=len(values),
+                    mean=math.fsum(values) / len(values) if values else None,
+                    min=min(values, default=None),
+                    max=max(values, default=None),
+                    first_t=min(o.t for o in group),
+                    last_t=max(o.t for o in group),
                 )
-                for r in (await conn.execute(stmt)).mappings()
-            ]
+            )
+        return out
 
     async def current_forms(self) -> dict[tuple[str, str], FormRow]:
         """The newest version of every form of every patient, by (study id, form)."""

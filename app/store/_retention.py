@@ -6,7 +6,13 @@ monitoring window (the pre-infusion baseline look-back through the end of the wi
 ended less than `full` ago. Older ones are folded, a bed and `chunk` of time per
 transaction, into `observation_minutes`: per minute and series (code, unit, device) the number
 of rows, the number with a value, and their minimum, median and maximum. Chunk edges fall on
-whole minutes, so a minute is folded once.
+whole minutes; a fold replaces the minutes it writes, so folding a minute again (after a
+round that stopped half-way) gives the same rows, never twice as many.
+
+SQLite: each chunk's frames are deleted in the transaction that folds them. PostgreSQL: each
+round first makes the partitions of today and the next two days (`app.store._partitions`);
+a day partition wholly past full resolution and outside every kept monitoring window is folded
+without deleting rows, then dropped whole; the rest is deleted chunk by chunk as on SQLite.
 """
 
 from __future__ import annotations
@@ -15,14 +21,19 @@ import statistics
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import delete, func, select
 
+from app.store import _partitions as partitions
+from app.store._frame_reads import frame_rows
+from app.store._frames import from_micros, micros, observations_of
 from app.store.base import StoreBase
-from app.store.schema import infusions, observation_minutes, observations
+from app.store.schema import infusions, observation_frames, observation_minutes, observation_streams
+from core.model import Observation
 
 _MINUTE = timedelta(minutes=1)
+_DAY = timedelta(days=1)
 Span = tuple[datetime, datetime]
 
 
@@ -74,13 +85,23 @@ class RetentionQueries(StoreBase):
     async def prune(self, now: datetime, rule: RetentionRule) -> PruneResult:
         """Fold what is past full resolution into minutes; delete minutes past theirs."""
         cutoff = _floor_minute(now - rule.full)
+        protected = await self._protected_spans(now, rule)
+        droppable: dict[date, str] = {}
+        if not self._sqlite:
+            droppable = await self._day_partitions(now, cutoff, protected)
+        edges = [_day_start(day) for day in droppable] + [_day_start(d) + _DAY for d in droppable]
         folded = written = 0
         for bed, first in await self._beds_with_data_before(cutoff):
-            protected = await self._protected_spans(bed, now, rule)
-            for a, b in _chunks(_minus((_floor_minute(first), cutoff), protected), rule.chunk):
-                rows, minutes = await self._fold(bed, a, b)
+            span = _minus((_floor_minute(first), cutoff), protected.get(bed, []))
+            for a, b in _chunks(_split(span, edges), rule.chunk):
+                rows, minutes = await self._fold(bed, a, b, keep_frames=a.date() in droppable)
                 folded += rows
                 written += minutes
+        if droppable:
+            async with self._write() as conn:
+                await partitions.lock(conn)
+                for name in droppable.values():
+                    await partitions.drop_day(conn, name)
         deleted = await self._delete_minutes_before(_floor_minute(now - rule.aggregates))
         return PruneResult(folded, written, deleted)
 
@@ -111,36 +132,79 @@ class RetentionQueries(StoreBase):
             ]
 
     async def _beds_with_data_before(self, cutoff: datetime) -> list[tuple[str, datetime]]:
-        c = observations.c
-        stmt = select(c.bed, func.min(c.t)).where(c.t < cutoff).group_by(c.bed).order_by(c.bed)
+        f, st = observation_frames.c, observation_streams.c
+        stmt = (
+            select(st.bed, func.min(f.t))
+            .select_from(observation_frames.join(observation_streams, st.id == f.stream))
+            .where(f.t < micros(cutoff))
+            .group_by(st.bed)
+            .order_by(st.bed)
+        )
         async with self._read() as conn:
-            return [(bed, first) for bed, first in (await conn.execute(stmt)).all()]
+            return [(bed, from_micros(first)) for bed, first in (await conn.execute(stmt)).all()]
 
-    async def _protected_spans(self, bed: str, now: datetime, rule: RetentionRule) -> list[Span]:
-        """The monitoring windows of `bed` whose full-resolution time has not run out."""
+    async def _protected_spans(self, now: datetime, rule: RetentionRule) -> dict[str, list[Span]]:
+        """Per bed, its monitoring windows whose full-resolution time has not run out."""
         c = infusions.c
-        stmt = select(c.started_at).where(c.bed == bed).order_by(c.started_at)
+        stmt = select(c.bed, c.started_at).order_by(c.bed, c.started_at)
+        out: dict[str, list[Span]] = {}
         async with self._read() as conn:
-            starts = [_utc(s) for s in (await conn.scalars(stmt)).all()]
-        return [
-            (_floor_minute(s - rule.lookback), _ceil_minute(s + rule.window))
-            for s in starts
-            if s + rule.window + rule.full > now
-        ]
+            for bed, start in (await conn.execute(stmt)).all():
+                s = _utc(start)
+                if s + rule.window + rule.full > now:
+                    span = (_floor_minute(s - rule.lookback), _ceil_minute(s + rule.window))
+                    out.setdefault(bed, []).append(span)
+        return out
 
-    async def _fold(self, bed: str, since: datetime, until: datetime) -> tuple[int, int]:
-        """Fold the observations of `bed` in [since, until) into minutes, in one transaction."""
-        c = observations.c
-        where = (c.bed == bed, c.t >= since, c.t < until)
+    async def _day_partitions(
+        self, now: datetime, cutoff: datetime, protected: dict[str, list[Span]]
+    ) -> dict[date, str]:
+        """Make the partitions of today and the next two days; return the day partitions
+        wholly before `cutoff` that no kept window touches (to be folded and dropped)."""
+        today = now.astimezone(UTC).date()
         async with self._write() as conn:
-            rows = (
-                await conn.execute(select(c.t, c.code, c.unit, c.device, c.value).where(*where))
-            ).all()
-            if not rows:
+            await partitions.lock(conn)
+            existing = await partitions.day_partitions(conn)
+            for day in (today + k * _DAY for k in range(3)):
+                if day not in existing:
+                    await partitions.create_day(conn, day)
+        kept = [span for spans in protected.values() for span in spans]
+        return {
+            day: name
+            for day, name in existing.items()
+            if _day_start(day) + _DAY <= cutoff
+            and not any(a < _day_start(day) + _DAY and b > _day_start(day) for a, b in kept)
+        }
+
+    async def _fold(
+        self, bed: str, since: datetime, until: datetime, *, keep_frames: bool
+    ) -> tuple[int, int]:
+        """Fold the observations of `bed` in [since, until) into minutes, in one transaction
+        (replacing those minutes' aggregates), and delete the frames unless `keep_frames` (their
+        partition is dropped whole)."""
+        f, m = observation_frames.c, observation_minutes.c
+        async with self._write() as conn:
+            got = await frame_rows(conn, bed, None, since, until, end_open=True)
+            if not got:
                 return 0, 0
+            rows = [o for stream, t, _, v, fl in got for o in observations_of(stream, t, v, fl)]
             minutes = _aggregate(bed, rows)
+            await conn.execute(
+                delete(observation_minutes).where(
+                    m.bed == bed,
+                    m.code.in_(sorted({o.code for o in rows})),
+                    m.minute.in_(sorted({row["minute"] for row in minutes})),
+                )
+            )
             await conn.execute(observation_minutes.insert(), minutes)
-            await conn.execute(delete(observations).where(*where))
+            if not keep_frames:
+                await conn.execute(
+                    observation_frames.delete().where(
+                        f.stream.in_(sorted({stream.id for stream, *_ in got})),
+                        f.t >= micros(since),
+                        f.t < micros(until),
+                    )
+                )
         return len(rows), len(minutes)
 
     async def _delete_minutes_before(self, cutoff: datetime, batch: int = 50_000) -> int:
@@ -155,12 +219,10 @@ class RetentionQueries(StoreBase):
             deleted += len(ids)
 
 
-def _aggregate(
-    bed: str, rows: Sequence[tuple[datetime, str, str, str | None, float | None]]
-) -> list[dict[str, object]]:
+def _aggregate(bed: str, rows: Sequence[Observation]) -> list[dict[str, object]]:
     groups: dict[tuple[datetime, str, str, str | None], list[float | None]] = defaultdict(list)
-    for t, code, unit, device, value in rows:
-        groups[(_floor_minute(_utc(t)), code, unit, device)].append(value)
+    for o in rows:
+        groups[(_floor_minute(o.t), o.code, o.unit, o.device)].append(o.value)
     out: list[dict[str, object]] = []
     for (minute, code, unit, device), values in sorted(
         groups.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2], kv[0][3] or "")
@@ -200,6 +262,14 @@ def _minus(span: Span, holes: Sequence[Span]) -> list[Span]:
     return [(a, b) for a, b in pieces if a < b]
 
 
+def _split(spans: Sequence[Span], edges: Sequence[datetime]) -> list[Span]:
+    """`spans` cut at each of `edges`."""
+    out = list(spans)
+    for edge in edges:
+        out = [p for a, b in out for p in (((a, edge), (edge, b)) if a < edge < b else ((a, b),))]
+    return out
+
+
 def _chunks(spans: Sequence[Span], size: timedelta) -> Iterator[Span]:
     for a, b in spans:
         while a < b:
@@ -209,6 +279,10 @@ def _chunks(spans: Sequence[Span], size: timedelta) -> Iterator[Span]:
 
 def _utc(t: datetime) -> datetime:
     return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+
+
+def _day_start(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 def _floor_minute(t: datetime) -> datetime:

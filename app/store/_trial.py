@@ -11,9 +11,10 @@ facts, the product record, adjudications and adverse events (`_enrolment`, `_adv
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -25,20 +26,19 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    func,
-    literal_column,
     select,
 )
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.sql.elements import ColumnElement
 
 from app.store._adverse import AdverseEventQueries
-from app.store._data import row_observation
+from app.store._data import read_observations
 from app.store._enrolment import EnrolmentQueries
+from app.store._frame_reads import frame_rows, last_usable_time
+from app.store._frames import from_micros
 from app.store.base import StoreBase, inserted_id
-from app.store.schema import BigId, audit_log, metadata, observations, patients
+from app.store.schema import BigId, audit_log, metadata, patients
 from app.store.types import UTCDateTime
-from core.model import Observation, ValueStatus
+from core.model import Observation
 
 blood_gases = Table(
     "blood_gases",
@@ -265,20 +265,13 @@ class TrialQueries(EnrolmentQueries, AdverseEventQueries, StoreBase):
         """The usable observation of `code` at `bed` nearest to `t`, at most `within_s` away
         (the earlier one on a tie: the setting in force when a blood gas was drawn);
         `before_only`: the last one at or before `t` (the FiO2 a gas was drawn at)."""
-        c = observations.c
         lo, hi = t - timedelta(seconds=within_s), t + timedelta(seconds=within_s)
-        base = select(observations).where(
-            c.bed == bed,
-            c.code == code,
-            c.value.is_not(None),
-            c.status == ValueStatus.VALID.value,
-        )
-        before = base.where(c.t <= t, c.t >= lo).order_by(c.t.desc(), c.id.desc()).limit(1)
-        after = base.where(c.t > t, c.t <= hi).order_by(c.t, c.id).limit(1)
         async with self._read() as conn:
-            a = (await conn.execute(before)).mappings().one_or_none()
-            b = None if before_only else (await conn.execute(after)).mappings().one_or_none()
-        found = [row_observation(r) for r in (a, b) if r is not None]
+            near = await read_observations(conn, bed, [code], lo, t if before_only else hi)
+        usable = [o for o in near if o.usable]
+        before = [o for o in usable if o.t <= t][-1:]
+        after = [] if before_only else [o for o in usable if o.t > t][:1]
+        found = before + after
         if not found:
             return None
         return min(found, key=lambda o: abs((o.t - t).total_seconds()))
@@ -287,19 +280,9 @@ class TrialQueries(EnrolmentQueries, AdverseEventQueries, StoreBase):
         self, bed: str, codes: list[str], until: datetime
     ) -> datetime | None:
         """The time of the newest usable observation of any of `codes` at or before `until`."""
-        c = observations.c
-        stmt = select(func.max(c.t)).where(
-            c.bed == bed,
-            c.code.in_(codes),
-            c.t <= until,
-            c.status == ValueStatus.VALID.value,
-        )
         async with self._read() as conn:
-            found = await conn.scalar(stmt)
-        if found is None:
-            return None
-        # max() over a TypeDecorator column comes back raw on SQLite
-        return _aware(found)
+            newest = await last_usable_time(conn, bed, set(codes), until)
+        return None if newest is None else from_micros(newest)
 
     # ── data completeness ───────────────────────────────────────────────────────────────
     async def device_coverage(
@@ -309,51 +292,29 @@ class TrialQueries(EnrolmentQueries, AdverseEventQueries, StoreBase):
         first and last sample, and every gap longer than `min_gap_s` between two samples."""
         if until <= since:
             raise ValueError("device_coverage: `until` must be after `since`")
-        c = observations.c
-        device = func.coalesce(c.device, literal_column("'(unknown)'")).label("device")
-        times = (
-            select(device, c.t.label("t"))
-            .where(c.bed == bed, c.t >= since, c.t <= until)
-            .distinct()
-            .subquery()
-        )
-        epoch = self._epoch_of(times.c.t)
-        prev = func.lag(epoch).over(partition_by=times.c.device, order_by=times.c.t)
-        stepped = select(
-            times.c.device, times.c.t, epoch.label("e"), prev.label("prev_e")
-        ).subquery()
-        gaps_stmt = (
-            select(stepped.c.device, stepped.c.t, stepped.c.e, stepped.c.prev_e)
-            .where(stepped.c.prev_e.is_not(None), stepped.c.e - stepped.c.prev_e > min_gap_s)
-            .order_by(stepped.c.device, stepped.c.t)
-        )
-        summary = select(
-            times.c.device,
-            func.count().label("n"),
-            func.min(times.c.t).label("first"),
-            func.max(times.c.t).label("last"),
-        ).group_by(times.c.device)
+        times: dict[str, set[int]] = {}
         async with self._read() as conn:
-            sums = (await conn.execute(summary)).mappings().all()
-            gap_rows = (await conn.execute(gaps_stmt)).mappings().all()
-        gaps: dict[str, list[tuple[datetime, datetime]]] = {}
-        for g in gap_rows:
-            end = _aware(g["t"])
-            start = end - timedelta(seconds=float(g["e"]) - float(g["prev_e"]))
-            gaps.setdefault(g["device"], []).append((start, end))
-        return [
-            DeviceCoverage(
-                device=s["device"],
-                first=_aware(s["first"]),
-                last=_aware(s["last"]),
-                samples=int(s["n"]),
-                gaps=tuple(gaps.get(s["device"], ())),
-                since=since,
-                until=until,
-                min_gap_s=min_gap_s,
+            for stream, t, *_ in await frame_rows(conn, bed, None, since, until):
+                times.setdefault(stream.device or "(unknown)", set()).add(t)
+        out = []
+        for device in sorted(times):
+            ts = [from_micros(t) for t in sorted(times[device])]
+            gaps = tuple(
+                (a, b) for a, b in itertools.pairwise(ts) if (b - a).total_seconds() > min_gap_s
             )
-            for s in sorted(sums, key=lambda r: str(r["device"]))
-        ]
+            out.append(
+                DeviceCoverage(
+                    device=device,
+                    first=ts[0],
+                    last=ts[-1],
+                    samples=len(ts),
+                    gaps=gaps,
+                    since=since,
+                    until=until,
+                    min_gap_s=min_gap_s,
+                )
+            )
+        return out
 
     # ── audit ───────────────────────────────────────────────────────────────────────────
     async def audit_for(self, target: str, *, prefix: str | None = None) -> list[dict[str, Any]]:
@@ -374,22 +335,9 @@ class TrialQueries(EnrolmentQueries, AdverseEventQueries, StoreBase):
                 for r in (await conn.execute(stmt)).mappings()
             ]
 
-    def _epoch_of(self, column: Any) -> ColumnElement[Any]:
-        if self._sqlite:
-            return func.round((func.julianday(column) - 2440587.5) * 86400.0, 3)
-        return func.extract("epoch", column)
-
 
 def _patient_id(study_id: str) -> Any:
     return select(patients.c.id).where(patients.c.study_id == study_id)
-
-
-def _aware(value: Any) -> datetime:
-    """A timestamp read without its column type (aggregates, subqueries) as aware UTC."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    assert isinstance(value, datetime)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _gas(row: RowMapping) -> BloodGasRow:

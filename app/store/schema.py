@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -111,18 +112,30 @@ infusions = Table(
     Index("ix_infusions_bed_started_at", "bed", "started_at"),
 )
 
-observations = Table(
-    "observations",
+# Observations, one row per device frame (`app.store._frames` has the layout): a stream is one
+# bed's device with its list of (code, unit) series; a frame is one sample of a stream, its
+# values packed in `vals`. On PostgreSQL `observation_frames` is partitioned by range of `t`
+# (a day each, `app.store._partitions`) and has no primary key index: nothing looks a frame up
+# by id, which only orders frames of the same time.
+observation_streams = Table(
+    "observation_streams",
     metadata,
-    Column("id", BigId, primary_key=True, autoincrement=True),
-    Column("t", UTCDateTime(), nullable=False),
+    Column("id", Integer(), primary_key=True, autoincrement=True),
     Column("bed", String(), nullable=False),
-    Column("code", String(), nullable=False),
-    Column("value", Double(), nullable=True),
-    Column("unit", String(), nullable=False),
     Column("device", String(), nullable=True),
-    Column("status", String(), nullable=False),
-    Index("ix_observations_bed_code_t", "bed", "code", "t"),
+    Column("series", Text(), nullable=False),  # JSON [[code, unit], ...]
+    Index("ix_observation_streams_bed", "bed"),
+)
+
+observation_frames = Table(
+    "observation_frames",
+    metadata,
+    Column("t", BigInteger(), nullable=False),  # microseconds since 1970, UTC
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("stream", Integer(), nullable=False),
+    Column("vals", LargeBinary(), nullable=False),
+    Column("flags", LargeBinary(), nullable=True),
+    Index("ix_observation_frames_stream_t", "stream", "t"),
 )
 
 # Device events and clinician entries (blood gases too, as `blood_gas` events, for now).

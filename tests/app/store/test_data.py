@@ -63,15 +63,20 @@ async def test_observation_round_trip_keeps_every_field(store: Store) -> None:
     assert back.t == datetime(2026, 3, 1, 8, 0, 0, 123456, tzinfo=UTC)
 
 
-async def test_the_core_insert_path_stores_the_same(store: Store) -> None:
-    store._obs_insert = None  # as when the dialect has no fast path
-    cet = timezone(timedelta(hours=1))
-    o = Observation(
-        t=datetime(2026, 3, 1, 9, 0, tzinfo=cet), bed="ICU-1", code=HR, value=71, unit="/min"
-    )
-    await store.add_observations([o])
-    [back] = await store.observations("ICU-1")
-    assert back == o and back.t.tzinfo == UTC
+async def test_a_stream_written_by_another_instance_is_read_and_reused(
+    store: Store, migrated_url: str
+) -> None:
+    other = await Store.open(migrated_url)
+    try:
+        first = [obs(0, SPO2, 90, device="mon"), obs(0, HR, 70, device="mon")]
+        await other.add_observations(first)
+        second = [obs(1, SPO2, 91, device="mon"), obs(1, HR, 71, device="mon")]
+        await store.add_observations(second)  # finds the other's stream, adds none
+        assert await store.observations("ICU-1") == first + second
+        assert await other.observations("ICU-1") == first + second
+        assert len(store._stream_ids()) == 1
+    finally:
+        await other.close()
 
 
 async def test_empty_batches_are_fine(store: Store) -> None:
