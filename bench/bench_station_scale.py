@@ -77,6 +77,7 @@ PUMP = [("MDC_FLOW_FLUID_PUMP", "mL/h", 10.0, 0.0), ("MDC_VOL_FLUID_DELIV", "mL"
 PUMP += [("MDC_VOL_FLUID_TBI", "mL", 10.0, 0.0)]
 PREFIX = "bench"
 SECRET = "bench-" + "x" * 40
+METRICS_TOKEN = "bench-metrics-" + "m" * 32
 
 
 def cpu_s(pid: int) -> float:
@@ -102,6 +103,7 @@ def station_main(db_url: str, mqtt_url: str, port: int) -> None:
         mqtt_url=mqtt_url,
         mqtt_prefix=PREFIX,
         mqtt_client_id="iaewatch-station-bench",
+        metrics_token=METRICS_TOKEN,
     )
     uvicorn_server(build_service(settings, None), "127.0.0.1", port).run()
 
@@ -158,6 +160,18 @@ def gateway_main(mqtt_url: str, beds: list[str], seconds: float, alarms: Any) ->
         await bus.close()
 
     asyncio.run(run())
+
+
+async def pipeline_lag(base: str) -> str:
+    """The station's `iaewatch_pipeline_lag_seconds`, as /metrics gives it now."""
+    import httpx
+
+    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+        r = await http.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    for line in r.text.splitlines():
+        if line.startswith("iaewatch_pipeline_lag_seconds"):
+            return line.split()[-1]
+    return f"not in /metrics (HTTP {r.status_code})"
 
 
 async def database(kind: str, folder: Path) -> tuple[str, Any]:
@@ -258,6 +272,7 @@ async def main(args: argparse.Namespace) -> None:
         elapsed = time.monotonic() - t0
         cpu = {k: (cpu_s(pid) - cpu0[k]) / elapsed * 100 for k, pid in procs.items() if pid}
         rss = {k: rss_mib(pid) for k, pid in procs.items() if pid}
+        lag = await pipeline_lag(base)
         if profiler is not None:
             profiler.wait(60)
         receipts: dict[str, list[float]] = {}
@@ -291,6 +306,7 @@ async def main(args: argparse.Namespace) -> None:
             f"({args.beds / max(gw_cpu / 100, 1e-9):.0f} beds per core), RSS "
             f"{gw_rss:.0f} MiB each ({gw_rss / (args.beds / args.gateway_procs):.2f} MiB/bed)"
         )
+        print(f"station pipeline lag after the alarms: {lag} s (iaewatch_pipeline_lag_seconds)")
         print(
             f"load average (1 min) at the end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores"
         )
