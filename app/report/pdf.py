@@ -281,7 +281,7 @@ def _story(r: Report, width: float) -> list[Flowable]:
     rows: list[list[Any]] = [[_l("Order"), _p(order_text(o))]]
     if inf is not None:
         checks = "<br/>".join(
-            (_coloured("✓", "#1b5e20") if c["ok"] else _coloured("✗", "#b71c1c"))
+            (_coloured("✓", "#1b5e20") if c["ok"] else _coloured("×", "#b71c1c"))
             + " "
             + _t(tr(c["text"]))
             for c in inf["checks"]
