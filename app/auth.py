@@ -38,6 +38,14 @@ class AuthError(Exception):
     """A token or a login that does not let its holder in."""
 
 
+class LoginFailed(AuthError):
+    """A wrong user name or password; `known` when the account exists (it is throttled)."""
+
+    def __init__(self, *, known: bool) -> None:
+        super().__init__("wrong user name or password")
+        self.known = known
+
+
 @dataclass(frozen=True, slots=True)
 class Principal:
     """Who is calling, as of this request."""
@@ -86,13 +94,14 @@ def _decoy_hash() -> str:
 
 
 async def login(ctx: AppContext, username: str, password: str) -> tuple[str, Role]:
-    """Check a password; the same work is done for unknown users (no timing oracle)."""
+    """Check a password (`LoginFailed` when wrong); the same work is done for unknown users
+    (no timing oracle)."""
     user = await ctx.store.user(username)
     if user is None:
         verify_password(password, _decoy_hash())
-        raise AuthError("wrong user name or password")
+        raise LoginFailed(known=False)
     if not verify_password(password, user.password_hash) or user.disabled:
-        raise AuthError("wrong user name or password")
+        raise LoginFailed(known=True)
     return user.username, Role(user.role)
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 
 from app.api.deps import Ctx
-from app.auth import AdminUser, AuthError, CurrentUser, issue_token, login
+from app.auth import AdminUser, CurrentUser, LoginFailed, issue_token, login
 from app.login_guard import LoginGuard, client_address, login_guard, too_many
 from app.schemas import LoginIn, TokenOut, UnlockIn, UnlockOut, UserOut
 
@@ -23,27 +23,29 @@ router = APIRouter(prefix="/api/auth", tags=["auth"])
 )
 async def post_login(body: LoginIn, ctx: Ctx, guard: Guard, request: Request) -> TokenOut:
     """A bearer token for the user (401 for a wrong name or password; 429 with Retry-After
-    while the account or address is throttled or locked: `app.login_guard`)."""
+    while the account or address is throttled or locked: `app.login_guard`; a failure that
+    locks the account or the address is audited as `login.locked`)."""
     now = ctx.clock.now()
     address = client_address(request)
-    refusal = guard.check(body.username, address)
+    refusal = await guard.check(ctx.store, body.username, address)
     if refusal is not None:
         raise too_many(refusal)
     try:
         username, role = await login(ctx, body.username, body.password)
-    except AuthError as exc:
-        locked = guard.failed(body.username, address)
-        await ctx.store.audit(
-            actor=body.username,
-            action="login_failed",
-            target=body.username,
-            details={"address": address, "locked": locked} if locked else {"address": address},
-            t=now,
-        )
+    except LoginFailed as exc:
+        locked = await guard.failed(ctx.store, body.username, address, known=exc.known)
+        if locked:  # one entry per lockout, not per guess: failures are the counters' rows
+            await ctx.store.audit(
+                actor=body.username if exc.known else "-",
+                action="login.locked",
+                target=body.username if exc.known else address,
+                details={"address": address, "locked": locked},
+                t=now,
+            )
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, detail=str(exc), headers={"WWW-Authenticate": "Bearer"}
         ) from None
-    guard.succeeded(username)
+    await guard.succeeded(ctx.store, username)
     token, expires = issue_token(ctx, username, role)
     await ctx.store.audit(actor=username, action="login", target=username, details={}, t=now)
     return TokenOut(access_token=token, username=username, role=role, expires_at=expires)
@@ -67,8 +69,8 @@ async def get_me(user: CurrentUser) -> UserOut:
 @router.post("/unlock", response_model=UnlockOut)
 async def post_unlock(body: UnlockIn, ctx: Ctx, guard: Guard, admin: AdminUser) -> UnlockOut:
     """Lift a login lockout (admins; audited): an account, an address, or both."""
-    account = guard.unlock(body.username) if body.username else False
-    address = guard.unlock_address(body.address) if body.address else False
+    account = await guard.unlock(ctx.store, body.username) if body.username else False
+    address = await guard.unlock_address(ctx.store, body.address) if body.address else False
     await ctx.store.audit(
         actor=admin.username,
         action="login.unlock",

@@ -12,6 +12,7 @@ from app.store._alerts import AlertQueries
 from app.store._beds import BedQueries
 from app.store._data import DataQueries
 from app.store._dataset import DatasetQueries
+from app.store._login_attempts import LoginAttemptQueries
 from app.store._retention import RetentionQueries
 from app.store._trial import TrialQueries
 from app.store._users import UserQueries
@@ -32,6 +33,7 @@ class Store(
     TrialQueries,
     RetentionQueries,
     DatasetQueries,
+    LoginAttemptQueries,
 ):
     """The database. Open with `await Store.open(url)`; close with `await store.close()`."""
 
