@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import typer
-from pgschema import create_pg_schema, drop_pg_schema, pg_url
+from pgschema import PG_ADMIN, create_pg_schema, drop_pg_schema, pg_url
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
@@ -126,6 +126,50 @@ async def test_existing_rows_are_chained_by_the_migration() -> None:
             await store.close()
     finally:
         await drop_pg_schema(name)
+
+
+@pytest.mark.postgres
+async def test_the_service_role_of_the_docs_cannot_change_the_log() -> None:
+    """docs/security.md's service role: it runs the store, and its UPDATE, DELETE and
+    TRUNCATE of audit rows, or switching the triggers off, are refused by PostgreSQL."""
+    try:
+        owner = await create_pg_schema()
+    except ConnectionError as exc:
+        pytest.skip(str(exc))
+    service = f"{owner}_svc"
+    admin = pg_url(PG_ADMIN)
+    try:
+        await upgrade(pg_url(owner))
+        await _sql(
+            admin,
+            f"CREATE ROLE {service} LOGIN",
+            f"ALTER ROLE {service} SET search_path = {owner}",
+        )
+        await _sql(
+            pg_url(owner),
+            f"GRANT USAGE ON SCHEMA {owner} TO {service}",
+            f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {owner} TO {service}",
+            f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {owner} TO {service}",
+            f"REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM {service}",
+        )
+        store = await Store.open(pg_url(service), clock=VirtualClock(T0))
+        try:
+            await _fill(store, 3)
+            for statement in (
+                "UPDATE audit_log SET actor = 'mallory'",
+                "DELETE FROM audit_log",
+                "TRUNCATE audit_log",
+                "ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_change",
+            ):
+                with pytest.raises(DBAPIError, match=r"permission denied|must be owner"):
+                    await _sql(pg_url(service), statement)
+            report = await store.verify_audit_chain()
+            assert report.ok and report.rows == 3
+        finally:
+            await store.close()
+    finally:
+        await drop_pg_schema(owner)
+        await _sql(admin, f"DROP ROLE IF EXISTS {service}")
 
 
 def test_audit_verify_command(tmp_path: Path) -> None:
