@@ -46,10 +46,10 @@ export class SafetyView {
     this.alerts = [];
     this.events = [];
     this.adjudications = {};
-    this.fillChoices();
     this.wire();
   }
 
+  /** The CRF form's closed lists, in the current language (after each catalogue load). */
   fillChoices() {
     for (const sel of document.querySelectorAll("#ae-form select[data-choices]")) {
       sel.replaceChildren(...CHOICES[sel.dataset.choices].map((v) => h("option", { value: v }, choice(v))));
@@ -81,7 +81,7 @@ export class SafetyView {
       ...this.alerts.map((a) =>
         h(
           "tr",
-          { dataset: { alertId: a.id }, class: `prio-${a.priority}` },
+          { dataset: { alertId: a.id, category: a.category }, class: `prio-${a.priority}` },
           h("td", {}, h("input", { type: "checkbox", value: a.id, checked: checked.has(a.id), "aria-label": t("trial.alert.select") })),
           h("td", {}, formatDateTime(a.onset)),
           h("td", {}, categoryLabel(a.category), a.iae ? h("span", { class: "t-badge" }, "IAE") : null),

@@ -6,7 +6,7 @@
 
 import { AuthError, apiFetch, clearSession, loadSession, login } from "./api.js";
 import { setTimeZone, timeZone, zoneName } from "./format.js";
-import { LANGUAGES, language, preferredLanguage, rememberLanguage, setLanguage, t, translateStatic } from "./i18n.js";
+import { LANGUAGES, language, missing, preferredLanguage, rememberLanguage, setLanguage, t, translateStatic } from "./i18n.js";
 import { SafetyView } from "./trial-ae.js";
 import { renderEnrolment, wireEnrolment } from "./trial-enrol.js";
 
@@ -89,6 +89,7 @@ async function enter() {
   await setLanguage(preferredLanguage(session.username), PAGES);
   $("#lang").value = language();
   renderTop();
+  safety.fillChoices();
   await loadPatients();
   await loadView();
 }
@@ -152,5 +153,7 @@ $("#lang").addEventListener("change", async () => {
     safety.render();
   }
 });
+
+window.iaewatch = { missing, language }; // for the browser tests: strings the page lacked
 
 main();

@@ -190,9 +190,9 @@ def test_a_missing_consent_or_imaging_blocks_the_start(pages: TrialPages) -> Non
 
 
 def _pump_alert_ids(page: Page, at_least: int) -> list[str]:
-    """The ids of the pump's alert rows (category "Infusion problem") once the page lists
+    """The ids of the pump's alert rows (category infusion_problem) once the page lists
     `at_least` of them (reloading its view until then)."""
-    rows = page.locator("#alert-rows tr").filter(has_text="Infusion problem")
+    rows = page.locator("#alert-rows tr[data-category='infusion_problem']")
     for _ in range(75):
         if rows.count() >= at_least:
             break
@@ -207,7 +207,7 @@ def _two_alerts(station: RealStation, page: Page) -> list[str]:
     """The pump starts without a product checklist (an alert), then reports an occlusion."""
     station.run(lambda: station.pump.start(rate_ml_h=150.0))
     [unchecked] = _pump_alert_ids(page, 1)
-    expect(alert_row(page, unchecked)).to_contain_text("without a complete product checklist")
+    expect(alert_row(page, unchecked)).to_contain_text("product checklist")
     station.run(lambda: station.pump.raise_alarm("occlusion"))
     ids = _pump_alert_ids(page, 2)
     [occlusion] = [i for i in ids if i != unchecked]
@@ -275,6 +275,7 @@ def test_alerts_adjudicated_and_grouped_into_one_signed_ae(
     stored = api(station, "GET", f"/api/patients/{STUDY_ID}/adverse-events", "chen").json()
     assert sorted(stored[0]["alert_ids"]) == sorted(alert_ids)
     assert stored[0]["signatures"][0]["valid"] is True
+    assert page.evaluate("[...window.iaewatch.missing]") == []  # every string in English
 
 
 def test_an_overdue_report_shows_and_raises_an_alert(
@@ -342,3 +343,21 @@ def test_a_nurse_and_an_engineer_see_the_403_reason(
     expect(form.locator(".t-out")).to_contain_text("Not allowed for your role: HTTP 403")
     expect(engineer.locator("#notice")).to_be_visible()
     assert api(station, "GET", f"/api/patients/{STUDY_ID}/blood-gases", "chen").json() == []
+
+
+def test_the_page_in_chinese_has_every_string(pages: TrialPages, station: RealStation) -> None:
+    page = pages.logged_in("chen")
+    page.select_option("#lang", "zh-CN")
+    expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+    expect(page.locator("#eligibility h2 span").first).to_have_text("入选资格")
+    form = page.locator("#gas-form")
+    form.locator("input[name=pao2]").fill("12.0")
+    form.locator("select[name=unit]").select_option("kPa")
+    form.locator("input[name=fio2_pct]").fill("40")
+    form.locator("button[type=submit]").click()
+    expect(form.locator(".t-out")).to_have_text("P/F 225 mmHg（PaO₂ 90 mmHg）→ 不符合入选")
+    expect(page.locator("#verdict")).to_have_text("不符合入选")
+    _two_alerts(station, page)
+    page.locator("#alert-rows button.t-adjudicate").first.click()
+    expect(page.locator("#adjudicate-form .t-selected")).to_have_text("已选 1 条报警")
+    assert page.evaluate("[...window.iaewatch.missing]") == []
