@@ -41,40 +41,29 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
 
 from bench_alarm_delay import clients_main
+from bench_engine import MONITOR as ENGINE_MONITOR
+from bench_engine import PUMP as ENGINE_PUMP
+from bench_engine import VENT as ENGINE_VENT
 from broker import Broker
 from realtime import free_port
 
 # the codes the rules read, in their canonical units, at a stable patient's values (code,
-# unit, value, ± variation), so that the station's engine keeps every bed's series, sliding
-# windows and derived parameters as it does for a real bed
+# unit, value, ± variation): bench_engine's bed, with the cuff pressures and a few more, so that
+# the station's engine keeps every bed's series, sliding windows and derived parameters
 MONITOR = [
-    ("MDC_PULS_OXIM_SAT_O2", "%", 95.0, 1.0),
-    ("MDC_PULS_OXIM_PULS_RATE", "/min", 88.0, 2.0),
-    ("MDC_ECG_HEART_RATE", "/min", 88.0, 2.0),
-    ("MDC_PRESS_BLD_ART_SYS", "mm[Hg]", 118.0, 3.0),
-    ("MDC_PRESS_BLD_ART_DIA", "mm[Hg]", 62.0, 2.0),
-    ("MDC_PRESS_BLD_ART_MEAN", "mm[Hg]", 80.0, 2.0),
+    *ENGINE_MONITOR,
     ("MDC_PRESS_BLD_NONINV_SYS", "mm[Hg]", 120.0, 3.0),
     ("MDC_PRESS_BLD_NONINV_DIA", "mm[Hg]", 64.0, 2.0),
     ("MDC_PRESS_BLD_NONINV_MEAN", "mm[Hg]", 82.0, 2.0),
-    ("MDC_TEMP_BLD", "Cel", 37.2, 0.1),
-    ("MDC_RESP_RATE", "/min", 20.0, 1.0),
     ("MDC_AWAY_CO2_ET", "mm[Hg]", 38.0, 1.0),
 ]
 VENT = [
-    ("MDC_VENT_CONC_AWAY_O2_INSP", "%", 50.0, 0.0),
-    ("MDC_PRESS_AWAY_END_EXP_POS", "cm[H2O]", 10.0, 0.0),
-    ("MDC_PRESS_AWAY_INSP_PEAK", "cm[H2O]", 28.0, 1.0),
-    ("MDC_PRESS_RESP_PLAT", "cm[H2O]", 24.0, 0.5),
+    *ENGINE_VENT,
     ("MDC_PRESS_AWAY_MEAN", "cm[H2O]", 15.0, 0.5),
-    ("MDC_VOL_AWAY_TIDAL_EXP", "mL", 420.0, 10.0),
-    ("MDC_VOL_MINUTE_AWAY_EXP", "L/min", 8.4, 0.2),
     ("MDC_VENT_RESP_RATE", "/min", 20.0, 0.0),
-    ("MDC_AWAY_CO2_ET", "mm[Hg]", 38.0, 1.0),
     ("MDC_RESP_RATE", "/min", 20.0, 0.0),
 ]
-PUMP = [("MDC_FLOW_FLUID_PUMP", "mL/h", 10.0, 0.0), ("MDC_VOL_FLUID_DELIV", "mL", 10.0, 0.0)]
-PUMP += [("MDC_VOL_FLUID_TBI", "mL", 10.0, 0.0)]
+PUMP = ENGINE_PUMP
 PREFIX = "bench"
 SECRET = "bench-" + "x" * 40
 METRICS_TOKEN = "bench-metrics-" + "m" * 32
