@@ -489,7 +489,7 @@ async def report(
         language = pick_language(lang, request.headers.get("accept-language"))
         zone = pick_zone(tz, site_of(request).timezone)
     except ValueError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, detail=str(exc)) from None
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from None
     await patient_or_404(ctx, study_id)
     rep = await build_report(
         ctx.store, study_id, ctx.clock.now(), ruleset=_ruleset(), include_arm=arm, gap_s=gap_s

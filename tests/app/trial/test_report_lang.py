@@ -3,35 +3,21 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from app.config import SiteConfig
 from app.context import AppContext
 from app.store.rows import Role
 
-from .conftest import BED, SID, T0, headers
+from .conftest import SID, headers
 
 
-async def _enrol(ctx: AppContext) -> None:
-    await ctx.store.upsert_bed(BED)
-    await ctx.store.enrol_patient(
-        bed=BED,
-        study_id=SID,
-        weight_kg=80.0,
-        arm="cells",
-        ards_onset=T0 - timedelta(hours=30),
-        age_years=61,
-        enrolled_at=T0 - timedelta(hours=12),
-    )
-
-
+@pytest.mark.usefixtures("enrolled")
 async def test_language_and_zone_per_request(
     client: httpx.AsyncClient, ctx: AppContext, app: FastAPI
 ) -> None:
-    await _enrol(ctx)
     nurse = headers(ctx, "nina", Role.NURSE)
     url = f"/api/patients/{SID}/report"
     r = await client.get(url, headers=nurse)
