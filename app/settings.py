@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import ssl
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -122,6 +123,23 @@ class Settings(BaseSettings):
                 f"IAEWATCH_SECRET_KEY is too short ({len(key)} characters); "
                 f"use at least {MIN_SECRET_LENGTH}"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _check_tls(self) -> Settings:
+        """The certificate and its key come together and load, or `serve` would die in
+        uvicorn with a traceback."""
+        cert, key = self.tls_certfile, self.tls_keyfile
+        if cert is None and key is None:
+            return self
+        if cert is None or key is None:
+            raise ValueError("IAEWATCH_TLS_CERTFILE and IAEWATCH_TLS_KEYFILE go together")
+        try:
+            ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
+        except (OSError, ssl.SSLError) as exc:
+            raise ValueError(
+                f"cannot load the TLS certificate {cert} with key {key}: {exc}"
+            ) from None
         return self
 
     @property
