@@ -24,6 +24,7 @@ from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from core.model import Observation, ValueStatus
 
@@ -40,6 +41,8 @@ _US = timedelta(microseconds=1)
 # as n / 10**decimals) in int16 or int32; float32; float64
 _SCALES = (1, 10, 100)
 _SCALED = {"h": 0x10, "i": 0x20}
+_SHORT = [bytes([_SCALED["h"] + d]) for d in range(len(_SCALES))]
+_LONG = [bytes([_SCALED["i"] + d]) for d in range(len(_SCALES))]
 _KINDS = {
     **{_SCALED[tc] + d: (tc, d) for tc in _SCALED for d in range(len(_SCALES))},
     ord("f"): ("f", 0),
@@ -63,8 +66,7 @@ class Stream:
         return codes is None or any(code in codes for code, _ in self.series)
 
 
-@dataclass(frozen=True, slots=True)
-class Frame:
+class Frame(NamedTuple):
     """One frame ready to insert: its stream's identity, time and packed values."""
 
     bed: str
@@ -124,7 +126,7 @@ def _frame(run: list[Observation]) -> Frame:
 def pack(run: Sequence[Observation]) -> tuple[bytes, bytes | None]:
     """The `vals` and `flags` of one frame's observations."""
     values = [o.value for o in run]
-    if None in values or any(o.status is not _VALID for o in run):
+    if None in values or [o.status for o in run].count(_VALID) != len(run):
         flags = bytes(
             [_STATUS_INDEX[o.status] | (_NO_VALUE if o.value is None else 0) for o in run]
         )
@@ -137,23 +139,23 @@ def _narrowest(values: array[float]) -> bytes:
     for decimals, scale in enumerate(_SCALES):
         try:
             if decimals == 0:
-                whole = [int(v) for v in values]
+                whole = list(map(int, values))
                 back = array("d", whole)
             else:
-                whole = [round(v * scale) for v in values]
-                back = array("d", [n / scale for n in whole])
+                whole = list(map(round, map(float(scale).__mul__, values)))
+                back = array("d", map(scale.__rtruediv__, whole))
         except (OverflowError, ValueError):
             break
         if back.tobytes() != exact:
             continue
-        lo, hi = min(whole), max(whole)
-        if lo >= -(2**15) and hi < 2**15:
-            typecode = "h"
-        elif lo >= -(2**31) and hi < 2**31:
-            typecode = "i"
-        else:
+        try:
+            return _SHORT[decimals] + _little(array("h", whole))
+        except OverflowError:
+            pass
+        try:
+            return _LONG[decimals] + _little(array("i", whole))
+        except OverflowError:
             break
-        return bytes([_SCALED[typecode] + decimals]) + _little(array(typecode, whole))
     single = array("f", values)
     if array("d", single).tobytes() == exact:
         return b"f" + _little(single)
@@ -161,9 +163,10 @@ def _narrowest(values: array[float]) -> bytes:
 
 
 def _little(a: array[int] | array[float]) -> bytes:
-    if _SWAP:
-        a = array(a.typecode, a)
-        a.byteswap()
+    if not _SWAP:
+        return a.tobytes()
+    a = array(a.typecode, a)
+    a.byteswap()
     return a.tobytes()
 
 
