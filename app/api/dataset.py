@@ -32,6 +32,7 @@ from app.schemas import In, UtcTime
 from app.store import DuplicateError
 from app.store._dataset import FORMS, FormRow, RecordLocked
 from app.store.rows import Arm, Role
+from app.validation import FiniteJsonObject
 from core.records import format_time, format_time_or_none
 
 router = APIRouter(prefix="/api/dataset", tags=["dataset"])
@@ -41,7 +42,7 @@ Reason = Annotated[str, Field(min_length=3, max_length=1000)]
 
 
 class FormIn(In):
-    data: dict[str, Any]
+    data: FiniteJsonObject
     reason: Reason | None = Field(
         default=None, description="Required once the record is locked; kept on the version."
     )
