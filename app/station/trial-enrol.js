@@ -22,8 +22,9 @@ function statusCell(status) {
 }
 
 /** The checklist, the gases and the start section of a trial view (GET .../trial). */
-export function renderEnrolment(view) {
+export function renderEnrolment(view, page) {
   const check = view.eligibility;
+  const exclusions = new Set((view.exclusions ?? []).map((e) => e.id));
   const verdict = $("#verdict");
   verdict.textContent = tOr(`trial.verdict.${check.verdict}`, check.verdict);
   verdict.className = `t-verdict ${check.verdict}`;
@@ -36,6 +37,7 @@ export function renderEnrolment(view) {
         statusCell(i.status),
         h("td", {}, plain(i.value)),
         h("td", { class: "t-sub" }, [i.source, i.detail].filter(Boolean).join(" · ")),
+        exclusions.has(i.id) ? exclusionCell(i.id, page) : h("td"),
       ),
     ),
   );
@@ -55,6 +57,23 @@ export function renderEnrolment(view) {
     ),
   );
   renderStart(view);
+}
+
+/** Buttons confirming whether an exclusion criterion applies (PUT .../exclusions/{id}). */
+function exclusionCell(id, page) {
+  const cell = h("td", { class: "t-excl" });
+  const answer = (present) => () =>
+    act(cell, page, async () => {
+      const path = `/api/patients/${encodeURIComponent(page.patient())}/exclusions/${encodeURIComponent(id)}`;
+      await apiFetch(page.session(), path, { method: "PUT", body: { present } });
+      await page.reload();
+    });
+  cell.append(
+    h("button", { type: "button", class: "t-absent", onclick: answer(false) }, t("trial.excl.absent")),
+    h("button", { type: "button", class: "t-present", onclick: answer(true) }, t("trial.excl.present")),
+    h("span", { class: "t-out" }),
+  );
+  return cell;
 }
 
 /** Why the start is blocked: every item not met (or not known), and product problems. */
@@ -117,6 +136,8 @@ export function wireEnrolment(page) {
   put("#consent-form", "/consent", (f) => ({ consenter: f.consenter, consenter_name: f.consenter_name, taken_by: f.taken_by, t: siteTime(f.t) ?? now() }));
   put("#imaging-form", "/imaging", (f) => ({ modality: f.modality, reader: f.reader, bilateral: f.bilateral, t: siteTime(f.t) ?? now() }));
   put("#airway-form", "/airway", (f) => ({ kind: f.kind }));
+  put("#body-form", "/body", (f) => ({ height_cm: num(f.height_cm), sex: f.sex }));
+  put("#protective-form", "/protective-ventilation", (f) => ({ note: f.note }));
 
   $("#start-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();

@@ -66,7 +66,7 @@ async function loadView() {
   }
   try {
     view = await apiFetch(session, `/api/patients/${encodeURIComponent(id)}/trial`);
-    renderEnrolment(view);
+    renderEnrolment(view, page);
     await safety.load(view);
     document.body.dataset.loaded = id;
     return view;
@@ -149,7 +149,7 @@ $("#lang").addEventListener("change", async () => {
   renderTop();
   safety.fillChoices();
   if (view) {
-    renderEnrolment(view);
+    renderEnrolment(view, page);
     safety.render();
   }
 });

@@ -189,6 +189,34 @@ def test_a_missing_consent_or_imaging_blocks_the_start(pages: TrialPages) -> Non
     expect(start).to_be_disabled()
 
 
+def test_exclusions_body_and_protective_ventilation_from_the_page(pages: TrialPages) -> None:
+    page = pages.logged_in("chen")
+    malignancy = page.locator("#checklist tr[data-item='malignancy']")
+    expect(blocker(page, "malignancy")).to_contain_text("not confirmed yet")
+    malignancy.locator("button.t-absent").click()
+    expect(malignancy.locator(".t-status")).to_have_text("met")
+    expect(malignancy).to_contain_text("confirmed by chen")
+    expect(blocker(page, "malignancy")).to_have_count(0)
+    lines = page.locator("#checklist tr[data-item='no_central_venous_line']")
+    lines.locator("button.t-present").click()
+    expect(lines.locator(".t-status")).to_have_text("not met")
+    expect(page.locator("#verdict")).to_have_text("not eligible")
+    expect(blocker(page, "no_central_venous_line")).to_contain_text("not met")
+
+    body = page.locator("#body-form")
+    body.locator("input[name=height_cm]").fill("175")
+    body.locator("select[name=sex]").select_option("male")
+    body.locator("button[type=submit]").click()
+    expect(body.locator(".t-out")).to_have_text("Saved.")
+    protective = page.locator("#protective-form")
+    protective.locator("input[name=note]").fill("VT 6 mL/kg PBW, plateau 26 over 12 h")
+    protective.locator("button[type=submit]").click()
+    expect(protective.locator(".t-out")).to_have_text("Saved.")
+    row = page.locator("#checklist tr[data-item='protective_ventilation']")
+    expect(row).to_contain_text("chen")
+    assert page.evaluate("[...window.iaewatch.missing]") == []
+
+
 def _pump_alert_ids(page: Page, at_least: int) -> list[str]:
     """The ids of the pump's alert rows (category infusion_problem) once the page lists
     `at_least` of them (reloading its view until then)."""
