@@ -160,6 +160,18 @@ export class SafetyView {
       h("button", { type: "submit" }, t("trial.ae.sign")),
       h("p", { class: "t-out", role: "status" }),
     );
+    const select = (name, list, value) =>
+      h("select", { name }, list.map((v) => h("option", { value: v, selected: v === value }, choice(v))));
+    const updateForm = h(
+      "form",
+      { class: "t-form t-ae-update", onsubmit: (ev) => this.update(ev, e) },
+      h("label", {}, h("span", {}, t("trial.ae.resolved")), h("input", { name: "resolved_at", type: "datetime-local" })),
+      h("label", {}, h("span", {}, t("trial.ae.grade")), h("input", { name: "ctcae_grade", type: "number", min: 1, max: 5, value: e.ctcae_grade })),
+      h("label", {}, h("span", {}, t("trial.ae.outcome")), select("outcome", CHOICES.outcome, e.outcome)),
+      h("label", {}, h("span", {}, t("trial.ae.action")), select("action_taken", CHOICES.action, e.action_taken)),
+      h("button", { type: "submit" }, t("trial.ae.update")),
+      h("p", { class: "t-out", role: "status" }),
+    );
     return h(
       "li",
       { class: "t-ae", dataset: { aeId: String(e.id) } },
@@ -173,8 +185,24 @@ export class SafetyView {
       h("dl", { class: "t-crf" }, crf.flatMap(([k, v]) => [h("dt", {}, t(k)), h("dd", {}, v)])),
       reports.length ? h("ul", { class: "t-reports" }, reports) : h("p", { class: "t-sub" }, t("trial.due.none")),
       signatures.length ? h("ul", { class: "t-sigs" }, signatures) : h("p", { class: "t-sub" }, t("trial.sig.none")),
+      updateForm,
       signForm,
     );
+  }
+
+  async update(ev, e) {
+    ev.preventDefault();
+    const f = fields(ev.target);
+    const body = strip({
+      resolved_at: siteTime(f.resolved_at),
+      ctcae_grade: num(f.ctcae_grade),
+      outcome: f.outcome,
+      action_taken: f.action_taken,
+    });
+    await act(ev.target, this.page, async () => {
+      await apiFetch(this.page.session(), `/api/adverse-events/${e.id}`, { method: "PATCH", body });
+      await this.page.reload();
+    });
   }
 
   async sign(ev, e) {

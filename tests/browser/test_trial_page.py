@@ -303,6 +303,15 @@ def test_alerts_adjudicated_and_grouped_into_one_signed_ae(
     stored = api(station, "GET", f"/api/patients/{STUDY_ID}/adverse-events", "chen").json()
     assert sorted(stored[0]["alert_ids"]) == sorted(alert_ids)
     assert stored[0]["signatures"][0]["valid"] is True
+    # a CRF change after the signature shows against it
+    update = page.locator("#ae-list li.t-ae form.t-ae-update")
+    update.locator("select[name=outcome]").select_option("recovered")
+    update.locator("input[name=resolved_at]").fill(site_now())
+    update.locator("button[type=submit]").click()
+    expect(page.locator("#ae-list li.t-ae .t-sig.invalid")).to_contain_text(
+        "the record changed after this signature"
+    )
+    expect(page.locator("#ae-list li.t-ae .t-crf")).to_contain_text("Outcomerecovered")
     assert page.evaluate("[...window.iaewatch.missing]") == []  # every string in English
 
 
