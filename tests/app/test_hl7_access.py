@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-import subprocess
 from datetime import UTC
 from pathlib import Path
 
 import pytest
+from pki import make_certs
 from realtime import free_port
 
 from app.config import load_config
@@ -35,29 +35,10 @@ beds:
 """
 
 
-def _openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
-
-
 @pytest.fixture
 def certs(tmp_path: Path) -> Path:
     """A CA, a server certificate for 127.0.0.1 and a client certificate, signed by the CA."""
-    _openssl(
-        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt",
-        "-days", "2", "-subj", "/CN=test-ca", cwd=tmp_path,
-    )  # fmt: skip
-    for name, ext in (("server", "subjectAltName=IP:127.0.0.1"), ("client", "")):
-        _openssl(
-            "req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out",
-            f"{name}.csr", "-subj", f"/CN={name}", cwd=tmp_path,
-        )  # fmt: skip
-        (tmp_path / f"{name}.ext").write_text(ext + "\n" if ext else "basicConstraints=CA:FALSE\n")
-        _openssl(
-            "x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-            "-CAcreateserial", "-out", f"{name}.crt", "-days", "2", "-extfile", f"{name}.ext",
-            cwd=tmp_path,
-        )  # fmt: skip
-    return tmp_path
+    return make_certs(tmp_path)
 
 
 def test_allow_from_and_tls_are_read(certs: Path) -> None:
