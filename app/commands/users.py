@@ -1,4 +1,5 @@
-"""`iaewatch users add NAME --role nurse|engineer|admin [--password P]`."""
+"""`iaewatch users add NAME --role nurse|engineer|admin [--password P]` and
+`iaewatch users unlock NAME`."""
 
 from __future__ import annotations
 
@@ -65,6 +66,40 @@ async def _add(url: str, name: str, role: Role, password_hash: str) -> None:
         )
     finally:
         await store.close()
+
+
+@users.command("unlock")
+def unlock_command(
+    name: Annotated[str, typer.Argument(help="The account whose login lockout to lift.")],
+    database_url_: DatabaseUrl = None,
+) -> None:
+    """Lift an account's login lockout and backoff (audited as login.unlock), for when no
+    admin can sign in to do it through the API."""
+    url = resolve_database_url(database_url_)
+    try:
+        was_locked = asyncio.run(_unlock(url, name))
+    except IaewatchError as exc:
+        fail(f"error: {exc}", 1)
+    print(f"{name!r} {'unlocked' if was_locked else 'was not locked'}", file=sys.stdout)
+
+
+async def _unlock(url: str, name: str) -> bool:
+    from app.login_guard import LoginGuard
+
+    clock = RealClock()
+    store = await Store.open(url)
+    try:
+        was_locked = await LoginGuard(clock).unlock(store, name)
+        await store.audit(
+            actor=f"cli:{_os_user()}",
+            action="login.unlock",
+            target=name,
+            details={"username": name, "address": None, "was_locked": was_locked},
+            t=clock.now(),
+        )
+    finally:
+        await store.close()
+    return was_locked
 
 
 def _os_user() -> str:

@@ -3,18 +3,23 @@ counters in the database, so a restart or a second instance changes nothing."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
+import typer
 from pgschema import migrated_database
 from sqlalchemy import func, select
+from typer.testing import CliRunner
 
+from app.commands import users
 from app.context import AppContext
 from app.login_guard import ACCOUNT_POLICY, ADDRESS_POLICY, LoginGuard
 from app.security import hash_password
+from app.settings import Settings
 from app.store import Store
 from app.store._login_attempts import login_attempts
 from app.store.rows import Role
@@ -176,3 +181,24 @@ async def test_expired_counters_are_pruned(two_stores: tuple[Store, Store]) -> N
     async with store._read() as conn:
         count = await conn.scalar(select(func.count()).select_from(login_attempts))
     assert count == 2  # the new address and the account; the 500 old addresses are gone
+
+
+async def test_the_cli_unlocks_when_no_admin_can_sign_in(
+    client: httpx.AsyncClient, vclock: VirtualClock, settings: Settings, admin: dict[str, str]
+) -> None:
+    for _ in range(ACCOUNT_POLICY.lock_after):
+        await _try(client, "ada", "wrong")
+        await vclock.advance(ACCOUNT_POLICY.max_backoff_s)
+    assert (await _try(client, "ada", PASSWORD)).status_code == 429
+    cli = typer.Typer()
+    users.register(cli)
+    url = settings.database_url
+    result = await asyncio.to_thread(
+        CliRunner().invoke, cli, ["users", "unlock", "ada", "--database-url", url]
+    )
+    # (the CLI reads the real clock, this app a virtual one: it says "was not locked" here)
+    assert result.exit_code == 0 and result.stdout.startswith("'ada' ")
+    assert (await _try(client, "ada", PASSWORD)).status_code == 200
+    entries = (await client.get("/api/audit", headers=admin)).json()
+    unlock = next(e for e in entries if e["action"] == "login.unlock")
+    assert unlock["actor"].startswith("cli:") and unlock["target"] == "ada"
