@@ -6,7 +6,15 @@ import { alertRow } from "./alerts.js";
 import { AuthError, apiFetch } from "./api.js";
 import { trendChart, toMs } from "./charts.js";
 import { h, setText } from "./dom.js";
-import { CODE_RATE, CODE_VOLUME, VITALS, categoryLabel, parseTime, priorityLabel } from "./format.js";
+import {
+  CODE_RATE,
+  CODE_VOLUME,
+  VITALS,
+  categoryLabel,
+  formatDateTime,
+  parseTime,
+  priorityLabel,
+} from "./format.js";
 import { language, t } from "./i18n.js";
 
 const FETCH_HOURS = 24;
@@ -154,7 +162,8 @@ export class BedDetail {
       if (this.bed !== bedId) return;
       this.windowsLoaded += 1;
       this.store.mergeHistory(res?.alerts ?? []);
-      setText(this.status, t("detail.windowLoaded", { n: (res?.alerts ?? []).length, from: res?.window?.from ?? "" }));
+      const from = formatDateTime(res?.window?.from); // in the site's zone, as every time on the page
+      setText(this.status, t("detail.windowLoaded", { n: (res?.alerts ?? []).length, from }));
     } catch (err) {
       if (err instanceof AuthError) this.onAuthError(err);
       else setText(this.status, t("detail.historyUnavailable", { why: err.message }));

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
@@ -464,3 +465,38 @@ def test_zh_cn_alert_text_comes_from_the_catalogue_not_the_english_message(
     expect(row(page, "odd").locator(".a-msg")).to_have_text(f"technical on {BED}")
     expect(page.locator(".tile .tile-alarm")).to_contain_text("室速")
     assert page.evaluate("[...window.iaewatch.missing]") == []
+
+
+def test_an_earlier_window_of_history_loads_on_request(
+    station: RealStation, nurse: Session
+) -> None:
+    """An alert of the 24 h before the current window is not loaded at start; the bed detail
+    asks the server for that window, and says which window it loaded in the site's zone."""
+    now = datetime.now(UTC)
+    old = now - timedelta(hours=30)
+    commit(station, alert("old", Category.FEVER, Priority.LOW, old))
+    commit(
+        station,
+        alert(
+            "old",
+            Category.FEVER,
+            Priority.LOW,
+            old,
+            phase=Phase.END,
+            state=AlertState.RESOLVED,
+            t=old + timedelta(minutes=20),
+            ended_at=old + timedelta(minutes=20),
+            acked_by="nurse1",
+            acked_at=old + timedelta(minutes=5),
+        ),
+    )
+    page = nurse.login()
+    page.click(".tile")
+    detail = page.locator("#detail")
+    earlier = detail.locator(".d-alerts li[data-alert-id='old']")
+    expect(earlier).to_have_count(0)
+    detail.locator("button.d-earlier").click()
+    expect(earlier).to_have_count(1)
+    expect(earlier.locator(".a-state")).to_contain_text("acknowledged by nurse1")
+    window_from = (now - timedelta(hours=48)).astimezone(ZoneInfo("Asia/Shanghai"))
+    expect(detail).to_contain_text(window_from.strftime("window starting %Y-%m-%d %H:"))
