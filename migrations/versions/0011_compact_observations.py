@@ -120,18 +120,20 @@ def _old_pages(conn: sa.Connection) -> Iterator[list[Observation]]:
         if not rows:
             return
         last = rows[-1]["id"]
-        yield [
-            Observation(
-                t=r["t"],
-                bed=r["bed"],
-                code=r["code"],
-                value=r["value"],
-                unit=r["unit"],
-                device=r["device"],
-                status=ValueStatus(r["status"]),
-            )
-            for r in rows
-        ]
+        yield [old_observation(r) for r in rows]
+
+
+def old_observation(row: sa.RowMapping) -> Observation:
+    """An `observations` row of 0010 as the value type."""
+    return Observation(
+        t=row["t"],
+        bed=row["bed"],
+        code=row["code"],
+        value=row["value"],
+        unit=row["unit"],
+        device=row["device"],
+        status=ValueStatus(row["status"]),
+    )
 
 
 def downgrade() -> None:

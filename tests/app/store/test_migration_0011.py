@@ -17,7 +17,8 @@ from app.store.migrate import alembic_config, upgrade
 from core.model import Observation, ValueStatus
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
-OLD = importlib.import_module("migrations.versions.0011_compact_observations").OLD
+MIGRATION = importlib.import_module("migrations.versions.0011_compact_observations")
+OLD = MIGRATION.OLD
 """The 0010 `observations` table, as the migration reads it."""
 
 
@@ -120,16 +121,5 @@ async def test_downgrade_gives_the_rows_back(empty_url: str) -> None:
             got = (await conn.execute(sa.select(OLD).order_by(OLD.c.id))).mappings().all()
     finally:
         await engine.dispose()
-    back = [
-        Observation(
-            t=r["t"],
-            bed=r["bed"],
-            code=r["code"],
-            value=r["value"],
-            unit=r["unit"],
-            device=r["device"],
-            status=ValueStatus(r["status"]),
-        )
-        for r in got
-    ]
+    back = [MIGRATION.old_observation(r) for r in got]
     assert back == sorted(rows, key=lambda o: o.t)
