@@ -138,6 +138,19 @@ export function wireEnrolment(page) {
   put("#airway-form", "/airway", (f) => ({ kind: f.kind }));
   put("#body-form", "/body", (f) => ({ height_cm: num(f.height_cm), sex: f.sex }));
   put("#protective-form", "/protective-ventilation", (f) => ({ note: f.note }));
+  put("#product-form", "/product", (f) => ({
+    weight_basis: f.weight_basis,
+    cap_kg: f.weight_basis === "capped" ? num(f.cap_kg) : undefined,
+    bag_id: f.bag_id,
+    lot_id: f.lot_id,
+    cell_count: num(f.cell_count),
+    viability_pct: num(f.viability_pct),
+    prepared_at: siteTime(f.prepared_at),
+    expires_at: siteTime(f.expires_at),
+    preservation: f.preservation,
+    washed: f.washed,
+    lumen_confirmed: f.lumen_confirmed,
+  }));
 
   $("#start-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
