@@ -67,7 +67,14 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[s
         thread.join(10)
 
 
-CHECKS = "not_a_server_error,status_code_conformance,response_schema_conformance,content_type_conformance"
+CHECKS = ",".join(
+    (
+        "not_a_server_error",
+        "status_code_conformance",
+        "response_schema_conformance",
+        "content_type_conformance",
+    )
+)
 
 
 @pytest.mark.timeout(1800)
