@@ -80,15 +80,27 @@ def _lookup(text: str) -> str | None:
         m = pattern.match(text)
         if m:
             for name, value in m.groupdict().items():
-                target = target.replace(f"{{{name[1:]}}}", _lookup(value) or value)
+                target = target.replace(f"{{{name[1:]}}}", _lookup(value) or _time(value))
             return target
     return None
+
+
+_ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)")
+
+
+def _time(value: str) -> str:
+    """A filled-in ISO 8601 time (`confirmed by dr.lee at 2026-03-01T07:15:00Z`) as
+    `local_time` writes it; any other value as it is."""
+    if not _ISO.fullmatch(value):
+        return value
+    return local_time(datetime.fromisoformat(value))
 
 
 def tr(text: str, *args: object) -> str:
     """The current language's text for a fixed English `text` of the report, its `{0}`,
     `{1}`... filled from `args`. Without `args`, a text already filled in (a note written
-    when the report was gathered) is matched against the catalogue's patterns."""
+    when the report was gathered) is matched against the catalogue's patterns, its times
+    written in the report's zone."""
     texts, _ = _catalogue(_lang.get())
     if args and text in texts:
         out = texts[text]

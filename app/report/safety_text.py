@@ -3,6 +3,7 @@ AE's CRF fields and signatures, and the notes on an alert's adjudication and end
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from app.report.locale import local_time, term, tr
@@ -12,7 +13,16 @@ OI_LABEL = "OI = FiO2 × Paw × 100 / PaO2"
 
 
 def _t(value: Any) -> str:
-    return "—" if value is None else local_time(value) if hasattr(value, "tzinfo") else str(value)
+    """A time (a datetime, or ISO 8601 text as the AE record gives it) in the report's zone
+    with UTC beside it; any other text as it is."""
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    return local_time(value) if isinstance(value, datetime) and value.tzinfo else str(value)
 
 
 def iae_counts(safety: dict[str, Any]) -> str:
@@ -39,7 +49,7 @@ def ae_summary(safety: dict[str, Any]) -> str:
     """One line per AE for the report's head: term, grade, seriousness, who signed."""
     lines = []
     for ae in safety.get("adverse_events", []):
-        signed = ", ".join(f"{s['signer']} {s['t']}" for s in ae["signatures"] if s["valid"])
+        signed = ", ".join(f"{s['signer']} {_t(s['t'])}" for s in ae["signatures"] if s["valid"])
         lines.append(
             tr(
                 "AE {0}: {1} · CTCAE grade {2} · {3} · {4} alerts · {5}",
@@ -88,17 +98,17 @@ def ae_rows(ae: dict[str, Any]) -> list[tuple[str, str]]:
     """(label, value) rows of one AE's CRF, its reports and signatures."""
     serious = ", ".join(term("seriousness", s) for s in ae["seriousness"]) or tr("not serious")
     reports = "; ".join(
-        tr("{0} due {1}", term("report", d["report"]), d["due"])
+        tr("{0} due {1}", term("report", d["report"]), _t(d["due"]))
         + (
-            ", " + tr("sent {0}", d["done_at"])
+            ", " + tr("sent {0}", _t(d["done_at"]))
             if d["done_at"]
             else (" — " + tr("OVERDUE") if d["overdue"] else "")
         )
         for d in ae["reports_due"]
     )
     signatures = "; ".join(
-        f"{s['signer']} ({term('role', s['role'])}) — {term('meaning', s['meaning'])} — {s['t']}"
-        + ("" if s["valid"] else " — " + tr("record changed after signing"))
+        f"{s['signer']} ({term('role', s['role'])}) — {term('meaning', s['meaning'])} — "
+        f"{_t(s['t'])}" + ("" if s["valid"] else " — " + tr("record changed after signing"))
         for s in ae["signatures"]
     )
     return [
@@ -106,7 +116,11 @@ def ae_rows(ae: dict[str, Any]) -> list[tuple[str, str]]:
             f"AE {ae['id']}",
             f"{ae['term']} (MedDRA {ae['meddra_code'] or tr('not coded')})",
         ),
-        (tr("Onset – resolution"), f"{ae['onset']} – {ae['resolved_at'] or tr('not resolved')}"),
+        (
+            tr("Onset – resolution"),
+            f"{_t(ae['onset'])} – "
+            + (_t(ae["resolved_at"]) if ae["resolved_at"] else tr("not resolved")),
+        ),
         (tr("CTCAE v5 grade"), str(ae["ctcae_grade"])),
         (tr("Seriousness"), serious + (" · SUSAR" if ae["susar"] else "")),
         (
