@@ -113,6 +113,7 @@ def test_a_zh_cn_report_shows_no_english_label(report: Report) -> None:
     assert "分钟（医嘱 30–60）" in text and "(order" not in text
     assert "室速" in text or "心动过速" in text or "低血压" in text
     assert "CST (" in text  # local time, UTC beside it
+    assert re.findall(r"\d{4}-\d\d-\d\dT\d\d:\d\d", text) == []  # no bare UTC time left
 
 
 def test_language_and_zone_choice() -> None:
