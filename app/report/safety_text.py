@@ -17,12 +17,13 @@ def _t(value: Any) -> str:
     with UTC beside it; any other text as it is."""
     if value is None:
         return "—"
+    t = value
     if isinstance(value, str):
         try:
-            value = datetime.fromisoformat(value)
+            t = datetime.fromisoformat(value)
         except ValueError:
             return value
-    return local_time(value) if isinstance(value, datetime) and value.tzinfo else str(value)
+    return local_time(t) if isinstance(t, datetime) and t.tzinfo else str(value)
 
 
 def iae_counts(safety: dict[str, Any]) -> str:
