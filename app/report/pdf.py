@@ -363,7 +363,7 @@ def _story(r: Report, width: float) -> list[Flowable]:
             val = f"{num(b['value'])} {unit(b['unit'])}" if b["value"] is not None else tr("none")
             rows.append(
                 [
-                    _p(b["label"]),
+                    _p(term("param", b["code"])),
                     _p(val),
                     _p(f"{b['samples']} ({b['needed']})"),
                     _p(f"{b['lookback_min']:g} min"),

@@ -16,7 +16,7 @@ from app import pipeline, product_check, sae_clock, storage_watch, watchdog
 from app.api.adjudication import NotIaeReason
 from app.api.adverse_events import Action, Causality, Outcome, Seriousness
 from app.report import Report, ReportFormat, locale, render
-from app.report.data import _EVENT_NAMES, PANELS
+from app.report.data import _EVENT_NAMES, BASELINE_CODES, PANELS
 from app.report.locale import missing_texts, pick_language, pick_zone
 from app.report.sample import sample_report
 from core.model import Category, Priority
@@ -53,6 +53,7 @@ def test_every_name_the_data_can_carry_has_a_text() -> None:
     rules |= {pipeline.NOT_RESTORED_RULE, CANNOT_ASSESS.id, BASELINE_MISSING.id, *ORDER_RULES}
     names: dict[str, Any] = {
         "rule": rules,
+        "param": BASELINE_CODES,
         "category": [c.value for c in Category],
         "priority": [p.value for p in Priority],
         "event": _EVENT_NAMES,
