@@ -20,6 +20,8 @@ import { BedGrid } from "./tiles.js";
 
 const $ = (sel) => document.querySelector(sel);
 const ENGINEER_ROLES = new Set(["engineer", "admin"]);
+// who enters trial data or adjudicates (app/auth.py); nurses and engineers stay on the station
+const TRIAL_ROLES = new Set(["investigator", "coordinator", "admin"]);
 const GAP_RECONNECT_MIN_MS = 60_000; // at most one resync per minute for a seq gap
 const STATION_KEY = "iaewatch.station"; // localStorage: "on" while this browser is a station
 const REFRESH_RETRY_MS = 30_000;
@@ -378,6 +380,7 @@ function startStation(s) {
   const engineer = ENGINEER_ROLES.has(s.role);
   $("#devices-toggle").hidden = !engineer;
   $("#devices").hidden = !engineer;
+  $("#trial-link").hidden = !TRIAL_ROLES.has(s.role);
   document.body.dataset.role = s.role;
   linkStatus = { live: false, lost: false };
   renderLink();
