@@ -12,6 +12,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
+from app.store._partitions import declared_object
 from app.store.engine import WRITE_OPTION, make_engine
 from app.store.schema import metadata
 from app.store.url import database_url
@@ -24,6 +25,7 @@ def _run(connection: Connection) -> None:
         connection=connection,
         target_metadata=metadata,
         compare_type=True,
+        include_object=declared_object,
         # SQLite alters tables by copying them; the engine emits BEGIN itself, so DDL is
         # transactional there as well: a failed upgrade leaves the schema as it was.
         render_as_batch=connection.dialect.name == "sqlite",

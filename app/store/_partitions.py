@@ -30,6 +30,13 @@ def is_partition(table: str) -> bool:
     return table.startswith(f"{PARENT}_")
 
 
+def declared_object(obj: object, name: str | None, kind: str, *_: object) -> bool:
+    """Alembic's `include_object`: leave out the partitions and their indexes, made at run
+    time, so that a comparison (or autogenerate) does not propose dropping them."""
+    table = getattr(obj, "table", obj) if kind == "index" else obj
+    return not is_partition(getattr(table, "name", name) or "")
+
+
 def partition_name(day: date) -> str:
     return f"{PARENT}_{day:%Y%m%d}"
 

@@ -15,23 +15,16 @@ from sqlalchemy import Column, Integer, MetaData, Table, text
 from sqlalchemy.engine import Connection
 
 from app.store import Store, StoreNotMigrated, StoreUnavailable, database_url
-from app.store._partitions import is_partition
+from app.store._partitions import declared_object
 from app.store.engine import make_engine
 from app.store.migrate import alembic_config, current, head_revisions, upgrade
 from app.store.schema import metadata
 from app.store.url import DEFAULT_URL, ENV_VAR, async_url, safe_url
 
 
-def _not_a_partition(obj: object, name: str | None, kind: str, *_: object) -> bool:
-    """The day and default partitions of `observation_frames` are made at run time
-    (`app.store._partitions`), not declared in the models."""
-    table = getattr(obj, "table", obj) if kind == "index" else obj
-    return not is_partition(getattr(table, "name", name) or "")
-
-
 def _diff(conn: Connection, target: MetaData) -> list[object]:
     ctx = MigrationContext.configure(
-        conn, opts={"compare_type": True, "include_object": _not_a_partition}
+        conn, opts={"compare_type": True, "include_object": declared_object}
     )
     return list(compare_metadata(ctx, target))
 
