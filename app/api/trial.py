@@ -492,7 +492,13 @@ async def report(
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from None
     await patient_or_404(ctx, study_id)
     rep = await build_report(
-        ctx.store, study_id, ctx.clock.now(), ruleset=_ruleset(), include_arm=arm, gap_s=gap_s
+        ctx.store,
+        study_id,
+        ctx.clock.now(),
+        ruleset=_ruleset(),
+        include_arm=arm,
+        gap_s=gap_s,
+        criteria=site_criteria(request),
     )
     body = await asyncio.to_thread(functools.partial(render, lang=language, tz=zone), rep, format)
     await _audit_report(ctx, user, study_id, format, arm)

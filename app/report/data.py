@@ -23,7 +23,7 @@ from app.store import InfusionRow, PatientRow, Store
 from core.model import Alert
 from core.params import PARAMETERS, VASOPRESSOR_CODES
 from monitors.rules.ruleset import RuleSet
-from monitors.trial.eligibility import Checklist
+from monitors.trial.eligibility import Checklist, Criteria
 from monitors.trial.indices import INDEX_BY_CODE
 from monitors.trial.order_check import StudyOrder
 
@@ -163,8 +163,10 @@ async def build_report(
     include_arm: bool = False,
     gap_s: float = 60.0,
     points: int = 288,
+    criteria: Criteria | None = None,
 ) -> Report:
-    """The report for `study_id` as of `now` (unknown study id → KeyError)."""
+    """The report for `study_id` as of `now` (unknown study id → KeyError); eligibility is
+    judged by `criteria` (the site's settings; the protocol's defaults without)."""
     patient = await store.patient(study_id)
     if patient is None:
         raise KeyError(study_id)
@@ -182,7 +184,7 @@ async def build_report(
         notes.append(f"The 24 h window is still running (ends {end.isoformat()}): interim report.")
     gas_list = await gases(store, bed=bed, study_id=study_id)
     check_at = infusion.started_at if infusion else now
-    check, _ = await checklist(store, patient, check_at)
+    check, _ = await checklist(store, patient, check_at, criteria)
     trends: dict[str, dict[str, Any]] = {}
     alerts: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []

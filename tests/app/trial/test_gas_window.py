@@ -101,3 +101,7 @@ async def test_the_checklist_uses_the_sites_window(
     pf = _item(check, "pf_below_200")
     assert pf["status"] == "met" and "within 12 h" in str(pf["label"])
     assert _item(check, "peep_at_least_8")["status"] == "met"
+    report = await client.get(f"/api/patients/{SID}/report?format=json", headers=coord)
+    assert report.status_code == 200, report.text
+    items = {i["id"]: i for i in report.json()["eligibility"]["items"]}
+    assert items["pf_below_200"]["status"] == "met"  # the report judges by the site's window too
