@@ -20,8 +20,10 @@ demo: install
 ## test: lint, types, then the whole test suite (browser tests need Debian's chromium)
 test: install browser lint pytest
 
+# one worker per core (PYTEST_WORKERS=0 runs in this process, e.g. to use a debugger)
+PYTEST_WORKERS ?= auto
 pytest: install
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal
 
 lint: install
 	$(BIN)/ruff format --check .
