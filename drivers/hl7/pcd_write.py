@@ -117,6 +117,46 @@ def msh_fields(
     ]
 
 
+def oru_message(
+    enc: Encoding,
+    rows: list[list[str]],
+    *,
+    sending_app: str,
+    sending_facility: str,
+    now: datetime,
+    control_id: str,
+    trigger: str,
+    patient: Patient | None,
+    location: str,
+    obr4: str,
+    observed: str,
+    structure: str = "",
+    profile: tuple[str, str, str, str] | None = None,
+) -> bytes:
+    """An ORU message: MSH (`msh_fields`), PID, PV1 (inpatient at `location`), one OBR
+    (control id as placer and filler number, universal service `obr4`, observed at
+    `observed`), then `rows` numbered 1, 2, … in OBX-1."""
+    for set_id, row in enumerate(rows, start=1):
+        row[1] = str(set_id)
+    cid = enc.escape_text(control_id)
+    head: list[list[str]] = [
+        msh_fields(
+            enc,
+            sending_app=sending_app,
+            sending_facility=sending_facility,
+            now=now,
+            control_id=control_id,
+            trigger=trigger,
+            structure=structure,
+            profile=profile,
+        ),
+        (patient or Patient()).segment(enc),
+        ["PV1", "", "I", location],
+        ["OBR", "1", cid, cid, obr4, "", "", observed],
+    ]
+    return compose([*head, *rows], enc)
+
+
 def equipment_id(enc: Encoding, eui64: str) -> str:
     """OBX-18 (EI): the EUI-64 as entity and universal id, `<eui>^^<eui>^EUI-64`."""
     e = enc.escape_text(eui64)
@@ -164,30 +204,7 @@ def build_oru_r01(
     sources agree on (`mdc.WRITTEN_NUMBERS`) is left out. Every row's OBX-18 is the EUI-64.
     """
     enc = encoding or Encoding()
-    c = enc.component
     stamp = format_dtm(now)
-    segments: list[list[str]] = [
-        msh_fields(
-            enc,
-            sending_app=sending_app,
-            sending_facility=sending_facility,
-            now=now,
-            control_id=control_id,
-            trigger="R01",
-        ),
-        (patient or Patient()).segment(enc),
-        ["PV1", "", "I", location],
-        [
-            "OBR",
-            "1",
-            enc.escape_text(control_id),
-            enc.escape_text(control_id),
-            c.join(MONITORING_OF_PATIENT),
-            "",
-            "",
-            stamp,
-        ],
-    ]
     eui = equipment_id(enc, device_eui64)
     rows: list[list[str]] = [
         obx_fields(enc, "", mdc.MDS_MULTI_PARAM, "1.0.0.0", status="X", equipment=eui)
@@ -209,10 +226,19 @@ def build_oru_r01(
         for metric_index, code in enumerate(present, start=1):
             containment = f"1.{vmd_index}.1.{metric_index}"
             rows.append(_metric_row(enc, code, values[code], containment, stamp, eui))
-    for set_id, row in enumerate(rows, start=1):
-        row[1] = str(set_id)
-    segments.extend(rows)
-    return compose(segments, enc)
+    return oru_message(
+        enc,
+        rows,
+        sending_app=sending_app,
+        sending_facility=sending_facility,
+        now=now,
+        control_id=control_id,
+        trigger="R01",
+        patient=patient,
+        location=location,
+        obr4=enc.component.join(MONITORING_OF_PATIENT),
+        observed=stamp,
+    )
 
 
 def _writable(code: str) -> bool:
@@ -304,24 +330,19 @@ def build_oru_r40(
             for i, (number, name, value) in enumerate(facets, start=2)
         ),
     ]
-    for set_id, row in enumerate(rows, start=1):
-        row[1] = str(set_id)
-    segments: list[list[str]] = [
-        msh_fields(
-            enc,
-            sending_app=sending_app,
-            sending_facility=sending_facility,
-            now=now,
-            control_id=control_id,
-            trigger="R40",
-        ),
-        (patient or Patient()).segment(enc),
-        ["PV1", "", "I", location],
-        ["OBR", "1", enc.escape_text(control_id), enc.escape_text(control_id),
-         c.join((str(mdc.EVT_ALARM), mdc.EVT_ALARM_NAME, "MDC")), "", "", stamp],
-        *rows,
-    ]  # fmt: skip
-    return compose(segments, enc)
+    return oru_message(
+        enc,
+        rows,
+        sending_app=sending_app,
+        sending_facility=sending_facility,
+        now=now,
+        control_id=control_id,
+        trigger="R40",
+        patient=patient,
+        location=location,
+        obr4=c.join((str(mdc.EVT_ALARM), mdc.EVT_ALARM_NAME, "MDC")),
+        observed=stamp,
+    )
 
 
 def corrupt(message: bytes) -> bytes:

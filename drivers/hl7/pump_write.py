@@ -21,9 +21,9 @@ from datetime import datetime
 
 from core.params import PARAMETERS, VASOPRESSOR_CODES
 from drivers.hl7 import mdc, pump_terms
-from drivers.hl7.message import Encoding, compose, format_dtm
+from drivers.hl7.message import Encoding, format_dtm
 from drivers.hl7.pcd import MONITORING_OF_PATIENT, PCD_01_PROFILE
-from drivers.hl7.pcd_write import Patient, equipment_id, format_value, msh_fields, obx_fields
+from drivers.hl7.pcd_write import Patient, equipment_id, format_value, obx_fields, oru_message
 from drivers.hl7.pump_terms import Field, Term
 from drivers.modbus.codec import PumpReading
 
@@ -235,23 +235,18 @@ def _message(
         if trigger == "R40"
         else c.join(MONITORING_OF_PATIENT)
     )
-    for set_id, row in enumerate(rows, start=1):
-        row[1] = str(set_id)
-    cid = enc.escape_text(header.control_id)
-    segments: list[list[str]] = [
-        msh_fields(
-            enc,
-            sending_app=header.sending_app,
-            sending_facility=header.sending_facility,
-            now=now,
-            control_id=header.control_id,
-            trigger=trigger,
-            structure="ORU_R01" if trigger == "R42" else "",  # IPEC: ORU^R42^ORU_R01
-            profile=profile,
-        ),
-        (header.patient or Patient()).segment(enc),
-        ["PV1", "", "I", header.location],
-        ["OBR", "1", cid, cid, obr4, "", "", format_dtm(at)],
-        *rows,
-    ]
-    return compose(segments, enc)
+    return oru_message(
+        enc,
+        rows,
+        sending_app=header.sending_app,
+        sending_facility=header.sending_facility,
+        now=now,
+        control_id=header.control_id,
+        trigger=trigger,
+        patient=header.patient,
+        location=header.location,
+        obr4=obr4,
+        observed=format_dtm(at),
+        structure="ORU_R01" if trigger == "R42" else "",  # IPEC: ORU^R42^ORU_R01
+        profile=profile,
+    )
