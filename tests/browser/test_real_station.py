@@ -16,16 +16,16 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, FloatRect, Locator, Page, expect
+from playwright.sync_api import Browser, FloatRect, Locator, Page, expect
 from real_service import (
     BED,
     MONITOR_ID,
     PUMP_ID,
     STUDY_ID,
-    USERS,
     RealStation,
     running_real_station,
 )
+from signed_in import SignedInPages
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("no_leaked_threads")]
 
@@ -45,38 +45,13 @@ def station(tmp_path: Path) -> Iterator[RealStation]:
         yield s
 
 
-class Pages:
-    """Browser contexts on the real station. Any page error or console error fails the test:
-    unlike the fake server's tests, nothing here provokes one on purpose."""
+class Pages(SignedInPages):
+    """The real station, signed in. Any page error or console error fails the test: unlike
+    the fake server's tests, nothing here provokes one on purpose."""
 
-    def __init__(self, browser: Browser, station: RealStation) -> None:
-        self.browser = browser
-        self.station = station
-        self.contexts: list[BrowserContext] = []
-        self.errors: list[str] = []
-
-    def logged_in(self, user: str) -> Page:
-        context = self.browser.new_context(viewport={"width": 1280, "height": 800})
-        self.contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(WAIT)
-        page.on("pageerror", lambda exc: self.errors.append(f"{user}: {exc}"))
-        page.on(
-            "console",
-            lambda msg: self.errors.append(f"{user}: {msg.text}") if msg.type == "error" else None,
-        )
-        page.goto(self.station.url + "/")
-        page.fill("input[name=username]", user)
-        page.fill("input[name=password]", USERS[user][0])
-        page.click("#login-form button[type=submit]")
+    def ready(self, page: Page) -> None:
         expect(page.locator(".tile")).to_have_count(1, timeout=WAIT)
         expect(page.locator("#link")).to_have_text("live", timeout=WAIT)
-        expect(page.locator("#user")).to_have_text(f"{user} ({USERS[user][1]})")
-        return page
-
-    def close(self) -> None:
-        for context in self.contexts:
-            context.close()
 
 
 @pytest.fixture

@@ -15,8 +15,9 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 from real_service import SITE, STUDY_ID, USERS, RealStation, running_real_station
+from signed_in import SignedInPages
 
 from app.sae_clock import SaeClock
 from app.security import hash_password
@@ -50,38 +51,22 @@ async def _add_trial_users(url: str) -> None:
         await store.close()
 
 
-class TrialPages:
-    """Browser contexts on the trial page; an unexpected page or console error fails the test."""
+class TrialPages(SignedInPages):
+    """The trial page, signed in; a page error or an unexpected console error fails the test."""
 
     def __init__(self, browser: Browser, station: RealStation) -> None:
-        self.browser = browser
-        self.station = station
-        self.contexts: list[BrowserContext] = []
-        self.errors: list[str] = []
+        super().__init__(
+            browser,
+            station,
+            path="/station/trial.html",
+            accounts=ACCOUNTS,
+            viewport={"width": 1400, "height": 1000},
+            expected_console=EXPECTED_CONSOLE,
+        )
 
-    def logged_in(self, user: str) -> Page:
-        context = self.browser.new_context(viewport={"width": 1400, "height": 1000})
-        self.contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(WAIT)
-        page.on("pageerror", lambda exc: self.errors.append(f"{user}: {exc}"))
-        page.on("console", lambda msg: self._console(user, msg.type, msg.text))
-        page.goto(self.station.url + "/station/trial.html")
-        page.fill("input[name=username]", user)
-        page.fill("input[name=password]", ACCOUNTS[user][0])
-        page.click("#login-form button[type=submit]")
-        expect(page.locator("#user")).to_have_text(f"{user} ({ACCOUNTS[user][1]})")
+    def ready(self, page: Page) -> None:
         expect(page.locator("body")).to_have_attribute("data-loaded", STUDY_ID)
         expect(page.locator("#patient")).to_have_value(STUDY_ID)
-        return page
-
-    def _console(self, user: str, kind: str, text: str) -> None:
-        if kind == "error" and not any(e in text for e in EXPECTED_CONSOLE):
-            self.errors.append(f"{user}: {text}")
-
-    def close(self) -> None:
-        for context in self.contexts:
-            context.close()
 
 
 @pytest.fixture
