@@ -45,6 +45,7 @@ from app.infusions import record_device_infusion
 from app.store import InfusionRow, StationEpisode, Store
 from app.store.writer import ObservationWriter
 from core.model import Alert, DeviceEvent, Message, Observation, Priority
+from core.periodic import every
 from monitors import Stepper, TrialEngine, build_engine, default_ruleset, load_ruleset
 from monitors.engine.restore import BedSnapshot, InfusionAnchor, OpenEpisode, Snapshot
 
@@ -213,14 +214,12 @@ class Pipeline:
                 self.engine.acknowledge(alert.id, alert.acked_by, alert.acked_at)
 
     async def _tick(self) -> None:
-        while True:
-            await self.ctx.clock.sleep(self.tick_s)
-            try:
-                async with self._engine_lock:
-                    alerts = self.stepper.advance(self.ctx.clock.now())
-                await self._commit(alerts)
-            except Exception:
-                log.exception("pipeline: engine tick failed")
+        await every(self.ctx.clock, self.tick_s, self._advance, "pipeline: engine tick")
+
+    async def _advance(self) -> None:
+        async with self._engine_lock:
+            alerts = self.stepper.advance(self.ctx.clock.now())
+        await self._commit(alerts)
 
     async def _commit(self, alerts: list[Alert]) -> None:
         """Commit (then push) each transition; a failing database is retried, never skipped:

@@ -18,6 +18,7 @@ from app.main import Service
 from app.storage_config import StorageConfig
 from app.storage_watch import MB, RULE, DiskUsage, StorageWatch
 from app.store.url import sqlite_path
+from core.periodic import every
 
 log = logging.getLogger(__name__)
 
@@ -87,12 +88,7 @@ async def _prune(ctx: AppContext, storage: StorageConfig) -> None:
 def _every(
     ctx: AppContext, period_s: float, job: Callable[[], Awaitable[None]], name: str
 ) -> asyncio.Task[None]:
-    async def loop() -> None:
-        while True:
-            try:
-                await job()
-            except Exception:
-                log.exception("storage: the %s round failed", name)
-            await ctx.clock.sleep(period_s)
-
-    return asyncio.create_task(loop(), name=f"storage-{name}")
+    return asyncio.create_task(
+        every(ctx.clock, period_s, job, f"storage: the {name} round", first=True),
+        name=f"storage-{name}",
+    )

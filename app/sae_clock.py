@@ -24,6 +24,7 @@ from app.alert_desk import technical_alert
 from app.context import AppContext
 from app.store._adverse import AdverseEventRow
 from core.model import Alert, AlertState, Phase, Priority
+from core.periodic import every
 from core.records import format_time
 
 log = logging.getLogger(__name__)
@@ -141,12 +142,7 @@ class SaeClock:
             self._task = None
 
     async def _run(self) -> None:
-        while True:
-            try:
-                await self.check()
-            except Exception:  # the clock must outlive a failing store or desk
-                log.exception("sae clock: check failed")
-            await self.ctx.clock.sleep(self.tick_s)
+        await every(self.ctx.clock, self.tick_s, self.check, "sae clock: check", first=True)
 
 
 @contextlib.asynccontextmanager

@@ -27,6 +27,7 @@ from app.context import AppContext
 from app.devices import RunningDevice
 from app.main import Service
 from core.model import Alert, AlertState, Phase, Priority
+from core.periodic import every
 from core.records import format_time
 from drivers.base import ConnectionState
 
@@ -77,12 +78,7 @@ class Watchdog:
             self._task = None
 
     async def _run(self) -> None:
-        while True:
-            await self.ctx.clock.sleep(self.tick_s)
-            try:
-                await self.check()
-            except Exception:  # the watchdog must outlive a failing store or desk
-                log.exception("watchdog: check failed")
+        await every(self.ctx.clock, self.tick_s, self.check, "watchdog: check")
 
     def live_beds(self) -> dict[str, list[tuple[str, datetime, timedelta]]]:
         """Per bed, its connected devices: (device, connected since, the silence it allows:

@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import AsyncIterator, Callable
 
 from app.context import AppContext
 from app.live.views import device_dict, presence
-
-log = logging.getLogger(__name__)
+from core.periodic import every
 
 
 class PresenceWatch:
@@ -49,15 +47,10 @@ def presence_service(
     async def run(ctx: AppContext) -> AsyncIterator[PresenceWatch]:
         watch = PresenceWatch(ctx)
 
-        async def loop() -> None:
-            while True:
-                await ctx.clock.sleep(tick_s)
-                try:
-                    await watch.check()
-                except Exception:  # a failed push must not end the watch
-                    log.exception("device presence: check failed")
-
-        task = asyncio.create_task(loop(), name="device-presence")
+        task = asyncio.create_task(
+            every(ctx.clock, tick_s, watch.check, "device presence: check"),
+            name="device-presence",
+        )
         try:
             yield watch
         finally:

@@ -49,6 +49,7 @@ from app.live.views import Views, values_dict
 from app.ws.queue import CLOSE, RESYNC, ClientQueue, Item
 from core.clock import Clock
 from core.model import Alert, Observation
+from core.periodic import every
 from core.records import alert_record, format_time
 
 if TYPE_CHECKING:
@@ -228,22 +229,19 @@ class Hub:
         # alert would queue behind. Each bed still sends at most once per period.
         # One bad value must never stop live numerics to every station: a failing flush is
         # logged and the loop goes on.
-        tick = 0
-        while True:
-            await self._clock.sleep(self._throttle_s / NUMERICS_SLOTS)
-            try:
-                self.flush_numerics(tick % NUMERICS_SLOTS)
-            except Exception:
-                log.exception("hub: numerics flush failed")
-            tick += 1
+        ticks = itertools.count()
+
+        async def flush() -> None:
+            self.flush_numerics(next(ticks) % NUMERICS_SLOTS)
+
+        period = self._throttle_s / NUMERICS_SLOTS
+        await every(self._clock, period, flush, "hub: numerics flush")
 
     async def _heartbeat_loop(self) -> None:
-        while True:
-            await self._clock.sleep(self._heartbeat_s)
-            try:
-                self._broadcast(Item(self._heartbeat_text()))
-            except Exception:
-                log.exception("hub: heartbeat failed")
+        async def beat() -> None:
+            self._broadcast(Item(self._heartbeat_text()))
+
+        await every(self._clock, self._heartbeat_s, beat, "hub: heartbeat")
 
     def _heartbeat_text(self, kind: str = "heartbeat") -> str:
         return _dumps(
