@@ -104,6 +104,11 @@ class InProcessBus(Bus):
         self._subs.append(sub)
         return sub
 
+    @property
+    def subscribed(self) -> bool:
+        """Whether anyone listens (a message published to no one is gone)."""
+        return bool(self._subs)
+
     def _remove(self, sub: Subscription) -> None:
         if sub in self._subs:
             self._subs.remove(sub)

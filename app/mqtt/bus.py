@@ -53,7 +53,9 @@ from typing import Any
 from urllib.parse import urlparse
 
 import aiomqtt
+import paho.mqtt.client as paho
 
+from app.mqtt.client import StationClient
 from app.mqtt.codec import (
     RETAINED_KINDS,
     decode_all,
@@ -153,6 +155,7 @@ class MqttBus(Bus):
         self._obs: dict[str, list[Observation]] = {}
         """bed → observations published this turn of the loop, not yet in the outbox."""
         self._flush_soon: asyncio.Handle | None = None
+        self._client: StationClient | None = None
         self._closed = False
         self.sent = 0
         self.spooled = 0
@@ -206,7 +209,12 @@ class MqttBus(Bus):
         self._queued()
 
     def subscribe(self, maxsize: int = 0) -> Subscription:
-        return self._local.subscribe(maxsize)
+        """Messages from the broker from now on (with what a persistent session kept for
+        this station, which waits for its first subscriber)."""
+        sub = self._local.subscribe(maxsize)
+        if self._client is not None:
+            self._client.release()
+        return sub
 
     async def close(self) -> None:
         """Stop; what is not confirmed yet stays in the spool (kept if it is a file)."""
@@ -346,11 +354,12 @@ class MqttBus(Bus):
                 log.exception("mqtt: session failed; reconnecting")
             finally:
                 self._connected.clear()
+                self._client = None
             await self.clock.sleep(delay)
             delay = min(delay * 2, MAX_BACKOFF_S)
 
     async def _session(self) -> None:
-        client = aiomqtt.Client(
+        client = StationClient(
             self.host,
             self.port,
             username=self.username,
@@ -360,16 +369,20 @@ class MqttBus(Bus):
             clean_session=not self.persistent,
             keepalive=10,
             max_inflight_messages=BATCH,
+            on_message=lambda m: self._received(client, m),
         )
-        client._client.manual_ack_set(True)  # acknowledged once handed on (_receive)
+        client.paho.manual_ack_set(True)  # acknowledged once handed on (_received)
         async with client:
             if self.receive:
                 await client.subscribe(f"{self.prefix}/#", qos=1)
             self._connected.set()
             log.info("mqtt: connected to %s:%d", self.host, self.port)
+            self._client = client
+            if self._local.subscribed:
+                client.release()
             jobs = [asyncio.create_task(self._send(client), name="mqtt-send")]
             if self.receive:
-                jobs.append(asyncio.create_task(self._receive(client), name="mqtt-receive"))
+                jobs.append(asyncio.create_task(client.disconnected(), name="mqtt-watch"))
             try:
                 done, _ = await asyncio.wait(jobs, return_when=asyncio.FIRST_COMPLETED)
             finally:
@@ -382,12 +395,10 @@ class MqttBus(Bus):
                 job.result()
 
     # -- receiving ----------------------------------------------------------------------------
-    async def _receive(self, client: aiomqtt.Client) -> None:
-        async for message in client.messages:
-            self._deliver(str(message.topic), message.payload)
-            if message.qos:
-                client._client.ack(message.mid, message.qos)
-        raise aiomqtt.MqttError("message stream ended")
+    def _received(self, client: StationClient, message: paho.MQTTMessage) -> None:
+        self._deliver(message.topic, message.payload)
+        if message.qos:
+            client.paho.ack(message.mid, message.qos)
 
     def _deliver(self, name: str, payload: Any) -> None:
         kind = kind_of_topic(self.prefix, name)
