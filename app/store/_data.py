@@ -6,14 +6,15 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import insert, select
-from sqlalchemy.engine import RowMapping
+from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.store._frame_reads import frame_rows, streams_of
 from app.store._frames import (
+    Frame,
     frames,
     from_micros,
     micros,
@@ -51,15 +52,9 @@ class DataQueries(StoreBase):
         event_rows = [_event_row(e) for e in events]
         known = self._stream_ids()
         missing = {key for key, _ in keyed if key not in known}
-        found: dict[StreamKey, int] = {}
-        async with self._write() as conn:
-            if keyed:
-                if missing:
-                    found = await _stream_ids_for(conn, missing)
-                rows = [(f.t, known.get(k) or found[k], f.vals, f.flags) for k, f in keyed]
-                await conn.exec_driver_sql(self._frame_sql(), rows)
-            if event_rows:
-                await conn.execute(_events.insert(), event_rows)
+        found = await self._write_blocking(
+            _append, keyed, missing, dict(known), event_rows, self._frame_sql()
+        )
         known.update(found)  # only once committed: a rolled-back stream does not exist
 
     async def latest_values(self, bed: str) -> dict[str, Observation]:
@@ -166,7 +161,7 @@ class DataQueries(StoreBase):
             self._streams: dict[StreamKey, int] = {}
         return self._streams
 
-    def _frame_sql(self) -> str:
+    def _frame_sql(self) -> _FrameInsert:
         if not hasattr(self, "_frame_insert"):
             compiled = (
                 insert(observation_frames)
@@ -175,14 +170,54 @@ class DataQueries(StoreBase):
             )
             if tuple(compiled.positiontup or ()) != _FRAME_COLUMNS:
                 raise RuntimeError(f"unexpected frame insert: {compiled.string}")
-            self._frame_insert = compiled.string
+            self._frame_insert = _FrameInsert(compiled.string, multirow=self._sqlite)
         return self._frame_insert
 
 
 _FRAME_COLUMNS = ("t", "stream", "vals", "flags")
+ROWS_PER_INSERT = 200
+"""SQLite: frames per multi-row INSERT (800 parameters: under the 999 of old SQLite builds)."""
 
 
-async def _stream_ids_for(conn: AsyncConnection, keys: set[StreamKey]) -> dict[StreamKey, int]:
+class _FrameInsert(NamedTuple):
+    """The frame INSERT as the driver takes it. On SQLite many rows go in one statement: one
+    step of the database, so the writing thread gives up and takes back the GIL once, not once
+    per row (each time waiting up to the switch interval behind a busy event loop)."""
+
+    sql: str
+    multirow: bool
+
+    def run(self, conn: Connection, rows: list[tuple[int, int, bytes, bytes | None]]) -> None:
+        if not self.multirow:
+            conn.exec_driver_sql(self.sql, rows)
+            return
+        head, one_row = self.sql.split(" VALUES ")
+        for i in range(0, len(rows), ROWS_PER_INSERT):
+            chunk = rows[i : i + ROWS_PER_INSERT]
+            values = ", ".join([one_row] * len(chunk))
+            conn.exec_driver_sql(f"{head} VALUES {values}", tuple(v for r in chunk for v in r))
+
+
+def _append(
+    conn: Connection,
+    keyed: list[tuple[StreamKey, Frame]],
+    missing: set[StreamKey],
+    known: dict[StreamKey, int],
+    event_rows: list[dict[str, Any]],
+    frame_insert: _FrameInsert,
+) -> dict[StreamKey, int]:
+    """One batch's frames and events (blocking: `StoreBase._write_blocking`); the ids of the
+    streams that were `missing`."""
+    found = _stream_ids_for(conn, missing) if missing else {}
+    if keyed:
+        rows = [(f.t, known.get(k) or found[k], f.vals, f.flags) for k, f in keyed]
+        frame_insert.run(conn, rows)
+    if event_rows:
+        conn.execute(_events.insert(), event_rows)
+    return found
+
+
+def _stream_ids_for(conn: Connection, keys: set[StreamKey]) -> dict[StreamKey, int]:
     """The ids of the streams `keys`, adding those no one has (a race between two instances
     adds one twice: harmless, readers take every stream of a bed)."""
     c = observation_streams.c
@@ -190,22 +225,22 @@ async def _stream_ids_for(conn: AsyncConnection, keys: set[StreamKey]) -> dict[S
         c.bed.in_(sorted({bed for bed, _, _ in keys}))
     )
 
-    async def existing() -> dict[StreamKey, int]:
+    def existing() -> dict[StreamKey, int]:
         out: dict[StreamKey, int] = {}
-        for i, bed, device, series in (await conn.execute(stmt.order_by(c.id))).all():
+        for i, bed, device, series in conn.execute(stmt.order_by(c.id)).all():
             out.setdefault((bed, device, series), i)
         return out
 
-    found = await existing()
+    found = existing()
     if keys - found.keys():
-        await conn.execute(
+        conn.execute(
             observation_streams.insert(),
             [
                 {"bed": b, "device": d, "series": s}
                 for b, d, s in sorted(keys - found.keys(), key=str)
             ],
         )
-        found = await existing()
+        found = existing()
     return found
 
 

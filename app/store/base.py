@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from typing import Any, TypeVar
 
 from sqlalchemy import CursorResult, Table, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.store.engine import WRITE_OPTION
+from app.store.sqlite_lane import SqliteLane
 from core.clock import Clock
+
+T = TypeVar("T")
 
 # pg_advisory_xact_lock key that serialises alert commits across processes, so that seq
 # order is commit order (a reader resuming after seq N can never miss a smaller seq that
@@ -33,6 +37,8 @@ class StoreBase:
         # handler. PostgreSQL: only alert commits queue (see ALERT_LOCK_KEY).
         self._write_lock = asyncio.Lock()
         self._alert_lock = asyncio.Lock()
+        in_memory = make_url(url).database in (None, "", ":memory:")
+        self._lane = SqliteLane(url) if self._sqlite and not in_memory else None
 
     @property
     def dialect(self) -> str:
@@ -59,6 +65,16 @@ class StoreBase:
                     text("SELECT pg_advisory_xact_lock(:key)"), {"key": ALERT_LOCK_KEY}
                 )
             yield conn
+
+    async def _write_blocking(self, fn: Callable[..., T], *args: Any) -> T:
+        """`fn(conn, *args)`, written with SQLAlchemy's blocking API, in one write transaction:
+        on a SQLite file in the store's lane (one hop to its thread, `app.store.sqlite_lane`),
+        elsewhere on an async connection (`run_sync`)."""
+        if self._lane is not None:
+            async with self._write_lock:
+                return await self._lane.write(fn, *args)
+        async with self._write() as conn:
+            return await conn.run_sync(fn, *args)
 
     def _upsert(self, table: Table) -> Any:
         """An INSERT that can take `.on_conflict_do_update/do_nothing` on both dialects."""

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event, pool
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy import create_engine, event, pool
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from app.store.types import json_dumps
@@ -33,15 +33,22 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
             # one shared connection, or every checkout would see its own empty database
             kwargs.setdefault("poolclass", pool.StaticPool)
         engine = create_async_engine(url, json_serializer=json_dumps, **kwargs)
-        _configure_sqlite(engine)
+        _configure_sqlite(engine.sync_engine)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_async_engine(url, json_serializer=json_dumps, **kwargs)
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
-    sync_engine = engine.sync_engine
+def make_sqlite_sync_engine(url: str) -> Engine:
+    """A blocking engine on the same SQLite file as `make_engine(url)`, with its settings
+    (for `app.store.sqlite_lane`, which runs it in a thread of its own)."""
+    parsed = make_url(async_url(url)).set(drivername="sqlite")
+    engine = create_engine(parsed, json_serializer=json_dumps, poolclass=pool.SingletonThreadPool)
+    _configure_sqlite(engine)
+    return engine
 
+
+def _configure_sqlite(sync_engine: Engine) -> None:
     @event.listens_for(sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we emit BEGIN ourselves (see module doc)

@@ -65,6 +65,8 @@ class Store(
 
     async def close(self) -> None:
         """Close every pooled connection."""
+        if self._lane is not None:
+            await self._lane.close()
         await self._engine.dispose()
 
     async def ping(self) -> bool:

@@ -177,3 +177,23 @@ async def test_add_messages_writes_both_in_one_transaction(store: Store) -> None
     await store.add_messages([obs(0, HR, 70)], [e])
     assert len(await store.observations("ICU-1")) == 1
     assert await store.events("ICU-1") == [e]
+
+
+async def test_a_batch_of_more_frames_than_one_insert_holds_is_written_whole(store: Store) -> None:
+    from app.store._data import ROWS_PER_INSERT
+
+    n = ROWS_PER_INSERT * 2 + 7  # each second of each bed is a frame of its own
+    batch = [obs(i, HR, 60 + i % 40, bed=f"ICU-{i % 3}") for i in range(n)]
+    await store.add_messages(batch, [])
+    got = [o for bed in ("ICU-0", "ICU-1", "ICU-2") for o in await store.observations(bed)]
+    assert sorted(got, key=lambda o: o.t) == batch
+
+
+async def test_a_failed_batch_leaves_nothing_behind(store: Store) -> None:
+    bad = DeviceEvent(t=T0, bed="ICU-1", event="death")
+    object.__setattr__(bad, "bed", None)  # the events table refuses it, after the frames went in
+    with pytest.raises(Exception):  # noqa: B017 - each database names it its own way
+        await store.add_messages([obs(0, HR, 70)], [bad])
+    assert await store.observations("ICU-1") == []
+    await store.add_messages([obs(1, HR, 71)], [])  # the store writes on afterwards
+    assert [o.value for o in await store.observations("ICU-1")] == [71]
