@@ -22,6 +22,7 @@ from app.outbound.service import outbound_service
 from app.pipeline import pipeline_service
 from app.product_check import product_guard_service
 from app.retention import storage_service
+from app.runtime_tuning import runtime_tuning_service
 from app.sae_clock import sae_clock_service
 from app.settings import Settings
 from app.storage_config import StorageConfig
@@ -64,6 +65,7 @@ def build_service(
         storage_service(storage),
         sae_clock_service,
         product_guard_service,
+        runtime_tuning_service,
         *after_pipeline,
     ]
     if mqtt is not None:  # after the pipeline: it stops taking messages in before the pipeline
