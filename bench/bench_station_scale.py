@@ -67,6 +67,8 @@ PUMP = ENGINE_PUMP
 PREFIX = "bench"
 SECRET = "bench-" + "x" * 40
 METRICS_TOKEN = "bench-metrics-" + "m" * 32
+SLOTS = 10
+"""Slots per second the beds' sends are spread over (`--burst`: one)."""
 
 
 def cpu_s(pid: int) -> float:
@@ -97,11 +99,17 @@ def station_main(db_url: str, mqtt_url: str, port: int) -> None:
     uvicorn_server(build_service(settings, None), "127.0.0.1", port).run()
 
 
-def gateway_main(mqtt_url: str, beds: list[str], seconds: float, alarms: Any) -> None:
+def gateway_main(
+    mqtt_url: str, beds: list[str], seconds: float, alarms: Any, slots: int = SLOTS
+) -> None:
     """Publish `beds`' data at real rates for `seconds`; raise the occlusions asked for on the
-    `alarms` queue (bed names) as they come."""
+    `alarms` queue (bed names) as they come. Each second is cut in `slots`: each bed sends in
+    its own slot, as devices that are not synchronised do (`slots=1`: every bed at the same
+    instant, the worst burst), and waiting alarms are raised at every slot."""
     from app.mqtt import MqttBus
     from core.model import DeviceEvent, EventSource, Observation
+
+    groups = [beds[i::slots] for i in range(slots)]
 
     async def run() -> None:
         bus = MqttBus(mqtt_url, prefix=PREFIX, receive=False)
@@ -111,8 +119,8 @@ def gateway_main(mqtt_url: str, beds: list[str], seconds: float, alarms: Any) ->
         n = 0
         while time.monotonic() < end:
             now = datetime.now(UTC)
-            wobble = (n % 7 - 3) / 3  # -1 … 1, the same at every bed
-            for bed in beds:
+            wobble = (n // slots % 7 - 3) / 3  # -1 … 1, the same at every bed
+            for bed in groups[n % slots]:
                 for params, device in (
                     (MONITOR, "monitor"),
                     (VENT, "vent"),
@@ -144,7 +152,7 @@ def gateway_main(mqtt_url: str, beds: list[str], seconds: float, alarms: Any) ->
                         )
                     )
             n += 1
-            tick += 1.0
+            tick += 1.0 / slots
             await asyncio.sleep(max(0.0, tick - time.monotonic()))
         await bus.close()
 
@@ -199,7 +207,8 @@ async def main(args: argparse.Namespace) -> None:
     queues = [ctx.Queue() for _ in range(args.gateway_procs)]
     gateways = [
         ctx.Process(
-            target=gateway_main, args=(mqtt_url, beds[g :: args.gateway_procs], duration, q)
+            target=gateway_main,
+            args=(mqtt_url, beds[g :: args.gateway_procs], duration, q, 1 if args.burst else SLOTS),
         )
         for g, q in enumerate(queues)
     ]
@@ -278,7 +287,12 @@ async def main(args: argparse.Namespace) -> None:
         complete = sum(1 for b in raised if len(receipts.get(b, [])) == args.clients)
         print(
             f"beds={args.beds} ({args.beds * 28:,} observations/s) clients={args.clients} "
-            f"database={args.database} gateways={args.gateway_procs} processes"
+            f"database={args.database} gateways={args.gateway_procs} processes, "
+            + (
+                "every bed at the same instant"
+                if args.burst
+                else f"beds spread over {SLOTS} slots a second"
+            )
         )
         print(f"alarms seen by every client: {complete}/{len(raised)}")
         if delays:
@@ -322,6 +336,11 @@ if __name__ == "__main__":
     ap.add_argument("--spacing", type=float, default=0.25)
     ap.add_argument("--warmup", type=float, default=10.0)
     ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument(
+        "--burst",
+        action="store_true",
+        help="every bed sends at the same instant each second (the worst case), not spread",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the database and logs")
     ap.add_argument("--profile", help="write a py-spy speedscope profile of the station here")
     ap.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
