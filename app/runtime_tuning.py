@@ -5,10 +5,10 @@ Measured with `bench/bench_station_scale.py --beds 500 --clients 100` (docs/perf
   the GIL on every statement and must take it back from a busy event loop, each time waiting
   up to the interval: batches of observations held the database's write lock 100-700 ms, and
   an alert commit waited behind them.
-- **The long-lived heap frozen** (`gc.freeze`) once the engine's state is built, and again
-  every `FREEZE_EVERY_S`. A full collection walks every sliding window of every bed (some
-  28,000 deques at 500 beds): it stopped the event loop 210-230 ms every few seconds; with the
-  heap frozen it takes 5-11 ms. A frozen object is still freed when nothing refers to it, but
+- **The long-lived heap frozen** (`gc.freeze`) at start, `FIRST_FREEZE_S` later (the beds'
+  state is built as their devices first report), and every `FREEZE_EVERY_S`. A full
+  collection walks every sliding window of every bed (some 28,000 deques at 500 beds): it
+  stopped the event loop 210-230 ms every few seconds; with the heap frozen, 10-20 ms. A frozen object is still freed when nothing refers to it, but
   not as part of a garbage cycle, so every `FULL_COLLECT_EVERY_S` everything is unfrozen and
   collected once (one such pause), then frozen again.
 """
@@ -28,7 +28,8 @@ from core.periodic import every
 log = logging.getLogger(__name__)
 
 SWITCH_INTERVAL_S = 0.001
-FREEZE_EVERY_S = 600.0
+FIRST_FREEZE_S = 15.0
+FREEZE_EVERY_S = 60.0
 FULL_COLLECT_EVERY_S = 6 * 3600.0
 
 
@@ -55,7 +56,11 @@ async def runtime_tuning_service(ctx: AppContext) -> AsyncIterator[None]:
         count += 1
         freeze_heap(full=count % rounds == 0)
 
-    task = asyncio.create_task(every(ctx.clock, FREEZE_EVERY_S, refreeze, "heap freeze"))
+    async def freezes() -> None:
+        await ctx.clock.sleep(FIRST_FREEZE_S)
+        await every(ctx.clock, FREEZE_EVERY_S, refreeze, "heap freeze", first=True)
+
+    task = asyncio.create_task(freezes())
     try:
         yield
     finally:
