@@ -8,9 +8,10 @@ Measured with `bench/bench_station_scale.py --beds 500 --clients 100` (docs/perf
 - **The long-lived heap frozen** (`gc.freeze`) at start, `FIRST_FREEZE_S` later (the beds'
   state is built as their devices first report), and every `FREEZE_EVERY_S`. A full
   collection walks every sliding window of every bed (some 28,000 deques at 500 beds): it
-  stopped the event loop 210-230 ms every few seconds; with the heap frozen, 10-20 ms. A frozen object is still freed when nothing refers to it, but
-  not as part of a garbage cycle, so every `FULL_COLLECT_EVERY_S` everything is unfrozen and
-  collected once (one such pause), then frozen again.
+  stopped the event loop 210-230 ms every few seconds; with the heap frozen, 10-20 ms. A
+  frozen object is still freed when nothing refers to it, but not as part of a garbage cycle,
+  so every `FULL_COLLECT_EVERY_S` everything is unfrozen and collected once (one such pause),
+  then frozen again.
 """
 
 from __future__ import annotations

@@ -1,12 +1,13 @@
 """`ObservationWriter`: observations and events reach the database in batches, off the hot path.
 
-`submit(msg)` never waits: it appends to a bounded buffer (when the buffer is full the new
-message is dropped and counted; the first drop is logged as an error, later ones quietly
-until the buffer drains). A background task flushes when `max_batch` messages are waiting or
-`flush_interval` seconds (on the injected clock) have passed since the last flush, whichever
-comes first. A failed flush keeps its batch and retries at the next interval; a batch the
-database refuses `max_attempts` times in a row is given up (counted and logged) so one bad
-row cannot stall the stream. `stop()` flushes everything left.
+`submit(msg)` never waits: it appends to a bounded buffer. When the buffer is full a new
+observation is dropped and counted (the first drop logged as an error, later ones quietly
+until the buffer drains); an event is never dropped: it is kept beyond the bound. A
+background task flushes when `max_batch` messages are waiting or `flush_interval` seconds
+(on the injected clock) have passed since the last flush, whichever comes first. A failed
+flush keeps its batch and retries at the next interval; a batch the database refuses
+`max_attempts` times in a row is given up (counted and logged) so one bad row cannot stall
+the stream. `stop()` flushes everything left.
 """
 
 from __future__ import annotations
@@ -80,13 +81,13 @@ class ObservationWriter:
         as it is for a message dropped because the buffer is full."""
         if not isinstance(msg, Observation | DeviceEvent):
             return False
-        if len(self._pending) >= self.max_pending:
+        if len(self._pending) >= self.max_pending and type(msg) is Observation:
             self.dropped += 1
             if not self._dropping:
                 self._dropping = True
                 log.error(
                     "store writer buffer full (%d messages): dropping new observations "
-                    "and events until it drains",
+                    "until it drains (events are kept)",
                     self.max_pending,
                 )
             return False

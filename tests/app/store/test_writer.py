@@ -110,6 +110,19 @@ async def test_a_full_buffer_drops_and_counts(
     assert sink.rows == 15
 
 
+async def test_a_full_buffer_still_keeps_every_event(vclock: VirtualClock) -> None:
+    sink = FakeStore()
+    writer = ObservationWriter(sink, vclock, max_batch=10, flush_interval=1, max_pending=15)
+    for i in range(15):
+        writer.submit(obs(i))
+    alarm = DeviceEvent(t=T0, bed="ICU-1", event="pump_alarm", fields={"kind": "occlusion"})
+    assert writer.submit(alarm) is True
+    assert writer.submit(obs(99)) is False
+    assert writer.pending == 16 and writer.dropped == 1
+    await writer.stop()
+    assert sink.rows == 16
+
+
 async def test_alerts_are_not_the_writers(vclock: VirtualClock) -> None:
     writer = ObservationWriter(FakeStore(), vclock)
     a = Alert(
