@@ -108,6 +108,10 @@ def configure_logging(level: str = "INFO") -> None:
     logging.getLogger("pymodbus.logging").setLevel(logging.CRITICAL)
 
 
+SHUTDOWN_GRACE_S = 3.0
+"""How long a stop waits for open connections and requests before it cancels them."""
+
+
 def uvicorn_server(app: FastAPI, host: str, port: int, **kw: Any) -> uvicorn.Server:
     return uvicorn.Server(
         uvicorn.Config(
@@ -120,6 +124,9 @@ def uvicorn_server(app: FastAPI, host: str, port: int, **kw: Any) -> uvicorn.Ser
             # compressing each station message once per client cost more CPU than any other
             # part of the fan-out (bench_station_scale, py-spy); station links are LANs
             ws_per_message_deflate=False,
+            # a TLS peer gone without its close_notify held every stop (and so every restart,
+            # with the station blind) for asyncio's 30 s SSL shutdown timeout
+            timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
             lifespan="on",
             **kw,
         )
