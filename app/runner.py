@@ -108,7 +108,7 @@ def configure_logging(level: str = "INFO") -> None:
     logging.getLogger("pymodbus.logging").setLevel(logging.CRITICAL)
 
 
-SHUTDOWN_GRACE_S = 3.0
+SHUTDOWN_GRACE_S = 3
 """How long a stop waits for open connections and requests before it cancels them."""
 
 
