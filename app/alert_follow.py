@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 
 from app.context import AppContext
 from app.main import Service
+from core.periodic import running
 
 log = logging.getLogger(__name__)
 
@@ -29,13 +30,8 @@ def alert_follow_service(*, poll_s: float = 5.0, retry_s: float = 1.0) -> Servic
         if ctx.store.dialect == "sqlite":
             yield
             return
-        task = asyncio.create_task(_follow(ctx, poll_s, retry_s), name="alert-follow")
-        try:
+        async with running(_follow(ctx, poll_s, retry_s), "alert-follow"):
             yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
     return run
 

@@ -16,7 +16,6 @@ Measured with `bench/bench_station_scale.py --beds 500 --clients 100` (docs/perf
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import gc
 import logging
@@ -24,7 +23,7 @@ import sys
 from collections.abc import AsyncIterator
 
 from app.context import AppContext
-from core.periodic import every
+from core.periodic import every, running
 
 log = logging.getLogger(__name__)
 
@@ -61,12 +60,9 @@ async def runtime_tuning_service(ctx: AppContext) -> AsyncIterator[None]:
         await ctx.clock.sleep(FIRST_FREEZE_S)
         await every(ctx.clock, FREEZE_EVERY_S, refreeze, "heap freeze", first=True)
 
-    task = asyncio.create_task(freezes())
     try:
-        yield
+        async with running(freezes(), "heap-freeze"):
+            yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
         gc.unfreeze()
         sys.setswitchinterval(previous)

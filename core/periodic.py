@@ -1,11 +1,15 @@
 """The one guarded periodic loop behind every background job (the watchdog, the SAE clock,
 retention, device presence, the engine's tick, the hub's flushes): a round that fails is
-logged and the next one runs, so a job outlives a failing store, desk or push."""
+logged and the next one runs, so a job outlives a failing store, desk or push. And
+`running`, which keeps such a job going for the lifetime of a block."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from typing import Any
 
 from core.clock import Clock
 
@@ -30,3 +34,15 @@ async def every(
         except Exception:
             log.exception("%s failed", what)
         await clock.sleep(period_s)
+
+
+@contextlib.asynccontextmanager
+async def running(job: Coroutine[Any, Any, object], name: str) -> AsyncIterator[None]:
+    """Run `job` as a task while the block runs; cancel it (and wait for it) when it ends."""
+    task = asyncio.create_task(job, name=name)
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

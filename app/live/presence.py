@@ -9,13 +9,12 @@ are pushed by the pipeline as they happen; this covers the silences between them
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 
 from app.context import AppContext
 from app.live.views import device_dict, presence
-from core.periodic import every
+from core.periodic import every, running
 
 
 class PresenceWatch:
@@ -47,15 +46,9 @@ def presence_service(
     async def run(ctx: AppContext) -> AsyncIterator[PresenceWatch]:
         watch = PresenceWatch(ctx)
 
-        task = asyncio.create_task(
-            every(ctx.clock, tick_s, watch.check, "device presence: check"),
-            name="device-presence",
-        )
-        try:
+        async with running(
+            every(ctx.clock, tick_s, watch.check, "device presence: check"), "device-presence"
+        ):
             yield watch
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
     return run
