@@ -2,7 +2,9 @@
 
 `--beds` beds each send what a bed sends at real rates, every second: a monitor's 12
 numerics, a ventilator's 10 values and two pumps' 3 each (28 observations a second), with
-the codes and units the rules read, so the station's engine keeps each bed's state. The
+the codes and units the rules read, so the station's engine keeps each bed's state. Each
+bed sends in one of `SLOTS` slots of each second, as devices that are not synchronised do
+(`--burst`: every bed at the same instant, the alarm right behind the burst). The
 gateways are `--gateway-procs` processes, each running our `MqttBus` (publish only), so their
 CPU per bed is measured too. The station is `iaewatch serve` with MQTT (`build_service`, no
 local devices) in its own process, on SQLite or PostgreSQL; `--clients` station websocket
@@ -17,7 +19,7 @@ and per process CPU (% of one core) and RSS (per bed too) over the measured part
 machine's load average.
 
     .venv/bin/python bench/bench_station_scale.py [--beds 100] [--clients 20] [--alarms 20]
-        [--gateway-procs 2] [--database sqlite|postgresql] [--seconds 30]
+        [--gateway-procs 2] [--database sqlite|postgresql] [--seconds 30] [--burst]
 """
 
 from __future__ import annotations
