@@ -51,9 +51,9 @@ BENCH_QUICK := \
 ## bench-full: the long runs (500 beds, 24 h replays, the MIMIC-IV alert burden)
 BENCH_FULL := \
   "bench_engine.py" \
-  "bench_station_scale.py --beds 500 --clients 100 --client-procs 4 --seconds 30" \
-  "bench_station_scale.py --beds 500 --clients 100 --client-procs 4 --seconds 30 --database postgresql" \
-  "bench_station_scale.py --beds 500 --clients 100 --client-procs 4 --seconds 30 --burst" \
+  "bench_station_scale.py --beds 500 --clients 100 --client-procs 4 --seconds 25 --alarms 60" \
+  "bench_station_scale.py --beds 500 --clients 100 --client-procs 4 --seconds 25 --alarms 60 --database postgresql" \
+  "bench_station_scale.py --beds 500 --clients 100 --client-procs 4 --seconds 25 --alarms 60 --burst" \
   "bench_alarm_delay.py --beds 100 --monitors" "bench_sim_beds.py --stagger" "bench_burden.py"
 
 bench: install
