@@ -195,7 +195,9 @@ class Hub:
             beds = list(self._pending)
         else:
             beds = [b for b in self._pending if _slot(b) == slot]
-        items: list[tuple[str, dict[str, Any], str]] = []
+        # each bed's body is serialised once: the per-bed message and the batch are built
+        # around it (at 500 beds the second serialisation was a third of a flush's time)
+        items: list[tuple[str, str]] = []
         for bed in beds:
             values = self._pending.pop(bed)
             if not values:
@@ -203,19 +205,20 @@ class Hub:
             try:
                 t = max(o.t for o in values.values())
                 body = {"bed": bed, "t": format_time(t), "values": values_dict(values)}
-                text = _dumps({"type": "numerics", **body})  # a bad value fails here, alone
+                text = _dumps(body)  # a bad value fails here, alone
             except Exception:  # one bed's bad value must not hold back the other beds
                 log.exception("hub: numerics of %s could not be serialised", bed)
                 continue
-            items.append((bed, body, text))
+            items.append((bed, text))
         if not items:
             return
         per_bed = [c for c in self._clients if not c.batch_numerics]
         batched = [c for c in self._clients if c.batch_numerics]
-        for bed, _, text in items if per_bed else ():
-            self._broadcast(Item(text, key=f"numerics\0{bed}"), per_bed)
+        for bed, text in items if per_bed else ():
+            message = '{"type":"numerics",' + text[1:]
+            self._broadcast(Item(message, key=f"numerics\0{bed}"), per_bed)
         if batched:
-            batch = _dumps({"type": "numerics_batch", "items": [body for _, body, _ in items]})
+            batch = '{"type":"numerics_batch","items":[' + ",".join(t for _, t in items) + "]}"
             self._broadcast(Item(batch, key=f"numerics\0slot {slot}"), batched)
 
     def _broadcast(self, item: Item, clients: Iterable[Client] | None = None) -> None:
