@@ -3,6 +3,7 @@ and event lists. Observations are stored as device frames (`app.store._frames`).
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Sequence
 from datetime import datetime
@@ -45,11 +46,9 @@ class DataQueries(StoreBase):
         """Append observations and events together, in one transaction."""
         if not observations and not events:
             return
-        # frames are packed before the transaction starts, so the write lock is held for the
-        # database's work only
-        packed = frames(observations)
-        keyed = [((f.bed, f.device, series_text(f.series)), f) for f in packed]
-        event_rows = [_event_row(e) for e in events]
+        # packed before the transaction starts, so the write lock is held for the database's
+        # work only, and in a thread: a batch of 2,000 took the event loop 10-30 ms at once
+        keyed, event_rows = await asyncio.to_thread(_pack, observations, events)
         known = self._stream_ids()
         missing = {key for key, _ in keyed if key not in known}
         found = await self._write_blocking(
@@ -196,6 +195,14 @@ class _FrameInsert(NamedTuple):
             chunk = rows[i : i + ROWS_PER_INSERT]
             values = ", ".join([one_row] * len(chunk))
             conn.exec_driver_sql(f"{head} VALUES {values}", tuple(v for r in chunk for v in r))
+
+
+def _pack(
+    observations: Sequence[Observation], events: Sequence[DeviceEvent]
+) -> tuple[list[tuple[StreamKey, Frame]], list[dict[str, Any]]]:
+    """A batch as rows: frames keyed by their stream, and events."""
+    keyed = [((f.bed, f.device, series_text(f.series)), f) for f in frames(observations)]
+    return keyed, [_event_row(e) for e in events]
 
 
 def _append(
