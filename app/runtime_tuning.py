@@ -18,14 +18,11 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import logging
 import sys
 from collections.abc import AsyncIterator
 
 from app.context import AppContext
 from core.periodic import every, running
-
-log = logging.getLogger(__name__)
 
 SWITCH_INTERVAL_S = 0.001
 FIRST_FREEZE_S = 15.0

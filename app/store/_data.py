@@ -190,7 +190,7 @@ class _FrameInsert(NamedTuple):
         if not self.multirow:
             conn.exec_driver_sql(self.sql, rows)
             return
-        head, one_row = self.sql.split(" VALUES ")
+        head, _, one_row = self.sql.partition(" VALUES ")
         for i in range(0, len(rows), ROWS_PER_INSERT):
             chunk = rows[i : i + ROWS_PER_INSERT]
             values = ", ".join([one_row] * len(chunk))

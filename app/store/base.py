@@ -9,10 +9,9 @@ from typing import Any, TypeVar
 
 from sqlalchemy import CursorResult, Table, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from app.store.engine import WRITE_OPTION
+from app.store.engine import WRITE_OPTION, in_memory
 from app.store.sqlite_lane import SqliteLane
 from core.clock import Clock
 
@@ -37,8 +36,7 @@ class StoreBase:
         # handler. PostgreSQL: only alert commits queue (see ALERT_LOCK_KEY).
         self._write_lock = asyncio.Lock()
         self._alert_lock = asyncio.Lock()
-        in_memory = make_url(url).database in (None, "", ":memory:")
-        self._lane = SqliteLane(url) if self._sqlite and not in_memory else None
+        self._lane = SqliteLane(url) if self._sqlite and not in_memory(url) else None
 
     @property
     def dialect(self) -> str:

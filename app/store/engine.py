@@ -29,7 +29,7 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         ensure_sqlite_dir(url)
-        if parsed.database in (None, "", ":memory:"):
+        if in_memory(url):
             # one shared connection, or every checkout would see its own empty database
             kwargs.setdefault("poolclass", pool.StaticPool)
         engine = create_async_engine(url, json_serializer=json_dumps, **kwargs)
@@ -37,6 +37,12 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_async_engine(url, json_serializer=json_dumps, **kwargs)
+
+
+def in_memory(url: str) -> bool:
+    """Whether `url` names an in-memory SQLite database (one per connection)."""
+    parsed = make_url(async_url(url))
+    return parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
 
 
 def make_sqlite_sync_engine(url: str) -> Engine:
