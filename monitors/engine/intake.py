@@ -52,8 +52,13 @@ class Intake:
         self._derived_by_trigger = plan.derived_by_trigger
         self._conv: dict[tuple[str, str], Callable[[float], float] | None] = {}
         self._feeds = plan.feeds
+        self._jump_pct = plan.feeds.outlier_jump_pct
         # values of a feed that can be an outlier (not settings: doses, the study pump)
         self._screened = frozenset(plan.watched) - _AGENT_SET - _STUDY_PUMP_CODES
+        # the POSIX time of the last observation's datetime: a recording's values of one
+        # second share one datetime (`core.records` reads each time once)
+        self._dt: datetime | None = None
+        self._ts = 0.0
 
     @contextmanager
     def quietly(self) -> Iterator[None]:
@@ -82,7 +87,12 @@ class Intake:
     def observe(self, bed: BedState, msg: Observation, out: list[Alert]) -> None:
         """One observation of a watched code at `bed`."""
         code = msg.code
-        ts = msg.t.timestamp()
+        t = msg.t
+        if t is self._dt:
+            ts = self._ts
+        else:
+            ts = self._ts = t.timestamp()
+            self._dt = t
         value = msg.value
         usable = value is not None and msg.status is _VALID
         if usable and msg.unit != self._units[code]:
@@ -112,8 +122,14 @@ class Intake:
             assert value is not None
             if code in _ART_SET and self._art_artefact(bed, code, ts, value, msg.device):
                 usable = False
-            elif code in self._screened and self._held_back(bed, s, code, ts, value, msg, out):
-                return
+            elif code in self._screened:
+                last = s.value
+                # the common case inline: nothing held, and near the last value
+                if (
+                    s.held is not None
+                    or (last is not None and abs(value - last) > abs(last) * self._jump_pct / 100.0)
+                ) and self._held_back(bed, s, code, ts, value, msg, out):
+                    return
         self.store(bed, code, ts, value if usable else None, msg.device, msg.t, out)
 
     def _art_artefact(
@@ -246,19 +262,22 @@ class Intake:
     def _derive(
         self, bed: BedState, d: Derived, code: str, ts: float, dt: datetime, out: list[Alert]
     ) -> None:
-        inputs = [bed.series.get(c) for c in d.inputs]
+        series, fresh = bed.series, self._fresh
+        inputs: list[Series] = []
         values: list[float] = []
         usable = True
-        for c, s in zip(d.inputs, inputs, strict=True):
-            if s is None or ts - s.t > self._fresh[c]:
+        for c in d.inputs:
+            s = series.get(c)
+            if s is None or ts - s.t > fresh[c]:
                 return
+            inputs.append(s)
             if s.value is None:
                 usable = False
             else:
                 values.append(s.value)
         if d.pair_s is not None and not self._paired(bed, d, code, inputs, ts, dt, out):
             return
-        value = d.compute(*values) if usable else None
+        value = d.fn(*values) if usable else None
         self.store(bed, d.code, ts, value, None, dt, out)
 
     def _paired(
@@ -266,7 +285,7 @@ class Intake:
         bed: BedState,
         d: Derived,
         code: str,
-        inputs: list[Series | None],
+        inputs: list[Series],
         ts: float,
         dt: datetime,
         out: list[Alert],
@@ -274,7 +293,7 @@ class Intake:
         """Hold mechanics: compute on a plateau only with the PEEP of the same hold; a later
         PEEP change makes the plateau stale (stored unusable, as is what it gave)."""
         hold, peep = inputs[0], inputs[1]
-        assert hold is not None and peep is not None and d.pair_s is not None
+        assert d.pair_s is not None
         if code != d.inputs[0]:
             used = bed.paired.get(d.code)
             if (

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
 _uids = itertools.count(1)
 Evidence = dict[str, Any]
+NEVER = float("-inf")
+"""A time before every other (a latch never set, an event never seen)."""
 
 
 def r3(v: float) -> float:
@@ -42,11 +44,13 @@ class ParamRef:
 
     def current(self, bed: BedState, now: float) -> tuple[str | None, float | None]:
         series = bed.series
-        if len(self.codes) == 1:
-            code = self.codes[0]
-            s = series.get(code)
-            if s is not None and now - s.t <= self.fresh[0]:
+        code = self.codes[0]
+        s = series.get(code)
+        if s is not None and now - s.t <= self.fresh[0]:
+            # the first code is fresh: it wins, unless a second code must agree with it
+            if self.agree_within is None or s.value is None or len(self.codes) == 1:
                 return code, s.value
+        elif len(self.codes) == 1:
             return None, None
         agree = self.agree_within
         found: tuple[str, float | None] | None = None

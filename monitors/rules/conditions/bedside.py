@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.model import EventSource
 from monitors.rules.conditions.base import (
+    NEVER,
     OPS,
     Cond,
     Evidence,
@@ -21,8 +22,6 @@ from monitors.rules.conditions.base import (
 
 if TYPE_CHECKING:
     from monitors.engine.state import BedState, Series
-
-NEVER = float("-inf")
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from monitors.rules.conditions.base import Cond, Evidence, ParamRef
+from monitors.rules.conditions.base import NEVER, Cond, Evidence, ParamRef
 
 if TYPE_CHECKING:
     from monitors.engine.state import BedState
@@ -20,7 +20,7 @@ class _Composite(Cond):
         self.kids = children
         self.within = within_s
         self.timed = any(c.timed for c in children)
-        self._kid_triggers = tuple(frozenset(c.triggers()) for c in children)
+        self._kids_triggers = tuple((c, frozenset(c.triggers())) for c in children)
 
     def children(self) -> tuple[Cond, ...]:
         return self.kids
@@ -40,19 +40,22 @@ class _Composite(Cond):
     def extremes(self) -> Iterable[tuple[str, float, bool, float]]:
         return (e for c in self.kids for e in c.extremes())
 
-    def _latched(self, bed: BedState, now: float, active: bool) -> list[bool]:
-        """Each child: true at some time within the span (recording when it is true now)."""
+    def _latched(self, bed: BedState, now: float, active: bool) -> int:
+        """How many children were true at some time within the span (recording those true
+        now)."""
         assert self.within is not None
-        out = []
         latch = bed.latch
         lo = now - self.within
         trig = bed.trigger
-        for c, kt in zip(self.kids, self._kid_triggers, strict=True):
+        n = 0
+        for c, kt in self._kids_triggers:
             # a child whose inputs did not change cannot have become true: keep its latch
             if (trig is None or trig in kt) and c.test(bed, now, active):
                 latch[c.uid] = now
-            out.append(latch.get(c.uid, float("-inf")) >= lo)
-        return out
+                n += 1
+            elif latch.get(c.uid, NEVER) >= lo:
+                n += 1
+        return n
 
     def collect(self, bed: BedState, now: float, ev: Evidence) -> None:
         for c in self.kids:
@@ -60,7 +63,7 @@ class _Composite(Cond):
         if self.within is not None:
             lo = now - self.within
             ev.setdefault("seen_within_span", {}).update(
-                {c.describe(): bed.latch.get(c.uid, float("-inf")) >= lo for c in self.kids}
+                {c.describe(): bed.latch.get(c.uid, NEVER) >= lo for c in self.kids}
             )
 
     def severity(self, bed: BedState, now: float, out: dict[str, float]) -> None:
@@ -81,7 +84,7 @@ class AllOf(_Composite):
 
     def test(self, bed: BedState, now: float, active: bool) -> bool | None:
         if self.within is not None:
-            return all(self._latched(bed, now, active))
+            return self._latched(bed, now, active) == len(self.kids)
         unknown = False
         for c in self.kids:
             r = c.test(bed, now, active)
@@ -101,7 +104,7 @@ class AnyOf(_Composite):
 
     def test(self, bed: BedState, now: float, active: bool) -> bool | None:
         if self.within is not None:
-            return any(self._latched(bed, now, active))
+            return self._latched(bed, now, active) > 0
         unknown = False
         for c in self.kids:
             r = c.test(bed, now, active)
@@ -129,5 +132,5 @@ class NoneOf(_Composite):
 
     def test(self, bed: BedState, now: float, active: bool) -> bool | None:
         if self.within is not None:
-            return not any(self._latched(bed, now, active))
+            return self._latched(bed, now, active) == 0
         return not any(c.test(bed, now, active) for c in self.kids)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import operator
 import statistics
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -24,6 +25,13 @@ if TYPE_CHECKING:
 
 MIN_RUNNING_REFERENCE = 5
 """Samples a pre-infusion reference needs (as the baseline's own default)."""
+_PAST: dict[str, Callable[[float, float], bool]] = {
+    "below": operator.lt,
+    "at_most": operator.le,
+    "above": operator.gt,
+    "at_least": operator.ge,
+}
+"""Whether a value is past a limit, by the threshold's operator."""
 
 
 class _Leaf(Cond):
@@ -74,13 +82,8 @@ class Threshold(_Leaf):
         self.limit = limit
         self.hyst = hysteresis
         self.below = op in ("below", "at_most")
-        self.strict = op in ("below", "above")
         self.at_baseline = at_baseline
-
-    def _past(self, v: float, lim: float) -> bool:
-        if self.below:
-            return v < lim if self.strict else v <= lim
-        return v > lim if self.strict else v >= lim
+        self._past: Callable[[float, float], bool] = _PAST[op]
 
     def test(self, bed: BedState, now: float, active: bool) -> bool | None:
         code, v = self.ref.current(bed, now)
@@ -118,7 +121,7 @@ class Threshold(_Leaf):
         s = bed.series.get(code)
         if s is None or s.hist is None or len(s.hist) < MIN_RUNNING_REFERENCE:
             return None
-        return float(statistics.median(v for _t, v in s.hist))
+        return float(statistics.median([v for _t, v in s.hist]))
 
     def baseline_refs(self) -> Iterable[ParamRef]:
         return (self.ref,) if self.at_baseline is not None else ()
