@@ -43,30 +43,25 @@ class ParamRef:
     agree_within: float | None = None
 
     def current(self, bed: BedState, now: float) -> tuple[str | None, float | None]:
-        series = bed.series
-        code = self.codes[0]
-        s = series.get(code)
-        if s is not None and now - s.t <= self.fresh[0]:
-            # the first code is fresh: it wins, unless a second code must agree with it
-            if self.agree_within is None or s.value is None or len(self.codes) == 1:
-                return code, s.value
-        elif len(self.codes) == 1:
-            return None, None
-        agree = self.agree_within
-        found: tuple[str, float | None] | None = None
-        for code, fresh in zip(self.codes, self.fresh, strict=True):
-            s = series.get(code)
-            if s is None or now - s.t > fresh:
-                continue
-            if found is None:
-                found = (code, s.value)
-                if agree is None or s.value is None:
-                    return found
-            elif s.value is not None and found[1] is not None and agree is not None:
-                if abs(s.value - found[1]) > agree:
-                    return found[0], None  # the sources disagree: cannot tell
-                return found
-        return found or (None, None)
+        series, codes, fresh = bed.series, self.codes, self.fresh
+        s = series.get(codes[0])
+        i = 0
+        if s is None or now - s.t > fresh[0]:  # the first code is not fresh: the next that is
+            for i in range(1, len(codes)):
+                s = series.get(codes[i])
+                if s is not None and now - s.t <= fresh[i]:
+                    break
+            else:
+                return None, None
+        assert s is not None
+        v, agree = s.value, self.agree_within
+        if agree is None or v is None:
+            return codes[i], v
+        for j in range(i + 1, len(codes)):  # the next fresh value must agree with it
+            o = series.get(codes[j])
+            if o is not None and now - o.t <= fresh[j] and o.value is not None:
+                return (codes[i], None) if abs(o.value - v) > agree else (codes[i], v)
+        return codes[i], v
 
     def seen(self, bed: BedState) -> bool:
         """Any of the codes has ever arrived at this bed."""
