@@ -14,9 +14,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, select, text, type_coerce, update
+from sqlalchemy import Connection, case, func, select, text, type_coerce, update
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.store._outbox import OutboxQueries
 from app.store.alert_state import acknowledged, merge, on_station
@@ -50,11 +49,15 @@ class AlertQueries(OutboxQueries):
         The stored state is merged with what the store already knows (`alert_state.merge`):
         an acknowledgement survives later updates, and a resolved alert nobody acknowledged
         stays on the station (latching). When nothing needed merging the result is
-        `dataclasses.replace(alert, seq=...)`.
+        `dataclasses.replace(alert, seq=...)`. The transaction runs in one piece
+        (`_write_blocking`): on a SQLite file one hop to the store's writer thread, not a
+        round trip through a busy event loop per statement.
         """
-        async with self._write(alerts=True) as conn:
-            stored = await self._stored(conn, alert.id)
-            return await self._append(conn, merge(stored, alert), exists=stored is not None)
+        return await self._write_blocking(self._commit_alert, alert, alerts=True)
+
+    def _commit_alert(self, conn: Connection, alert: Alert) -> Alert:
+        stored = _stored(conn, alert.id)
+        return self._append(conn, merge(stored, alert), exists=stored is not None)
 
     async def acknowledge(self, alert_id: str, *, by: str, t: datetime) -> Alert:
         """`by` acknowledged the alert at `t`: a transition with phase ACK and a new seq.
@@ -65,28 +68,30 @@ class AlertQueries(OutboxQueries):
         """
         if not by:
             raise ValueError("acknowledge: `by` is empty")
-        async with self._write(alerts=True) as conn:
-            stored = await self._stored(conn, alert_id)
-            if stored is None:
-                raise KeyError(alert_id)
-            if stored.acked_by is not None:
-                result = stored
-                details: dict[str, Any] = {"already_by": stored.acked_by, "seq": stored.seq}
-            else:
-                result = await self._append(conn, acknowledged(stored, by=by, t=t), exists=True)
-                details = {"seq": result.seq}
-            details.update(bed=result.bed, category=result.category.value, state=result.state.value)
-            await conn.execute(
-                audit_log.insert().values(
-                    t=t, actor=by, action="alert.acknowledge", target=alert_id, details=details
-                )
+        return await self._write_blocking(self._acknowledge, alert_id, by, t, alerts=True)
+
+    def _acknowledge(self, conn: Connection, alert_id: str, by: str, t: datetime) -> Alert:
+        stored = _stored(conn, alert_id)
+        if stored is None:
+            raise KeyError(alert_id)
+        if stored.acked_by is not None:
+            result = stored
+            details: dict[str, Any] = {"already_by": stored.acked_by, "seq": stored.seq}
+        else:
+            result = self._append(conn, acknowledged(stored, by=by, t=t), exists=True)
+            details = {"seq": result.seq}
+        details.update(bed=result.bed, category=result.category.value, state=result.state.value)
+        conn.execute(
+            audit_log.insert().values(
+                t=t, actor=by, action="alert.acknowledge", target=alert_id, details=details
             )
-            return result
+        )
+        return result
 
     async def alert(self, alert_id: str) -> Alert | None:
         """The current state of one alert."""
         async with self._read() as conn:
-            return await self._stored(conn, alert_id)
+            return await conn.run_sync(_stored, alert_id)
 
     async def alerts(
         self,
@@ -202,31 +207,28 @@ class AlertQueries(OutboxQueries):
             return int(await conn.scalar(select(func.max(alert_transitions.c.seq))) or 0)
 
     # ── helpers ─────────────────────────────────────────────────────────────────────────
-    async def _stored(self, conn: AsyncConnection, alert_id: str) -> Alert | None:
-        row = (
-            (await conn.execute(select(alerts).where(alerts.c.id == alert_id)))
-            .mappings()
-            .one_or_none()
-        )
-        return None if row is None else _alert(row)
-
-    async def _append(self, conn: AsyncConnection, alert: Alert, *, exists: bool) -> Alert:
+    def _append(self, conn: Connection, alert: Alert, *, exists: bool) -> Alert:
         """Upsert the current row, append the transition, stamp both with its seq, and queue
         its outbound messages (`OutboxQueries`)."""
         values = _values(alert)
         if exists:
-            await conn.execute(update(alerts).where(alerts.c.id == alert.id).values(**values))
+            conn.execute(update(alerts).where(alerts.c.id == alert.id).values(**values))
         else:
             # seq 0 until the transition below has its key (the FK needs this row first)
-            await conn.execute(alerts.insert().values(id=alert.id, seq=0, **values))
-        result = await conn.execute(alert_transitions.insert().values(alert_id=alert.id, **values))
+            conn.execute(alerts.insert().values(id=alert.id, seq=0, **values))
+        result = conn.execute(alert_transitions.insert().values(alert_id=alert.id, **values))
         seq = inserted_id(result)
-        await conn.execute(update(alerts).where(alerts.c.id == alert.id).values(seq=seq))
+        conn.execute(update(alerts).where(alerts.c.id == alert.id).values(seq=seq))
         stored = replace(alert, seq=seq)
-        await self._outbox_alert(conn, stored)  # its outbound messages, in this transaction
+        self._outbox_alert(conn, stored)  # its outbound messages, in this transaction
         if not self._sqlite:  # other instances on this database: delivered at commit
-            await conn.execute(text("SELECT pg_notify(:channel, :seq)"), NOTIFY | {"seq": str(seq)})
+            conn.execute(text("SELECT pg_notify(:channel, :seq)"), NOTIFY | {"seq": str(seq)})
         return stored
+
+
+def _stored(conn: Connection, alert_id: str) -> Alert | None:
+    row = conn.execute(select(alerts).where(alerts.c.id == alert_id)).mappings().one_or_none()
+    return None if row is None else _alert(row)
 
 
 def _values(a: Alert) -> dict[str, Any]:

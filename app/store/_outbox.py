@@ -14,8 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, type_coerce, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection, delete, func, select, type_coerce, update
 
 from app.store.base import StoreBase
 from app.store.schema import outbox, patients
@@ -65,12 +64,14 @@ class OutboxQueries(StoreBase):
         """Queue `router`'s messages with every alert transition committed from now on."""
         self._outbox_router = router
 
-    async def _outbox_alert(self, conn: AsyncConnection, alert: Alert) -> None:
+    def _outbox_alert(self, conn: Connection, alert: Alert) -> None:
+        """Queue `alert`'s messages in `conn`'s transaction (blocking API: the alert commit's
+        transaction runs in one piece, `StoreBase._write_blocking`)."""
         router = self._outbox_router
         if router is None:
             return
         c = patients.c
-        patient = await conn.scalar(
+        patient = conn.scalar(
             select(c.study_id)
             .where(c.bed == alert.bed, c.discharged_at.is_(None))
             .order_by(c.enrolled_at.desc())
@@ -78,7 +79,7 @@ class OutboxQueries(StoreBase):
         )
         items = router(alert, patient or "")
         if items:
-            await conn.execute(outbox.insert(), [_values(i) for i in items])
+            conn.execute(outbox.insert(), [_values(i) for i in items])
 
     async def enqueue(self, items: Iterable[OutboxItem]) -> int:
         """Queue messages that belong to no alert transition (periodic numerics); one already

@@ -64,14 +64,14 @@ class StoreBase:
                 )
             yield conn
 
-    async def _write_blocking(self, fn: Callable[..., T], *args: Any) -> T:
+    async def _write_blocking(self, fn: Callable[..., T], *args: Any, alerts: bool = False) -> T:
         """`fn(conn, *args)`, written with SQLAlchemy's blocking API, in one write transaction:
         on a SQLite file in the store's lane (one hop to its thread, `app.store.sqlite_lane`),
-        elsewhere on an async connection (`run_sync`)."""
+        elsewhere on an async connection (`run_sync`; `alerts`: under the alert lock)."""
         if self._lane is not None:
             async with self._write_lock:
                 return await self._lane.write(fn, *args)
-        async with self._write() as conn:
+        async with self._write(alerts=alerts) as conn:
             return await conn.run_sync(fn, *args)
 
     def _upsert(self, table: Table) -> Any:
