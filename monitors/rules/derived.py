@@ -33,9 +33,6 @@ class Derived:
     def code(self) -> str:
         return self.param.code
 
-    def compute(self, *values: float) -> float | None:
-        return self.fn(*values)
-
 
 SPO2, FIO2, PAO2 = ix.SPO2, ix.FIO2, ix.PAO2
 PPLAT, PEEP, PMEAN, VTE = ix.PPLAT, ix.PEEP, ix.PMEAN, ix.VTE
