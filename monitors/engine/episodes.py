@@ -19,9 +19,8 @@ from core.model import Alert, DeviceEvent, Phase, Priority
 from core.records import format_time
 from monitors.engine.lifecycle import Episode, EpisodeBook, EpState, Trigger, alert, step
 from monitors.engine.plan import Plan
-from monitors.engine.state import BedState, RuleRun
+from monitors.engine.state import NEVER, BedState, RuleRun
 from monitors.rules.conditions import Stale, walk
-from monitors.rules.conditions.base import NEVER
 from monitors.rules.ruleset import Rule, RuleSet
 
 _NS = uuid.UUID("5f1c7a52-3a8e-4d0e-9f57-1b2f4c6d8e90")  # namespace of iaewatch alert ids

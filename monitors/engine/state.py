@@ -11,11 +11,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from core.model import DeviceEvent
-from monitors.rules.conditions.base import NEVER
 
 if TYPE_CHECKING:
     from monitors.engine.lifecycle import Episode
 
+NEVER = float("-inf")  # conditions.base.NEVER too: importing it here would make a circle
 CADENCE_GAPS = 8  # intervals a source's cadence is learned from
 
 

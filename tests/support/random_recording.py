@@ -155,44 +155,28 @@ def _second(rng: random.Random, bed: _Bed, s: int, ts: str) -> Iterator[dict[str
 
 
 def _event(rng: random.Random, bed: str, i: int, ts: str) -> dict[str, Any] | None:
+    def event(name: str, **fields: Any) -> dict[str, Any]:
+        return {"t": ts, "bed": bed, "event": name, **fields}
+
     r = rng.random()
     if r < 0.0004:
         rhythm = rng.choice(["VT", "AF", "SVT", "brady", "VF"])
-        return {
-            "t": ts,
-            "bed": bed,
-            "event": "arrhythmia",
-            "rhythm": rhythm,
-            "sustained": rng.random() < 0.5,
-            "device": f"mon-{i}",
-        }
+        sustained = rng.random() < 0.5
+        return event("arrhythmia", rhythm=rhythm, sustained=sustained, device=f"mon-{i}")
     if r < 0.0007:
         sign = rng.choice(["rash", "urticaria", "wheeze", "rigors", "flushing"])
-        return {"t": ts, "bed": bed, "event": "clinical_sign", "sign": sign, "source": "clinician"}
+        return event("clinical_sign", sign=sign, source="clinician")
     if r < 0.0009:
-        pao2 = round(rng.uniform(50, 120), 1)
-        return {"t": ts, "bed": bed, "event": "blood_gas", "pao2_mmhg": pao2, "source": "clinician"}
+        return event("blood_gas", pao2_mmhg=round(rng.uniform(50, 120), 1), source="clinician")
     if r < 0.00095:
-        return {
-            "t": ts,
-            "bed": bed,
-            "event": "device_disconnected",
-            "device": f"vent-{i}",
-            "source": "driver",
-        }
+        return event("device_disconnected", device=f"vent-{i}", source="driver")
     if r < 0.0010:
-        return {
-            "t": ts,
-            "bed": bed,
-            "event": "device_connected",
-            "device": f"vent-{i}",
-            "source": "driver",
-        }
+        return event("device_connected", device=f"vent-{i}", source="driver")
     if r < 0.00105:
         kind = rng.choice(["occlusion", "low_battery"])
-        return {"t": ts, "bed": bed, "event": "pump_alarm", "kind": kind, "device": f"pump-{i}"}
+        return event("pump_alarm", kind=kind, device=f"pump-{i}")
     if r < 0.0011:
-        return {"t": ts, "bed": bed, "event": "pump_alarm_cleared", "device": f"pump-{i}"}
+        return event("pump_alarm_cleared", device=f"pump-{i}")
     return None
 
 
