@@ -28,6 +28,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from proc import rss_mib
+
 from app.commands.replay import read_records
 from core.records import parse_record
 from monitors import Stepper, build_engine
@@ -108,12 +110,6 @@ def generate(path: Path, hours: float, beds: int, seed: int = 7) -> int:
     return lines
 
 
-def rss_mib() -> float:
-    """This process's resident memory now (Linux)."""
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
 def measure(path: Path) -> dict[str, float]:
     """One pass in chunks of the file's lines; each chunk is timed three ways back to back,
     so that the load of a busy machine weighs on the yardstick and on the replay alike:
@@ -152,7 +148,7 @@ def measure(path: Path) -> dict[str, float]:
                 transitions += len(feed(msg))
                 last = msg.t
             t_replay += clock() - t
-            rss.append(rss_mib())
+            rss.append(rss_mib(os.getpid()))
     if last is not None:
         transitions += len(stepper.advance(last))
     return {

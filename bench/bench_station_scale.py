@@ -47,6 +47,7 @@ from bench_engine import MONITOR as ENGINE_MONITOR
 from bench_engine import PUMP as ENGINE_PUMP
 from bench_engine import VENT as ENGINE_VENT
 from broker import Broker
+from proc import cpu_s, rss_mib
 from realtime import free_port
 
 # the codes the rules read, in their canonical units, at a stable patient's values (code,
@@ -71,18 +72,6 @@ SECRET = "bench-" + "x" * 40
 METRICS_TOKEN = "bench-metrics-" + "m" * 32
 SLOTS = 10
 """Slots per second the beds' sends are spread over (`--burst`: one)."""
-
-
-def cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def station_main(db_url: str, mqtt_url: str, port: int) -> None:

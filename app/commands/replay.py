@@ -51,7 +51,7 @@ def read_records(
         if not text or text.isspace():  # a blank line (the test strip() would make, copy-free)
             continue
         msg = parse_record(text, line=n)
-        if last_t is not None and msg.t is not last_t and msg.t < last_t:
+        if last_t is not None and msg.t < last_t:
             raise RecordError(
                 f"time goes backwards: {format_time(msg.t)} after {format_time(last_t)}", line=n
             )

@@ -52,7 +52,6 @@ class Intake:
         self._derived_by_trigger = plan.derived_by_trigger
         self._conv: dict[tuple[str, str], Callable[[float], float] | None] = {}
         self._feeds = plan.feeds
-        self._jump_pct = plan.feeds.outlier_jump_pct
         # values of a feed that can be an outlier (not settings: doses, the study pump)
         self._screened = frozenset(plan.watched) - _AGENT_SET - _STUDY_PUMP_CODES
         # the POSIX time of the last observation's datetime: a recording's values of one
@@ -124,10 +123,10 @@ class Intake:
                 usable = False
             elif code in self._screened:
                 last = s.value
-                # the common case inline: nothing held, and near the last value
+                # `_held_back` only when it can hold: a value held, or one far from the last
                 if (
                     s.held is not None
-                    or (last is not None and abs(value - last) > abs(last) * self._jump_pct / 100.0)
+                    or (last is not None and not _near(value, last, self._feeds.outlier_jump_pct))
                 ) and self._held_back(bed, s, code, ts, value, msg, out):
                     return
         self.store(bed, code, ts, value if usable else None, msg.device, msg.t, out)
