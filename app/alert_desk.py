@@ -75,11 +75,21 @@ class AlertDesk:
 
     async def commit(self, alert: Alert) -> Alert:
         """Commit `alert` to the store, then publish it. Returns it with its seq."""
+        (committed,) = await self.commit_all([alert])
+        return committed
+
+    async def commit_all(self, batch: list[Alert]) -> list[Alert]:
+        """Commit `batch` in one transaction, then publish each, in order. Returns them with
+        their seqs."""
+        if not batch:
+            return []
+        acks: list[Alert] = []
         async with self.lock:
-            committed = await self._store.commit_alert(alert)
+            committed = await self._store.commit_alerts(batch)
             if self.seen_seq is None:
-                self.seen_seq = (committed.seq or 1) - 1
-            _, acks = await self._fill(committed)
+                self.seen_seq = (committed[0].seq or 1) - 1
+            for alert in committed:
+                acks += (await self._fill(alert))[1]
         await self._tell_acks(acks)
         return committed
 

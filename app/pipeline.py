@@ -1,14 +1,17 @@
 """The service's spine: bus → (store, rules engine) → alert desk → stations.
 
-One subscriber drains the bus: what has arrived is taken in one go (`app.backlog`) and
-handled `SLICE` messages per turn of the event loop, in arrival order, so that the service and
-`iaewatch replay` give the same transitions for the same messages. When the pipeline is behind
-(the oldest message waiting is more than `PRIORITY_AFTER_S` old by the clock; a backlog is
-numerics), events go first: each, with the observations of its own bed that came before it,
-passes the numerics of the other beds, and an alarm arriving meanwhile waits for one slice at
+One subscriber drains the bus: what has arrived is taken in one go (`app.backlog`; an MQTT
+batch of numerics still undecoded) and handled `SLICE` messages per turn of the event loop, in
+arrival order, so that the service and `iaewatch replay` give the same transitions for the
+same messages. When the pipeline is behind (the oldest message waiting more than
+`PRIORITY_AFTER_S` old by the clock, or more than `BACKLOG_AFTER_S` with more than a slice
+waiting; a backlog is numerics), events go first: each,
+with the observations of its own bed that came before it, passes the numerics of the other
+beds (which stay undecoded meanwhile), and an alarm arriving meanwhile waits for one slice at
 most (behind, the ticker below already runs ahead of the messages, so the service could not
 match a replay then anyway). Each bed's messages reach the engine in the order they came; no
 observation is dropped (the lag metric, `iaewatch_pipeline_lag_seconds`, shows a backlog).
+The alerts of what one turn handled are committed in one transaction, then pushed.
 Then:
 - observations go to the batch writer (off the hot path) and, coalesced, to the hub (newest
   value per code: the station's display is thinned, the rules are not);
@@ -56,6 +59,9 @@ SLICE = 256
 """Messages handled per turn of the event loop (some milliseconds of engine time)."""
 PRIORITY_AFTER_S = 0.1
 """Behind by more than this, events pass the numerics waiting (module docstring)."""
+BACKLOG_AFTER_S = 0.01
+"""With more than a slice waiting, behind by more than this is behind: a burst of every bed's
+numerics would hold an alarm back some 100 ms otherwise (`bench_station_scale --burst`)."""
 COMMIT_RETRY_MAX_S = 10.0
 _CONNECTION_EVENTS = {
     "device_connected": "connected",
@@ -136,26 +142,30 @@ class Pipeline:
                 await asyncio.sleep(0)  # a turn for the socket readers (an alarm may be there)
             else:
                 try:
-                    backlog.add([await sub.get()])
+                    backlog.add([await sub.get_item()])
                 except EOFError:
                     return
-            backlog.add(sub.get_ready())
-            if backlog.events and self._behind(backlog.oldest()):
+            backlog.add(sub.get_ready_items())
+            if backlog.events and self._behind(backlog):
                 await self.handle_in_order(backlog.take_events())
             await self.handle_in_order(backlog.take(SLICE))
 
-    def _behind(self, oldest: Message) -> bool:
-        return (self.ctx.clock.now() - oldest.t).total_seconds() > PRIORITY_AFTER_S
+    def _behind(self, backlog: Backlog) -> bool:
+        """The oldest message waiting is late, or more than a slice waits (an event would
+        wait turns) and has begun to be late."""
+        late = (self.ctx.clock.now() - backlog.oldest().t).total_seconds()
+        return late > PRIORITY_AFTER_S or (backlog.waiting > SLICE and late > BACKLOG_AFTER_S)
 
     async def handle(self, msg: Message) -> None:
         """One message: stored, shown, through the engine; its alerts committed and pushed."""
         await self.handle_in_order([msg])
 
     async def handle_in_order(self, msgs: list[Message]) -> None:
-        """Messages in their order through the engine, each stored; a bed's numerics are
-        shown once (its newest value per code), each event's alerts (and those before them)
-        are committed and pushed before the next event. A message that fails is logged: one
-        bad message must never stop the spine."""
+        """Messages in their order through the engine, each stored; the alerts they caused
+        committed in one transaction and pushed, then each bed's numerics shown once (its
+        newest value per code). A message that fails is logged: one bad message must never
+        stop the spine. (A list is one slice, or the events passing a backlog: a commit per
+        event made a burst's alarms queue behind each other's commits.)"""
         if not msgs:
             return
         alerts: list[Alert] = []
@@ -176,15 +186,13 @@ class Pipeline:
                 await self._event(msg)
                 async with lock:
                     alerts += feed(msg)
-                await self._commit(alerts)
-                alerts = []
             except Exception:
                 log.exception("pipeline: failed to handle %r", msg)
         self.ctx.metrics.observed(observed)
+        await self._commit(alerts)
         hub = self.ctx.hub
         for bed, values in shown.items():
             await hub.publish_numerics(bed, values)
-        await self._commit(alerts)
         now = self.ctx.clock.now()
         for msg in msgs:
             self.last_processed[msg.bed] = now  # read by app.watchdog
@@ -222,24 +230,25 @@ class Pipeline:
         await self._commit(alerts)
 
     async def _commit(self, alerts: list[Alert]) -> None:
-        """Commit (then push) each transition; a failing database is retried, never skipped:
-        the drain waits, and the bus keeps what arrives meanwhile, in order."""
-        for alert in alerts:
-            delay = COMMIT_RETRY_S
-            while True:
-                try:
-                    await self.ctx.alerts.commit(alert)
-                    break
-                except Exception:
-                    log.exception(
-                        "pipeline: could not commit alert %s (%s at %s); retrying in %.1f s",
-                        alert.id,
-                        alert.category,
-                        alert.bed,
-                        delay,
-                    )
-                    await self.ctx.clock.sleep(delay)
-                    delay = min(delay * 2, COMMIT_RETRY_MAX_S)
+        """Commit (then push) the transitions, in one transaction; a failing database is
+        retried, never skipped: the drain waits, and the bus keeps what arrives meanwhile."""
+        delay = COMMIT_RETRY_S
+        while alerts:
+            try:
+                await self.ctx.alerts.commit_all(alerts)
+                return
+            except Exception:
+                first = alerts[0]
+                log.exception(
+                    "pipeline: could not commit %d alert(s) (%s: %s at %s); retrying in %.1f s",
+                    len(alerts),
+                    first.id,
+                    first.category,
+                    first.bed,
+                    delay,
+                )
+                await self.ctx.clock.sleep(delay)
+                delay = min(delay * 2, COMMIT_RETRY_MAX_S)
 
 
 async def load_snapshot(store: Store, engine: TrialEngine, at: datetime) -> Snapshot:

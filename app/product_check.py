@@ -114,7 +114,7 @@ async def check_pump_start(ctx: AppContext, ev: DeviceEvent) -> Alert | None:
 @contextlib.asynccontextmanager
 async def product_guard_service(ctx: AppContext) -> AsyncIterator[None]:
     """Watch the bus for pump starts for the app's lifetime (a `Service`)."""
-    sub = ctx.bus.subscribe()
+    sub = ctx.bus.subscribe(events_only=True)
 
     async def run() -> None:
         while True:

@@ -21,8 +21,11 @@ from typing import Any
 import aiomqtt
 import paho.mqtt.client as mqtt
 
-READ_BURST = 16
-"""Packets read per wake-up of the socket reader at most (the rest waits for the next turn)."""
+READ_BURST = 256
+"""Packets read per wake-up of the socket reader at most (the rest waits for the next turn):
+a burst's messages are framed and queued undecoded (`app.mqtt.bus`), some tens of µs each."""
+RECV_BYTES = 256 * 1024
+"""Bytes asked of the socket per read."""
 
 
 def _more_waiting(sock: Any) -> bool:
@@ -31,6 +34,34 @@ def _more_waiting(sock: Any) -> bool:
     if pending is not None and pending() > 0:
         return True
     return bool(select.select([sock], [], [], 0)[0])
+
+
+class _BufferedRecv:
+    """paho's socket reads, served from one large read: paho reads each packet's header a
+    byte at a time, so a burst of messages cost four system calls per message, each of which
+    let another thread take the GIL (the store's writer) and the reader wait for it back."""
+
+    def __init__(self, client: mqtt.Client) -> None:
+        self._recv = client._sock_recv  # paho's own (TLS handled there)
+        self._data = b""
+        self._pos = 0
+
+    @property
+    def holding(self) -> bool:
+        """Bytes read from the socket and not yet handed to paho."""
+        return self._pos < len(self._data)
+
+    def recv(self, bufsize: int) -> bytes:
+        """Up to `bufsize` bytes (paho's `_sock_recv`)."""
+        if self._pos >= len(self._data):
+            data = self._recv(RECV_BYTES)  # b"" at end of stream; raises when nothing waits
+            if len(data) <= bufsize:
+                return data
+            self._data, self._pos = data, 0
+        end = self._pos + bufsize
+        chunk = self._data[self._pos : end]
+        self._pos = end
+        return chunk
 
 
 class StationClient(aiomqtt.Client):
@@ -69,13 +100,20 @@ class StationClient(aiomqtt.Client):
             self._handle(message)
 
     def _on_socket_open(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
+        buffered = _BufferedRecv(client)
+        client._sock_recv = buffered.recv  # type: ignore[method-assign]
+
         def read_waiting() -> None:
             try:
                 for _ in range(READ_BURST):
                     client.loop_read()
                     live = client.socket()
-                    if live is None or not _more_waiting(live):
-                        break
+                    if live is None:
+                        return
+                    if not buffered.holding and not _more_waiting(live):
+                        return
+                if buffered.holding:  # the socket may have nothing new to wake the reader
+                    self._loop.call_soon(read_waiting)
             except Exception as exc:  # a broken connection: aiomqtt's way of saying it
                 if not self._disconnected.done():
                     self._disconnected.set_exception(exc)

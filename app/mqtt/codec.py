@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 
+from core.bus import WireBatch
 from core.errors import RecordError
 from core.model import Message, Observation
-from core.records import record_from_dict, to_record
+from core.records import parse_time, record_from_dict, to_record
 
 KINDS = frozenset({"obs", "event", "state", "alarm"})
 RETAINED_KINDS = frozenset({"state", "alarm"})
@@ -66,6 +68,30 @@ def _decode(kind: str, payload: bytes, *, batch: bool) -> list[Message]:
             raise RecordError(f"a {kind!r} message that is not one")
         out.append(msg)
     return out
+
+
+_HEAD = re.compile(
+    rb'[ \t\r\n]*\[?[ \t\r\n]*\{"t": "([^"\\]{1,64})", "bed": ("(?:[^"\\]|\\.){1,256}")'
+)
+"""The start of an `obs` payload as `encode_observations` writes it: the first record's time
+and bed (a JSON string: a bed name may be escaped)."""
+
+
+def wire_batch(payload: bytes, decode: Callable[[bytes], list[Message]]) -> WireBatch | None:
+    """An `obs` payload as a batch decoded when taken: its bed and first time read from its
+    head, without decoding the rest (a gateway's batch is one bed's, in time order). None
+    when the head is not as `encode_observations` writes it: then decode it at once."""
+    m = _HEAD.match(payload)
+    if m is None:
+        return None
+    try:
+        t = parse_time(m.group(1).decode())
+        bed = json.loads(m.group(2))
+    except (RecordError, ValueError):
+        return None
+    if not isinstance(bed, str) or not bed:
+        return None
+    return WireBatch(bed, t, payload.count(b'{"t": ') or 1, payload, decode)
 
 
 def segment(text: str) -> str:

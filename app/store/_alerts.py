@@ -1,7 +1,7 @@
 """Alerts: the current state per alert id (`alerts`) and every transition (`alert_transitions`,
 whose autoincrement key is the global `seq` websocket clients resume from).
 
-`commit_alert` and `acknowledge` run under a lock that makes seq order equal commit order
+`commit_alert(s)` and `acknowledge` run under a lock that makes seq order equal commit order
 (SQLite: BEGIN IMMEDIATE; PostgreSQL: a transaction-scoped advisory lock), so a client that
 has seen seq N and asks for what came after can never miss a smaller seq committed later.
 """
@@ -9,7 +9,7 @@ has seen seq N and asks for what came after can never miss a smaller seq committ
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -53,7 +53,16 @@ class AlertQueries(OutboxQueries):
         (`_write_blocking`): on a SQLite file one hop to the store's writer thread, not a
         round trip through a busy event loop per statement.
         """
-        return await self._write_blocking(self._commit_alert, alert, alerts=True)
+        (committed,) = await self.commit_alerts([alert])
+        return committed
+
+    async def commit_alerts(self, batch: Sequence[Alert]) -> list[Alert]:
+        """`commit_alert` of each, in order, in one transaction (consecutive seqs): the
+        transitions one message caused, or a burst's, cost one commit, not one each."""
+        return await self._write_blocking(self._commit_alerts, batch, alerts=True)
+
+    def _commit_alerts(self, conn: Connection, batch: Sequence[Alert]) -> list[Alert]:
+        return [self._commit_alert(conn, alert) for alert in batch]
 
     def _commit_alert(self, conn: Connection, alert: Alert) -> Alert:
         stored = _stored(conn, alert.id)

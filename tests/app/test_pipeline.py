@@ -28,20 +28,21 @@ T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 
 
 class FlakyStore:
-    """A store whose first `failures` alert commits fail as a locked database does."""
+    """A store whose first `failures` alert commits fail as a locked database does (a
+    commit of several alerts fails or holds as one)."""
 
     def __init__(self, failures: int) -> None:
         self.failures = failures
         self.committed: list[Alert] = []
         self.attempts = 0
 
-    async def commit_alert(self, alert: Alert) -> Alert:
+    async def commit_alerts(self, batch: list[Alert]) -> list[Alert]:
         self.attempts += 1
         if self.failures > 0:
             self.failures -= 1
             raise OSError("database is locked")
-        done = replace(alert, seq=len(self.committed) + 1)
-        self.committed.append(done)
+        done = [replace(a, seq=len(self.committed) + 1 + i) for i, a in enumerate(batch)]
+        self.committed += done
         return done
 
     async def add_messages(self, *a: Any, **k: Any) -> None:
@@ -236,11 +237,45 @@ async def test_behind_an_alarm_arriving_mid_backlog_waits_for_one_slice_at_most(
     assert_every_numeric_reached_the_engine(pipeline, hub)
 
 
-async def test_keeping_up_messages_go_in_arrival_order() -> None:
-    clock = VirtualClock(T0)  # not behind: the replay's order holds
+async def test_a_backlog_not_late_goes_in_arrival_order() -> None:
+    clock = VirtualClock(T0)  # all of it at once, none late (a recording): the replay's order
     pipeline, hub, bus = backlogged(clock)
     bus.publish_nowait(occlusion())
     async with draining(pipeline):
         await run_until_handled(clock, pipeline, TOTAL + 1)
     assert set(numerics_before_alert(hub)) == set(BEDS)
+    assert_every_numeric_reached_the_engine(pipeline, hub)
+
+
+async def test_keeping_up_messages_go_in_arrival_order() -> None:
+    clock = VirtualClock(T0)  # on time, and less than a slice waiting: the replay's order
+    hub = RecordingHub()
+    pipeline = pipeline_of(clock, FlakyStore(failures=0), hub)
+    beds = BEDS[-(SLICE // len(NUMERICS) - 1) :]
+    for bed in beds:
+        for code, value, unit in NUMERICS:
+            pipeline.ctx.bus.publish_nowait(
+                Observation(t=T0, bed=bed, code=code, value=value, unit=unit, device="mon")
+            )
+    pipeline.ctx.bus.publish_nowait(occlusion())
+    fed: list[str] = []
+    feed = pipeline.stepper.feed
+
+    def logged(msg: Observation | DeviceEvent) -> list[Alert]:
+        fed.append("alarm" if isinstance(msg, DeviceEvent) else msg.bed)
+        return feed(msg)
+
+    pipeline.stepper.feed = logged  # type: ignore[method-assign]
+    async with draining(pipeline):
+        await run_until_handled(clock, pipeline, len(beds) * len(NUMERICS) + 1)
+    assert fed == [bed for bed in beds for _ in NUMERICS] + ["alarm"]
+
+
+async def test_more_than_a_slice_waiting_and_a_little_late_an_alarm_passes() -> None:
+    clock = VirtualClock(T0 + timedelta(milliseconds=50))  # the alarm would wait many turns
+    pipeline, hub, bus = backlogged(clock)
+    bus.publish_nowait(occlusion())
+    async with draining(pipeline):
+        await run_until_handled(clock, pipeline, TOTAL + 1)
+    assert set(numerics_before_alert(hub)) <= {ALARM_BED}
     assert_every_numeric_reached_the_engine(pipeline, hub)

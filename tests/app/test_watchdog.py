@@ -38,9 +38,9 @@ class Store:
         self.committed: list[Alert] = []
         self.on_station = on_station or []
 
-    async def commit_alert(self, alert: Alert) -> Alert:
-        done = replace(alert, seq=len(self.committed) + 1)
-        self.committed.append(done)
+    async def commit_alerts(self, batch: list[Alert]) -> list[Alert]:
+        done = [replace(a, seq=len(self.committed) + 1 + i) for i, a in enumerate(batch)]
+        self.committed += done
         return done
 
     async def station_episodes(self) -> list[StationEpisode]:

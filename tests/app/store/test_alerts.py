@@ -57,6 +57,33 @@ async def test_commit_assigns_increasing_seqs_and_returns_the_alert(store: Store
     assert await store.alert("nope") is None
 
 
+async def test_commit_alerts_takes_several_in_one_transaction_in_order(
+    store: Store, migrated_url: str
+) -> None:
+    first = await store.commit_alert(alert("a1"))
+    batch = [alert("a1", Phase.UPDATE, 1), alert("a2", bed="ICU-2"), alert("a1", Phase.END, 2)]
+    other = await Store.open(migrated_url)  # a second instance committing meanwhile
+    try:
+        done, theirs = await asyncio.gather(
+            store.commit_alerts(batch), other.commit_alert(alert("b1", bed="ICU-3"))
+        )
+    finally:
+        await other.close()
+    seqs = [a.seq for a in done]
+    assert seqs in ([2, 3, 4], [3, 4, 5])  # consecutive: nothing of the other's in between
+    assert [(a.id, a.phase, a.seq) for a in done] == [
+        (a.id, a.phase, q) for a, q in zip(batch, seqs, strict=True)
+    ]
+    assert theirs.seq in ({5} if seqs[0] == 2 else {2})
+    assert (
+        await store.transitions_after(first.seq or 0, 2)
+        == sorted([*done, theirs], key=lambda a: a.seq or 0)[:2]
+    )
+    stored = await store.alert("a1")
+    assert stored is not None and stored.seq == seqs[-1] and stored.phase is Phase.END
+    assert await store.commit_alerts([]) == []
+
+
 async def test_resolved_unacknowledged_alerts_latch_on_the_station(store: Store) -> None:
     await store.commit_alert(alert("a1"))
     await store.commit_alert(alert("a2", category=Category.ARRHYTHMIA, priority=Priority.HIGH))
