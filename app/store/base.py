@@ -66,11 +66,12 @@ class StoreBase:
 
     async def _write_blocking(self, fn: Callable[..., T], *args: Any, alerts: bool = False) -> T:
         """`fn(conn, *args)`, written with SQLAlchemy's blocking API, in one write transaction:
-        on a SQLite file in the store's lane (one hop to its thread, `app.store.sqlite_lane`),
-        elsewhere on an async connection (`run_sync`; `alerts`: under the alert lock)."""
+        on a SQLite file in the store's lane (one hop to its thread, `app.store.sqlite_lane`;
+        `alerts`: on the loop itself when it can), elsewhere on an async connection
+        (`run_sync`; `alerts`: under the alert lock)."""
         if self._lane is not None:
             async with self._write_lock:
-                return await self._lane.write(fn, *args)
+                return await self._lane.write(fn, *args, urgent=alerts)
         async with self._write(alerts=alerts) as conn:
             return await conn.run_sync(fn, *args)
 

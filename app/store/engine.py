@@ -45,16 +45,18 @@ def in_memory(url: str) -> bool:
     return parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
 
 
-def make_sqlite_sync_engine(url: str) -> Engine:
+def make_sqlite_sync_engine(url: str, *, waits: bool = True) -> Engine:
     """A blocking engine on the same SQLite file as `make_engine(url)`, with its settings
-    (for `app.store.sqlite_lane`, which runs it in a thread of its own)."""
+    (for `app.store.sqlite_lane`). `waits` False: no busy timeout ("database is locked" at
+    once when another connection writes) and no automatic checkpoint, for a transaction run
+    on the event loop itself, which must never wait on a lock or copy the WAL back."""
     parsed = make_url(async_url(url)).set(drivername="sqlite")
     engine = create_engine(parsed, json_serializer=json_dumps, poolclass=pool.SingletonThreadPool)
-    _configure_sqlite(engine)
+    _configure_sqlite(engine, waits=waits)
     return engine
 
 
-def _configure_sqlite(sync_engine: Engine) -> None:
+def _configure_sqlite(sync_engine: Engine, *, waits: bool = True) -> None:
     @event.listens_for(sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we emit BEGIN ourselves (see module doc)
@@ -62,7 +64,9 @@ def _configure_sqlite(sync_engine: Engine) -> None:
         try:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS if waits else 0}")
+            if not waits:
+                cursor.execute("PRAGMA wal_autocheckpoint=0")
         finally:
             cursor.close()
 
