@@ -6,30 +6,12 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from factories import make_alert
 
 from app.store import Store, upgrade
-from core.model import Alert, AlertState, Category, Phase, Priority
-
-T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
-
-
-def alert(alert_id: str) -> Alert:
-    return Alert(
-        id=alert_id,
-        bed="ICU-1",
-        category=Category.HYPOTENSION,
-        rule="hypotension",
-        priority=Priority.HIGH,
-        phase=Phase.START,
-        state=AlertState.ACTIVE,
-        onset=T0,
-        t=T0,
-        message="MAP 58",
-    )
 
 
 @pytest.fixture
@@ -50,10 +32,10 @@ async def test_an_alert_commits_on_the_loop_when_the_lock_is_free(
     store, _ = sqlite_file
     lane = store._lane
     assert lane is not None
-    committed = await store.commit_alerts([alert("a1"), alert("a2")])
+    committed = await store.commit_alerts([make_alert(1), make_alert(2)])
     assert [a.seq for a in committed] == [1, 2]
     assert lane.here == 1
-    assert (await store.alert("a2")) == committed[1]
+    assert (await store.alert("alert-2")) == committed[1]
 
 
 async def test_an_alert_waits_in_the_lane_while_another_process_writes(
@@ -65,7 +47,7 @@ async def test_an_alert_waits_in_the_lane_while_another_process_writes(
     other = sqlite3.connect(path, isolation_level=None)  # stands for another process
     other.execute("BEGIN IMMEDIATE")
     try:
-        commit = asyncio.create_task(store.commit_alert(alert("a1")))
+        commit = asyncio.create_task(store.commit_alert(make_alert(1)))
         await asyncio.sleep(0.3)
         assert not commit.done()  # waiting for the lock, in the lane: the loop runs on
     finally:
