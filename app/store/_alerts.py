@@ -14,7 +14,17 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, case, func, select, text, type_coerce, update
+from sqlalchemy import (
+    Connection,
+    Select,
+    String,
+    case,
+    cast,
+    func,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.engine import RowMapping
 
 from app.store._outbox import OutboxQueries
@@ -220,19 +230,38 @@ class AlertQueries(OutboxQueries):
         """Upsert the current row, append the transition, stamp both with its seq, and queue
         its outbound messages (`OutboxQueries`)."""
         values = _values(alert)
-        if exists:
-            conn.execute(update(alerts).where(alerts.c.id == alert.id).values(**values))
-        else:
+        if not exists:
             # seq 0 until the transition below has its key (the FK needs this row first)
             conn.execute(alerts.insert().values(id=alert.id, seq=0, **values))
-        result = conn.execute(alert_transitions.insert().values(alert_id=alert.id, **values))
-        seq = inserted_id(result)
-        conn.execute(update(alerts).where(alerts.c.id == alert.id).values(seq=seq))
+            values = {}
+        if self._sqlite:
+            result = conn.execute(
+                alert_transitions.insert().values(alert_id=alert.id, **_values(alert))
+            )
+            seq = inserted_id(result)
+            conn.execute(update(alerts).where(alerts.c.id == alert.id).values(seq=seq, **values))
+        else:
+            seq = int(conn.execute(_pg_append(alert, values)).scalar_one())
         stored = replace(alert, seq=seq)
         self._outbox_alert(conn, stored)  # its outbound messages, in this transaction
-        if not self._sqlite:  # other instances on this database: delivered at commit
-            conn.execute(text("SELECT pg_notify(:channel, :seq)"), NOTIFY | {"seq": str(seq)})
         return stored
+
+
+def _pg_append(alert: Alert, values: dict[str, Any]) -> Select[tuple[int, Any]]:
+    """On PostgreSQL, one statement (one round trip, not four): the transition appended, the
+    current row given its seq (and `values`), and the seq sent to other instances on
+    `ALERT_CHANNEL` (delivered at commit)."""
+    c = alert_transitions.c
+    tr = (
+        alert_transitions.insert()
+        .values(alert_id=alert.id, **_values(alert))
+        .returning(c.seq)
+        .cte("tr")
+    )
+    seq = select(tr.c.seq).scalar_subquery()
+    current = update(alerts).where(alerts.c.id == alert.id).values(seq=seq, **values)
+    notify = func.pg_notify(ALERT_CHANNEL, cast(tr.c.seq, String))
+    return select(tr.c.seq, notify).add_cte(current.cte("current"))
 
 
 def _stored(conn: Connection, alert_id: str) -> Alert | None:

@@ -7,11 +7,12 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 
-from sqlalchemy import CursorResult, Table, text
+from sqlalchemy import CursorResult, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.store.engine import WRITE_OPTION, in_memory
+from app.store.pg_lane import PgLane
 from app.store.sqlite_lane import SqliteLane
 from core.clock import Clock
 
@@ -33,10 +34,11 @@ class StoreBase:
         self._url = url
         self._sqlite = engine.dialect.name == "sqlite"
         # SQLite has one writer at a time anyway: queue our own writers here, not in the busy
-        # handler. PostgreSQL: only alert commits queue (see ALERT_LOCK_KEY).
+        # handler. PostgreSQL: only alert commits queue (see ALERT_LOCK_KEY and PgLane).
         self._write_lock = asyncio.Lock()
         self._alert_lock = asyncio.Lock()
         self._lane = SqliteLane(url) if self._sqlite and not in_memory(url) else None
+        self._pg_lane = None if self._sqlite else PgLane(url, ALERT_LOCK_KEY)
 
     @property
     def dialect(self) -> str:
@@ -49,30 +51,27 @@ class StoreBase:
             yield conn
 
     @contextlib.asynccontextmanager
-    async def _write(self, *, alerts: bool = False) -> AsyncIterator[AsyncConnection]:
+    async def _write(self) -> AsyncIterator[AsyncConnection]:
         """One write transaction; committed when the block ends, rolled back on error."""
-        if self._sqlite:
-            lock: contextlib.AbstractAsyncContextManager[Any] = self._write_lock
-        elif alerts:
-            lock = self._alert_lock
-        else:
-            lock = contextlib.nullcontext()
+        lock: contextlib.AbstractAsyncContextManager[Any] = (
+            self._write_lock if self._sqlite else contextlib.nullcontext()
+        )
         async with lock, self._write_engine.begin() as conn:
-            if alerts and not self._sqlite:
-                await conn.execute(
-                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": ALERT_LOCK_KEY}
-                )
             yield conn
 
     async def _write_blocking(self, fn: Callable[..., T], *args: Any, alerts: bool = False) -> T:
         """`fn(conn, *args)`, written with SQLAlchemy's blocking API, in one write transaction:
         on a SQLite file in the store's lane (one hop to its thread, `app.store.sqlite_lane`;
         `alerts`: on the loop itself when it can), elsewhere on an async connection
-        (`run_sync`; `alerts`: under the alert lock)."""
+        (`run_sync`; `alerts`: under the alert lock, in the PostgreSQL lane,
+        `app.store.pg_lane`)."""
         if self._lane is not None:
             async with self._write_lock:
                 return await self._lane.write(fn, *args, urgent=alerts)
-        async with self._write(alerts=alerts) as conn:
+        if alerts and self._pg_lane is not None:
+            async with self._alert_lock:
+                return await self._pg_lane.write(fn, *args)
+        async with self._write() as conn:
             return await conn.run_sync(fn, *args)
 
     def _upsert(self, table: Table) -> Any:

@@ -67,6 +67,8 @@ class Store(
         """Close every pooled connection."""
         if self._lane is not None:
             await self._lane.close()
+        if self._pg_lane is not None:
+            await self._pg_lane.close()
         await self._engine.dispose()
 
     async def ping(self) -> bool:
