@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 
 from core.errors import UnitError
 from core.model import Alert, Observation, ValueStatus
@@ -262,6 +262,13 @@ class Intake:
         self, bed: BedState, d: Derived, code: str, ts: float, dt: datetime, out: list[Alert]
     ) -> None:
         series, fresh = bed.series, self._fresh
+        made = series.get(d.code)
+        if made is not None and made.t > ts:
+            # this input lags another already used (a central station's SpO2 a second behind
+            # the ventilator's FiO2): the derived value as of the newer one, not a sample
+            # "older than the last" dropped
+            ts = made.t
+            dt = datetime.fromtimestamp(ts, UTC)
         inputs: list[Series] = []
         values: list[float] = []
         usable = True

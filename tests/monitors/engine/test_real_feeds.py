@@ -3,7 +3,8 @@ source's own cadence, and cross-checks keep artefacts from standing in for the p
 
 from __future__ import annotations
 
-from core.model import Phase
+from core.model import Observation, Phase
+from tests.monitors.conftest import at
 
 M = 60.0
 
@@ -126,3 +127,21 @@ def test_a_confirmed_fall_on_a_slow_feed_alerts_within_minutes(scenario, make_ba
     (a,) = _starts(sc, "hypoxemia_spo2")
     assert a.onset.timestamp() - sc.engine.beds()[0].infusion_start.timestamp() == 1200  # type: ignore[union-attr]
     assert (a.t - a.onset).total_seconds() <= 2 * M
+
+
+def test_a_derived_input_that_lags_another_updates_it_as_of_the_newer(scenario) -> None:
+    # a central station's SpO2 reaches the engine a second after the ventilator's FiO2 of the
+    # same instant (HL7 behind a serial link): S/F takes it as of the FiO2's time, without a
+    # sample "older than the last"
+    engine = scenario().engine
+    for s in range(0, 60, 2):
+        engine.feed(_obs(s + 0.4, "MDC_VENT_CONC_AWAY_O2_INSP", 50.0, "%", "vent"))
+        engine.feed(_obs(s, "MDC_PULS_OXIM_SAT_O2", 94.0 if s < 58 else 88.0, "%", "central"))
+    sf = engine._beds["ICU-1"].series["IAEW_SF_RATIO"]
+    assert sf.value == 176.0  # 88 / 0.50: the last SpO2, late, is in (not 94 / 0.50)
+    assert sf.t == at(58.4).timestamp()
+    assert not [k for k in engine.warnings if k.startswith("out_of_order")]
+
+
+def _obs(s: float, code: str, value: float, unit: str, device: str) -> Observation:
+    return Observation(t=at(s), bed="ICU-1", code=code, value=value, unit=unit, device=device)
