@@ -11,6 +11,10 @@ bed and a few excursions so rules fire, then measures in the same run:
                driven by monitors.Stepper, feed + a tick at each second
                                                                 (issue 19: ≥ 0.5 × json)
   engine       replay less parse_record: the engine's share
+  intake       replay with no rule evaluated when a value arrives (Engine.quietly; the
+               ticks still run): decode, parse, units, plausibility, outlier screen, sliding
+               windows, derived parameters: what a replay costs before the rules, so the
+               ceiling of replay / json for this engine
 
     .venv/bin/python bench/bench_engine.py [--hours 24] [--beds 10] [--keep FILE]
 """
@@ -118,12 +122,15 @@ def measure(path: Path) -> dict[str, float]:
       records   parse_record of each line (the record dropped at once)
       replay    what `iaewatch replay` runs on the lines as bytes: read_records (decode,
                 parse, time order) and Stepper.feed of each record, one at a time
+      intake    the same on an engine of its own that evaluates no rule (`Engine.quietly`)
     """
     engine = build_engine()
     stepper = Stepper(engine)
     feed = stepper.feed
+    intake_engine = build_engine()
+    intake_feed = Stepper(intake_engine).feed
     loads = json.loads
-    t_json = t_rec = t_replay = 0.0
+    t_json = t_rec = t_replay = t_intake = 0.0
     n = transitions = 0
     last: datetime | None = None
     rss: list[float] = []
@@ -148,6 +155,11 @@ def measure(path: Path) -> dict[str, float]:
                 transitions += len(feed(msg))
                 last = msg.t
             t_replay += clock() - t
+            with intake_engine.engine.quietly():
+                t = clock()
+                for msg in read_records(chunk):
+                    intake_feed(msg)
+                t_intake += clock() - t
             rss.append(rss_mib(os.getpid()))
     if last is not None:
         transitions += len(stepper.advance(last))
@@ -157,6 +169,7 @@ def measure(path: Path) -> dict[str, float]:
         "records": n / t_rec,
         "engine": n / max(t_replay - t_rec, 1e-9),
         "replay": n / t_replay,
+        "intake": n / t_intake,
         "transitions": transitions,
         "warnings": sum(engine.warnings.values()),
         "rss_early": rss[len(rss) // 10],
@@ -188,6 +201,8 @@ def main() -> None:
         print(f"replay          {r['replay']:>12,.0f} obs/s   read_records + Stepper.feed")
         print(f"engine / json   {r['engine'] / r['json']:>12.2f}")
         print(f"replay / json   {r['replay'] / r['json']:>12.2f}        (target ≥ 0.50)")
+        print(f"intake          {r['intake']:>12,.0f} obs/s   replay, no rule run on arrival")
+        print(f"intake / json   {r['intake'] / r['json']:>12.2f}        (replay / json's ceiling)")
         print(f"alert transitions {r['transitions']:,}, samples not used {r['warnings']:,}")
         print(
             f"RSS {r['rss_early']:,.0f} MiB after a tenth of the file, "

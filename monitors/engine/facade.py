@@ -15,6 +15,7 @@ After a restart, `restore(snapshot)` puts back what the store kept (`monitors.en
 from __future__ import annotations
 
 from collections import Counter
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -99,6 +100,12 @@ class Engine:
             episodes.tick_bed(bed, ts, now, out)
         episodes.escalate(ts, now, out)
         return out
+
+    def quietly(self) -> AbstractContextManager[None]:
+        """Observations fed meanwhile fill the series (values, sliding windows, derived
+        parameters, baseline history) without evaluating any rule: a restore's warm-up, and
+        the intake's own cost in `bench/bench_engine.py`."""
+        return self._intake.quietly()
 
     def acknowledge(self, alert_id: str, by: str, at: datetime) -> None:
         """Record that `by` acknowledged the episode `alert_id`; stops its escalation and
