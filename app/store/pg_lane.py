@@ -1,12 +1,15 @@
 """`PgLane`: alert commits on PostgreSQL in a thread of their own, with their own event loop.
 
-An alert's commit is some ten round trips (the pool's ping, BEGIN, the advisory lock, the read
-of the stored alert, the inserts, NOTIFY, COMMIT), and on asyncpg each resumes through the
-event loop, two or three turns a round trip. At a busy station (500 beds: bursts of 14,000
-observations a second) a turn takes milliseconds: with turns of 3 ms a commit took 113 ms
-(`bench/bench_store.py --alert-commit`), against 3 ms on an idle loop. In the lane the same
-round trips resume on a loop that has nothing else to do; the commit then waits only for the
-GIL between them. The caller holds the store's alert lock meanwhile, so alert commits still
+An alert's commit is some seven round trips (the pool's ping, BEGIN, the advisory lock, the
+read of the stored alert, the transition appended, COMMIT), and on asyncpg each resumes
+through an event loop, two or three turns a round trip. On the service's loop, busy with turns
+of 3 ms, a commit took 113 ms against 3 ms on an idle loop (`bench/bench_alert_commit.py`).
+In the lane the round trips resume on a loop that has nothing else to do, but between them
+the lane's thread must take the GIL back from the busy loop, up to a switch interval each
+time: 25 ms. So the service's loop waits for the commit itself, up to `WAIT_HERE_S`, with the
+GIL released: 3.3 ms. A commit that takes longer (the first one connects; a slow or distant
+database; another instance holding the lock) is then awaited, so the loop never stalls for
+longer than that. The caller holds the store's alert lock throughout, so alert commits still
 take turns within the process, and the advisory lock orders them across processes.
 """
 
@@ -24,15 +27,19 @@ from app.store.engine import make_engine
 
 T = TypeVar("T")
 
+WAIT_HERE_S = 0.02
+"""How long the service's loop waits for a commit before awaiting it (its longest stall)."""
+
 
 class PgLane:
     """`await lane.write(fn, *args)` runs `fn(conn, *args)` (SQLAlchemy's blocking API, through
     `run_sync`) in one transaction under the advisory lock `lock_key`, on the lane's thread.
     The thread, its loop and its one connection start with the first write."""
 
-    def __init__(self, url: str, lock_key: int) -> None:
+    def __init__(self, url: str, lock_key: int, *, wait_here_s: float = WAIT_HERE_S) -> None:
         self._url = url
         self._lock_key = lock_key
+        self._wait_here_s = wait_here_s
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._engine: AsyncEngine | None = None
@@ -41,7 +48,10 @@ class PgLane:
         """`fn(conn, *args)` in a write transaction on the lane (committed when `fn` returns,
         rolled back if it raises; its exception is raised here)."""
         future = asyncio.run_coroutine_threadsafe(self._write(fn, args), self._started())
-        return await asyncio.wrap_future(future)
+        try:
+            return future.result(timeout=self._wait_here_s)  # see the module's docstring
+        except TimeoutError:
+            return await asyncio.wrap_future(future)
 
     async def close(self) -> None:
         """Close the lane's connection, then stop its loop and thread."""

@@ -1,5 +1,6 @@
 """The PostgreSQL lane: an alert's commit runs in a thread of its own, on its own loop, in one
-transaction under the advisory lock that orders alert commits across instances."""
+transaction under the advisory lock that orders alert commits across instances; the caller's
+loop waits for a quick one and awaits a slow one."""
 
 from __future__ import annotations
 
@@ -76,6 +77,18 @@ async def test_a_commit_waits_while_another_instance_holds_the_lock(lane: PgLane
         assert await asyncio.wait_for(commit, 10) == ("pg-lane", 1)
     finally:
         await other.close()
+
+
+@pytest.mark.parametrize(("wait_here_s", "turns"), [(30.0, 0), (0.0, 1)])
+async def test_the_loop_waits_for_a_quick_commit_and_awaits_a_slow_one(
+    lane: PgLane, wait_here_s: float, turns: int
+) -> None:
+    await lane.write(_where)  # connected
+    lane._wait_here_s = wait_here_s
+    ran: list[int] = []
+    asyncio.get_running_loop().call_soon(ran.append, 1)
+    assert await lane.write(_where) == ("pg-lane", 1)
+    assert len(ran) == turns  # waited here: no turn of the loop; awaited: turns ran meanwhile
 
 
 async def test_closing_a_lane_never_used_is_nothing() -> None:
