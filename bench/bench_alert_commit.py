@@ -18,33 +18,17 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "tests" / "support"))
 
-from pgschema import create_pg_schema, drop_pg_schema, pg_url
+from factories import make_alert
+from pgschema import PgUnreachable, pg_schema
 
 from app.runtime_tuning import SWITCH_INTERVAL_S
 from app.store import Store
 from app.store.migrate import upgrade
-from core.model import Alert, AlertState, Category, Phase, Priority
-
-T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
-START = Alert(
-    id="",
-    bed="ICU-1",
-    category=Category.HYPOXEMIA,
-    rule="spo2_low",
-    priority=Priority.HIGH,
-    phase=Phase.START,
-    state=AlertState.ACTIVE,
-    onset=T0,
-    t=T0,
-    message="SpO2 84 %",
-    evidence={"values": {"MDC_PULS_OXIM_SAT_O2": 84.0}},
-)
+from core.model import Phase
 
 
 async def _busy(stop: asyncio.Event, turn_s: float) -> None:
@@ -65,7 +49,7 @@ async def _commits(store: Store, commits: int, turn_s: float, tag: str) -> list[
     try:
         for i in range(commits):
             phase = Phase.START if i % 2 == 0 else Phase.UPDATE
-            alert = replace(START, id=f"{tag}-{i // 2}", phase=phase)
+            alert = make_alert(id=f"{tag}-{i // 2}", phase=phase)
             t = time.perf_counter()
             await store.commit_alerts([alert])
             delays.append((time.perf_counter() - t) * 1000.0)
@@ -104,14 +88,10 @@ async def main() -> None:
         url = f"sqlite+aiosqlite:///{folder}/alerts.db"
         await _bench("sqlite", url, args.commits, args.turn_ms)
     try:
-        role = await create_pg_schema()
-    except ConnectionError as exc:
+        async with pg_schema() as url:
+            await _bench("postgresql", url, args.commits, args.turn_ms)
+    except PgUnreachable as exc:
         print(f"postgresql skipped: {exc}")
-        return
-    try:
-        await _bench("postgresql", pg_url(role), args.commits, args.turn_ms)
-    finally:
-        await drop_pg_schema(role)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "tests" / "support"))
 
-from pgschema import create_pg_schema, drop_pg_schema, pg_url
+from pgschema import PgUnreachable, pg_schema
 from sqlalchemy import text
 
 from app.store import Store
@@ -50,7 +50,8 @@ SERIES = (
     + [(f"MDC_PUMP_{p}_{i}", f"pump-{p}", "mL/h") for p in ("study", "norepi") for i in range(3)]
 )
 TABLES = ("observation_frames", "observation_streams", "observation_minutes")
-RATE_TARGET = 500 * len(SERIES)
+RATE_BEDS = 500
+RATE_TARGET = RATE_BEDS * len(SERIES)
 Values = Callable[[int, int], float]
 KINDS: dict[str, Values] = {
     "whole numbers": lambda second, i: 60.0 + (second + i) % 40,
@@ -175,7 +176,7 @@ async def rate(url: str, beds: int, seconds: int) -> None:
         verdict = "meets" if got >= RATE_TARGET else "misses"
         print(
             f"{dialect:10} insert rate {got:>9,.0f} observations/s ({len(data):,} in {best:.2f} s, "
-            f"{verdict} the {RATE_TARGET:,}/s a {beds}-bed station needs)"
+            f"{verdict} the {RATE_TARGET:,}/s a {RATE_BEDS}-bed station needs)"
         )
     finally:
         await store.close()
@@ -199,16 +200,12 @@ async def main() -> None:
         *(functools.partial(run, minutes=args.minutes, kind=k) for k in KINDS),
         functools.partial(rate, beds=args.rate_beds, seconds=args.rate_seconds),
     ]
-    for job in jobs:
-        try:
-            role = await create_pg_schema()
-        except ConnectionError as exc:
-            print(f"postgresql skipped: {exc}")
-            return
-        try:
-            await job(pg_url(role))
-        finally:
-            await drop_pg_schema(role)
+    try:
+        for job in jobs:
+            async with pg_schema() as url:
+                await job(url)
+    except PgUnreachable as exc:
+        print(f"postgresql skipped: {exc}")
 
 
 if __name__ == "__main__":

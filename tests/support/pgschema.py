@@ -22,13 +22,17 @@ PG_ADMIN = "postgres"
 PG_DATABASE = "test"
 
 
+class PgUnreachable(ConnectionError):
+    """PostgreSQL cannot be reached (tests skip, benches say so)."""
+
+
 async def _pg_admin() -> asyncpg.Connection:
     try:
         return await asyncpg.connect(
             host=PG_HOST, port=PG_PORT, user=PG_ADMIN, database=PG_DATABASE, timeout=5
         )
     except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        raise ConnectionError(f"PostgreSQL not reachable at {PG_HOST}:{PG_PORT}: {exc}") from exc
+        raise PgUnreachable(f"PostgreSQL not reachable at {PG_HOST}:{PG_PORT}: {exc}") from exc
 
 
 async def create_pg_schema() -> str:
@@ -52,6 +56,17 @@ async def drop_pg_schema(name: str) -> None:
 
 def pg_url(role: str) -> str:
     return f"postgresql+asyncpg://{role}@{PG_HOST}:{PG_PORT}/{PG_DATABASE}"
+
+
+@contextlib.asynccontextmanager
+async def pg_schema() -> AsyncIterator[str]:
+    """The URL of a throwaway schema, dropped afterwards (PgUnreachable when PostgreSQL cannot
+    be reached)."""
+    name = await create_pg_schema()
+    try:
+        yield pg_url(name)
+    finally:
+        await drop_pg_schema(name)
 
 
 @contextlib.asynccontextmanager
