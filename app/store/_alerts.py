@@ -36,7 +36,6 @@ from core.model import Alert, AlertState, Category, Phase, Priority
 
 ALERT_CHANNEL = "iaewatch_alerts"
 """PostgreSQL NOTIFY channel: each committed transition's seq, for other instances."""
-NOTIFY = {"channel": ALERT_CHANNEL}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -229,39 +228,36 @@ class AlertQueries(OutboxQueries):
     def _append(self, conn: Connection, alert: Alert, *, exists: bool) -> Alert:
         """Upsert the current row, append the transition, stamp both with its seq, and queue
         its outbound messages (`OutboxQueries`)."""
-        values = _values(alert)
+        row = _values(alert)
         if not exists:
             # seq 0 until the transition below has its key (the FK needs this row first)
-            conn.execute(alerts.insert().values(id=alert.id, seq=0, **values))
-            values = {}
+            conn.execute(alerts.insert().values(id=alert.id, seq=0, **row))
+        current = row if exists else {}  # what the alert's row takes besides its seq
         if self._sqlite:
-            result = conn.execute(
-                alert_transitions.insert().values(alert_id=alert.id, **_values(alert))
-            )
+            result = conn.execute(alert_transitions.insert().values(alert_id=alert.id, **row))
             seq = inserted_id(result)
-            conn.execute(update(alerts).where(alerts.c.id == alert.id).values(seq=seq, **values))
+            conn.execute(update(alerts).where(alerts.c.id == alert.id).values(seq=seq, **current))
         else:
-            seq = int(conn.execute(_pg_append(alert, values)).scalar_one())
+            seq = int(conn.execute(_pg_append(alert.id, row, current)).scalar_one())
         stored = replace(alert, seq=seq)
         self._outbox_alert(conn, stored)  # its outbound messages, in this transaction
         return stored
 
 
-def _pg_append(alert: Alert, values: dict[str, Any]) -> Select[tuple[int, Any]]:
-    """On PostgreSQL, one statement (one round trip, not four): the transition appended, the
-    current row given its seq (and `values`), and the seq sent to other instances on
+def _pg_append(alert_id: str, row: dict[str, Any], current: dict[str, Any]) -> Select[Any]:
+    """On PostgreSQL, one statement (one round trip, not four): the transition `row` appended,
+    the alert's row given its seq (and `current`), and the seq sent to other instances on
     `ALERT_CHANNEL` (delivered at commit)."""
-    c = alert_transitions.c
     tr = (
         alert_transitions.insert()
-        .values(alert_id=alert.id, **_values(alert))
-        .returning(c.seq)
+        .values(alert_id=alert_id, **row)
+        .returning(alert_transitions.c.seq)
         .cte("tr")
     )
     seq = select(tr.c.seq).scalar_subquery()
-    current = update(alerts).where(alerts.c.id == alert.id).values(seq=seq, **values)
+    update_current = update(alerts).where(alerts.c.id == alert_id).values(seq=seq, **current)
     notify = func.pg_notify(ALERT_CHANNEL, cast(tr.c.seq, String))
-    return select(tr.c.seq, notify).add_cte(current.cte("current"))
+    return select(tr.c.seq, notify).add_cte(update_current.cte("current"))
 
 
 def _stored(conn: Connection, alert_id: str) -> Alert | None:
