@@ -91,8 +91,9 @@ class AlertDesk:
             for alert in committed:
                 acks += (await self._fill(alert))[1]
         await self._tell_acks(acks)
-        # a turn for the stations' senders: on SQLite the commit may not have given one
-        # (`app.store.sqlite_lane`), and a run of commits would fill their queues unsent
+        # a turn for the stations' senders: the commit may not have given one (on SQLite it
+        # runs on the loop, `app.store.sqlite_lane`; on PostgreSQL the loop waits for it,
+        # `app.store.pg_lane`), and a run of commits would fill their queues unsent
         await asyncio.sleep(0)
         return committed
 
