@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 
-from app.config import IcuConfig
+from app.config import BedConfig, IcuConfig
 from app.context import AppContext
 from app.security import hash_password
 from app.store import Store
@@ -122,10 +122,13 @@ async def _start_bed(
     out: Callable[[str], None],
 ) -> SimulatedBed:
     scenario = load_scenario(SCENARIOS / demo.scenario)
+    config = next(b for b in icu.beds if b.bed == bed)
     infusion_at = ctx.clock.now() - timedelta(seconds=demo.join_at_s)
     history = 0
+    ids = _history_devices(config)
     for rec in records(scenario, infusion_at=infusion_at, until_s=demo.join_at_s, period=5.0):
-        await ctx.bus.publish(replace(rec, bed=bed))
+        device = ids.get(rec.device or "", rec.device)
+        await ctx.bus.publish(replace(rec, bed=bed, device=device))
         history += 1
     sim = SimulatedBed(
         scenario,
@@ -134,7 +137,6 @@ async def _start_bed(
         out=lambda line: out(f"{bed} {line}"),
         on_event=_forward(ctx, bed),
     )
-    config = next(b for b in icu.beds if b.bed == bed)
     for d in config.devices:
         kind = _DEVICE_OF[d.protocol]
         if kind == "hl7":
@@ -156,6 +158,19 @@ async def _start_bed(
         history,
     )
     return sim
+
+
+def _history_devices(config: BedConfig) -> dict[str, str]:
+    """The offline history's senders (the simulators' links: `monitor`, `ventilator`,
+    `pump:study`) as the ids the bed's configuration gives its devices, so that the live
+    devices carry on the history's series instead of arriving as second sources of them."""
+    ids: dict[str, str] = {}
+    for d in config.devices:
+        if d.kind != "pump":
+            ids.setdefault(d.kind, d.id)
+        elif d.role == "study":
+            ids.setdefault("pump:study", d.id)
+    return ids
 
 
 def _forward(ctx: AppContext, bed: str) -> Callable[[DeviceEvent], None]:

@@ -33,6 +33,9 @@ _AGENT_SET = frozenset(VASOPRESSOR_CODES.values())
 _ART_SET = frozenset(ART_LINE)
 _SAME_INSTANT_S = 2.0  # a monitor's values of one instant arrive within this
 _VALID = ValueStatus.VALID
+# a source missing this many of its own intervals gives way to another sending the same code;
+# the stale rule waits as many before it calls a feed stale
+_SOURCE_HOLD_INTERVALS = 3
 
 
 class Intake:
@@ -54,6 +57,7 @@ class Intake:
         self._feeds = plan.feeds
         # values of a feed that can be an outlier (not settings: doses, the study pump)
         self._screened = frozenset(plan.watched) - _AGENT_SET - _STUDY_PUMP_CODES
+        self._unarbitrated = _AGENT_SET | _STUDY_PUMP_CODES
         # the POSIX time of the last observation's datetime: a recording's values of one
         # second share one datetime (`core.records` reads each time once)
         self._dt: datetime | None = None
@@ -114,6 +118,8 @@ class Intake:
             bed.last_dt = msg.t
         s = bed.series.get(code) or self.series(bed, code)
         if s.device != msg.device:
+            if self._held_by_other(bed, s, code, ts, msg.device):
+                return
             s.gaps.clear()  # the cadence is learned per code and source
         elif ts > s.t:
             s.gaps.append(ts - s.t)
@@ -130,6 +136,30 @@ class Intake:
                 ) and self._held_back(bed, s, code, ts, value, msg, out):
                     return
         self.store(bed, code, ts, value if usable else None, msg.device, msg.t, out)
+
+    def _held_by_other(
+        self, bed: BedState, s: Series, code: str, ts: float, device: str | None
+    ) -> bool:
+        """Two devices sending one code at a bed (a ventilator's EtCO2 and a central
+        station's, two SpO2 probes): the series reads one source while it sends usable values,
+        so that the other's offset, lag or noise neither resets a rule's hold nor reads as a
+        change. The other takes over once the first has missed `_SOURCE_HOLD_INTERVALS` of its
+        own intervals (or its freshness, cadence not yet known) or sends no usable value.
+        A clinician's entry (no device), doses and the study pump's values are not arbitrated:
+        they have rules of their own."""
+        if device is None or s.device is None or s.value is None or code in self._unarbitrated:
+            return False
+        cadence = s.cadence()
+        hold = self._fresh[code]
+        if cadence is not None:
+            hold = min(hold, cadence * _SOURCE_HOLD_INTERVALS)
+        if ts - s.t > hold:
+            return False
+        self._warn(
+            f"second_source:{code}",
+            f"{bed.name}: {code} also from {device}; {s.device}'s values are read while it sends",
+        )
+        return True
 
     def _art_artefact(
         self, bed: BedState, code: str, ts: float, value: float, device: str | None

@@ -3,7 +3,7 @@ source's own cadence, and cross-checks keep artefacts from standing in for the p
 
 from __future__ import annotations
 
-from core.model import Observation, Phase
+from core.model import Observation, Phase, ValueStatus
 from tests.monitors.conftest import at
 
 M = 60.0
@@ -145,3 +145,70 @@ def test_a_derived_input_that_lags_another_updates_it_as_of_the_newer(scenario) 
 
 def _obs(s: float, code: str, value: float, unit: str, device: str) -> Observation:
     return Observation(t=at(s), bed="ICU-1", code=code, value=value, unit=unit, device=device)
+
+
+def test_a_second_source_of_a_code_does_not_break_the_first_ones_hold(
+    scenario, make_baseline
+) -> None:
+    # SpO2 from the bedside monitor (86 %) and, half a second behind, from a central station
+    # relaying a second probe (89 %): the first source alone is read while it sends, so its
+    # 15 s hold below 88 % is not reset by the other probe's values
+    sc = make_baseline(scenario(), spo2=95)
+    sc.infusion(0)
+    sc.series(0, 900, 1.0, spo2=lambda s: 95 if s < 600 else 86, device="mon-1")
+    sc.series(0.5, 900.5, 1.0, spo2=lambda s: 95 if s < 600 else 89, device="cs-1")
+    sc.run(until=900)
+    (a,) = _starts(sc, "hypoxemia_spo2")
+    assert 615 <= a.t.timestamp() - at(0).timestamp() <= 625
+    assert sc.engine.warnings["second_source:MDC_PULS_OXIM_SAT_O2"] > 0
+
+
+def test_a_second_source_that_lags_is_not_out_of_order_and_keeps_the_cadence(scenario) -> None:
+    # EtCO2 from the ventilator (1 Hz) and from a central station a second behind
+    engine = scenario().engine
+    for s in range(120):
+        engine.feed(_obs(s, "MDC_AWAY_CO2_ET", 38.0, "mm[Hg]", "vent"))
+        if s:
+            engine.feed(_obs(s - 1, "MDC_AWAY_CO2_ET", 33.0, "mm[Hg]", "central"))
+    et = engine._beds["ICU-1"].series["MDC_AWAY_CO2_ET"]
+    assert (et.value, et.device) == (38.0, "vent")
+    assert et.cadence() == 1.0
+    assert not [k for k in engine.warnings if k.startswith("out_of_order")]
+
+
+def test_the_second_source_takes_over_when_the_first_stops(scenario) -> None:
+    engine = scenario().engine
+    for s in range(120):
+        if s < 60:
+            engine.feed(_obs(s, "MDC_AWAY_CO2_ET", 38.0, "mm[Hg]", "vent"))
+        engine.feed(_obs(s + 0.5, "MDC_AWAY_CO2_ET", 33.0, "mm[Hg]", "central"))
+        et = engine._beds["ICU-1"].series["MDC_AWAY_CO2_ET"]
+        if s == 61:
+            assert et.device == "vent"  # within three of its intervals: still the one read
+        if s == 63:
+            assert (et.value, et.device) == (33.0, "central")
+    # back again: the central station, sending, keeps the series
+    engine.feed(_obs(120, "MDC_AWAY_CO2_ET", 38.0, "mm[Hg]", "vent"))
+    assert engine._beds["ICU-1"].series["MDC_AWAY_CO2_ET"].device == "central"
+
+
+def test_a_source_sending_no_usable_value_gives_way(scenario) -> None:
+    # the first probe fell off (values unavailable): the second probe's values are read
+    engine = scenario().engine
+    for s in range(30):
+        engine.feed(_obs(s, "MDC_PULS_OXIM_SAT_O2", 94.0, "%", "mon"))
+    for s in range(30, 40):
+        engine.feed(
+            Observation(
+                t=at(s),
+                bed="ICU-1",
+                code="MDC_PULS_OXIM_SAT_O2",
+                value=None,
+                unit="%",
+                status=ValueStatus.UNAVAILABLE,
+                device="mon",
+            )
+        )
+        engine.feed(_obs(s + 0.5, "MDC_PULS_OXIM_SAT_O2", 93.0, "%", "central"))
+    spo2 = engine._beds["ICU-1"].series["MDC_PULS_OXIM_SAT_O2"]
+    assert (spo2.value, spo2.device) == (93.0, "central")
