@@ -144,10 +144,17 @@ class Intake:
         station's, two SpO2 probes): the series reads one source while it sends usable values,
         so that the other's offset, lag or noise neither resets a rule's hold nor reads as a
         change. The other takes over once the first has missed `_SOURCE_HOLD_INTERVALS` of its
-        own intervals (or its freshness, cadence not yet known) or sends no usable value.
+        own intervals (or its freshness, cadence not yet known), sends no usable value or is
+        known disconnected.
         A clinician's entry (no device), doses and the study pump's values are not arbitrated:
         they have rules of their own."""
-        if device is None or s.device is None or s.value is None or code in self._unarbitrated:
+        if (
+            device is None
+            or s.device is None
+            or s.value is None
+            or code in self._unarbitrated
+            or s.device in bed.disconnected
+        ):
             return False
         cadence = s.cadence()
         hold = self._fresh[code]

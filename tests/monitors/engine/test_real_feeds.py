@@ -3,7 +3,7 @@ source's own cadence, and cross-checks keep artefacts from standing in for the p
 
 from __future__ import annotations
 
-from core.model import Observation, Phase, ValueStatus
+from core.model import DeviceEvent, Observation, Phase, ValueStatus
 from tests.monitors.conftest import at
 
 M = 60.0
@@ -212,3 +212,13 @@ def test_a_source_sending_no_usable_value_gives_way(scenario) -> None:
         engine.feed(_obs(s + 0.5, "MDC_PULS_OXIM_SAT_O2", 93.0, "%", "central"))
     spo2 = engine._beds["ICU-1"].series["MDC_PULS_OXIM_SAT_O2"]
     assert (spo2.value, spo2.device) == (93.0, "central")
+
+
+def test_a_source_known_disconnected_gives_way_at_once(scenario) -> None:
+    engine = scenario().engine
+    for s in range(60):
+        engine.feed(_obs(s, "MDC_AWAY_CO2_ET", 38.0, "mm[Hg]", "vent"))
+    engine.feed(DeviceEvent(t=at(60), bed="ICU-1", event="device_disconnected", device="vent"))
+    engine.feed(_obs(60.5, "MDC_AWAY_CO2_ET", 33.0, "mm[Hg]", "central"))
+    et = engine._beds["ICU-1"].series["MDC_AWAY_CO2_ET"]
+    assert (et.value, et.device) == (33.0, "central")
