@@ -392,6 +392,9 @@ class MqttBus(Bus):
             on_message=lambda m: self._received(client, m),
         )
         client.paho.manual_ack_set(True)  # acknowledged once handed on (_received)
+        # aiomqtt warns past 10 unacknowledged publishes; BATCH may be in flight by design,
+        # so it warns only when publishes queue beyond that window
+        client.pending_calls_threshold = BATCH
         async with client:
             if self.receive:
                 await client.subscribe(f"{self.prefix}/#", qos=1)
