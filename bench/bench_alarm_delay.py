@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import multiprocessing as mp
 import statistics
 import sys
@@ -94,6 +95,9 @@ async def main(args: argparse.Namespace) -> None:
     from simulators.pump_state import PumpState
     from simulators.source import DEFAULT_ADULT_ARDS, FixedVitals
 
+    # the simulators' pymodbus servers log the closing of their links at the end with a dump
+    # of the last frames, as the service's drivers would (they too keep it quiet)
+    logging.getLogger("pymodbus.logging").setLevel(logging.CRITICAL)
     clock = RealClock()
     tmp = Path(tempfile.mkdtemp(prefix="iaew-bench-"))
     db_url = f"sqlite+aiosqlite:///{tmp / 'bench.db'}"

@@ -68,7 +68,7 @@ async def _server(args: argparse.Namespace, conn: Any) -> None:
             await store.upsert_bed(bed)
         await store.close()
 
-        settings = Settings(mode="test", database_url=url, secret_key="b" * 48)
+        settings = Settings(database_url=url, secret_key="b" * 48)
         app = create_app(settings)
         server = uvicorn.Server(
             uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
@@ -186,8 +186,13 @@ async def _run(args: argparse.Namespace) -> int:
     parent, child = mpc.Pipe()
     server = mpc.Process(target=server_main, args=(args, child), daemon=True)
     server.start()
+    child.close()  # the server's end only: a server that dies ends `recv` with EOFError
     loop = asyncio.get_running_loop()
-    hello = await loop.run_in_executor(None, parent.recv)
+    try:
+        hello = await loop.run_in_executor(None, parent.recv)
+    except EOFError:
+        print(f"the bench's server process failed (exit code {server.exitcode})", file=sys.stderr)
+        return 1
     url = f"ws://127.0.0.1:{hello['port']}/ws/station?token={hello['token']}"
     workers = []
     for w in range(args.client_procs):
