@@ -36,6 +36,10 @@ _VALID = ValueStatus.VALID
 # a source missing this many of its own intervals gives way to another sending the same code;
 # the stale rule waits as many before it calls a feed stale
 _SOURCE_HOLD_INTERVALS = 3
+# a second source sending this many samples since the last of the one read is the faster
+# feed (one at the same rate, interleaved, reaches it only when the one read has missed
+# `_SOURCE_HOLD_INTERVALS` of its samples)
+_RIVAL_SAMPLES = _SOURCE_HOLD_INTERVALS + 1
 
 
 class Intake:
@@ -140,12 +144,14 @@ class Intake:
     def _held_by_other(
         self, bed: BedState, s: Series, code: str, ts: float, device: str | None
     ) -> bool:
-        """Two devices sending one code at a bed (a ventilator's EtCO2 and a central
-        station's, two SpO2 probes): the series reads one source while it sends usable values,
-        so that the other's offset, lag or noise neither resets a rule's hold nor reads as a
-        change. The other takes over once the first has missed `_SOURCE_HOLD_INTERVALS` of its
-        own intervals (or its freshness, cadence not yet known), sends no usable value or is
-        known disconnected.
+        """Two devices sending one code at a bed (a ventilator's EtCO2 and a monitor's, two
+        SpO2 probes, a central station relaying what a direct link also reads): the series
+        reads one source at a time, so that the other's offset, lag or noise neither resets
+        a rule's hold nor reads as a change. The other takes over when the one read has
+        missed `_SOURCE_HOLD_INTERVALS` of its own intervals (its freshness while its cadence
+        is not known), sends no usable value or is known disconnected, or when the other has
+        sent `_RIVAL_SAMPLES` samples since the last of the one read: the faster feed is read
+        (a 1 Hz link rather than a central station's once a minute), whichever came first.
         A clinician's entry (no device), doses and the study pump's values are not arbitrated:
         they have rules of their own."""
         if (
@@ -162,6 +168,12 @@ class Intake:
             hold = min(hold, cadence * _SOURCE_HOLD_INTERVALS)
         if ts - s.t > hold:
             return False
+        if s.rival != device or s.rival_t != s.t:
+            s.rival, s.rival_t, s.rival_n = device, s.t, 1  # counted since the last read
+        else:
+            s.rival_n += 1
+            if s.rival_n >= _RIVAL_SAMPLES:
+                return False
         self._warn(
             f"second_source:{code}",
             f"{bed.name}: {code} also from {device}; {s.device}'s values are read while it sends",

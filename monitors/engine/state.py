@@ -78,10 +78,23 @@ class Series:
     `smooth` holds sliding means (by span) and `extremes` sliding extremes keyed by
     (span, is_max, smoothing span) — of the smoothed values when that span is not 0.
     `gaps` are the last intervals between samples from the same source (its cadence), and
-    `held` an outlier on a slow feed waiting for the next sample to confirm it.
+    `held` an outlier on a slow feed waiting for the next sample to confirm it; `device` the
+    source read, `rival` another sending the same code (`Intake` reads one at a time).
     """
 
-    __slots__ = ("device", "extremes", "gaps", "held", "hist", "smooth", "t", "value")
+    __slots__ = (
+        "device",
+        "extremes",
+        "gaps",
+        "held",
+        "hist",
+        "rival",
+        "rival_n",
+        "rival_t",
+        "smooth",
+        "t",
+        "value",
+    )
 
     def __init__(self) -> None:
         self.t = NEVER
@@ -92,6 +105,10 @@ class Series:
         self.extremes: dict[tuple[float, bool, float], Extreme] = {}
         self.gaps: deque[float] = deque(maxlen=CADENCE_GAPS)
         self.held: tuple[float, float, str | None, datetime] | None = None
+        # another device sending this code: its samples since this source's last (`t` then)
+        self.rival: str | None = None
+        self.rival_t = NEVER
+        self.rival_n = 0
 
     def cadence(self) -> float | None:
         """The source's usual interval between samples (median of the last gaps), if known."""

@@ -222,3 +222,30 @@ def test_a_source_known_disconnected_gives_way_at_once(scenario) -> None:
     engine.feed(_obs(60.5, "MDC_AWAY_CO2_ET", 33.0, "mm[Hg]", "central"))
     et = engine._beds["ICU-1"].series["MDC_AWAY_CO2_ET"]
     assert (et.value, et.device) == (33.0, "central")
+
+
+def test_the_faster_source_is_read_whichever_came_first(scenario) -> None:
+    # a central station relays SpO2 once a minute and was first; the monitor's direct 1 Hz
+    # link then connects: it is read from its fourth sample, and the central station's next
+    # value is not
+    engine = scenario().engine
+    engine.feed(_obs(0, "MDC_PULS_OXIM_SAT_O2", 93.0, "%", "central"))
+    engine.feed(_obs(60, "MDC_PULS_OXIM_SAT_O2", 93.0, "%", "central"))
+    spo2 = engine._beds["ICU-1"].series["MDC_PULS_OXIM_SAT_O2"]
+    for s in range(61, 65):
+        engine.feed(_obs(s, "MDC_PULS_OXIM_SAT_O2", 95.0, "%", "mon"))
+        assert spo2.device == ("central" if s < 64 else "mon")
+    for s in range(65, 130):
+        engine.feed(_obs(s, "MDC_PULS_OXIM_SAT_O2", 95.0, "%", "mon"))
+    engine.feed(_obs(120.5, "MDC_PULS_OXIM_SAT_O2", 91.0, "%", "central"))
+    assert (spo2.value, spo2.device) == (95.0, "mon")
+
+
+def test_two_sources_at_one_rate_do_not_trade_places(scenario) -> None:
+    engine = scenario().engine
+    devices = set()
+    for s in range(600):
+        engine.feed(_obs(s, "MDC_PULS_OXIM_SAT_O2", 94.0, "%", "mon"))
+        engine.feed(_obs(s + 0.3 + (s % 3) * 0.2, "MDC_PULS_OXIM_SAT_O2", 91.0, "%", "central"))
+        devices.add(engine._beds["ICU-1"].series["MDC_PULS_OXIM_SAT_O2"].device)
+    assert devices == {"mon"}
