@@ -171,15 +171,19 @@ class Pipeline:
         alerts: list[Alert] = []
         shown: dict[str, dict[str, Observation]] = {}
         submit, feed, lock = self.writer.submit, self.stepper.feed, self._engine_lock
+        read_from = self.engine.read_from
         observed = 0
         for msg in msgs:
             try:
                 submit(msg)
                 if type(msg) is Observation:
                     observed += 1
-                    shown.setdefault(msg.bed, {})[msg.code] = msg
                     async with lock:
                         alerts += feed(msg)
+                    source = read_from(msg.bed, msg.code)
+                    if source is None or source == msg.device:
+                        # the value the rules read: a second device's is stored, not shown
+                        shown.setdefault(msg.bed, {})[msg.code] = msg
                     continue
                 assert isinstance(msg, DeviceEvent)
                 self.ctx.metrics.evented()

@@ -85,6 +85,14 @@ class Engine:
             return self._event(msg)
         raise TypeError(f"feed() takes an Observation or a DeviceEvent, not {type(msg).__name__}")
 
+    def read_from(self, bed: str, code: str) -> str | None:
+        """The device whose values of `code` the rules read at `bed` now: of two sending one
+        code, one is read at a time (`Intake`). None: no device (not seen, not watched, or a
+        clinician's entry)."""
+        b = self._beds.get(bed)
+        s = b.series.get(code) if b is not None else None
+        return s.device if s is not None else None
+
     def tick(self, now: datetime) -> list[Alert]:
         """Transitions due by `now` that no message causes: persistence met, clear time
         passed, stale data, window end, escalation of an unacknowledged high-priority alert."""

@@ -386,6 +386,10 @@ class TrialEngine:
             out += self.order_check.feed(msg)
         return out
 
+    def read_from(self, bed: str, code: str) -> str | None:
+        """The device whose values of `code` the rules read at `bed` (`Engine.read_from`)."""
+        return self.engine.read_from(bed, code)
+
     def tick(self, now: datetime) -> list[Alert]:
         """The transitions due by `now`: the rules', then the order check's."""
         return self.engine.tick(now) + self.order_check.tick(now)

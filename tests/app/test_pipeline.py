@@ -281,3 +281,27 @@ async def test_keeping_up_messages_go_in_arrival_order() -> None:
     async with draining(pipeline):
         await run_until_handled(clock, pipeline, len(beds) * len(NUMERICS) + 1)
     assert fed == [bed for bed in beds for _ in NUMERICS] + ["alarm"]
+
+
+async def test_the_station_shows_the_source_the_rules_read() -> None:
+    # SpO2 from the monitor and from a central station relaying another probe: the station
+    # shows the monitor's (the one the rules read), never the other's alternating with it
+    clock = VirtualClock(T0)
+    hub = RecordingHub()
+    pipeline = pipeline_of(clock, FlakyStore(failures=0), hub)
+    shown = []
+    for s in range(10):
+        for device, value in (("monitor", 86.0), ("central", 89.0)):
+            await pipeline.handle(
+                Observation(
+                    t=T0 + timedelta(seconds=s + (0.5 if device == "central" else 0)),
+                    bed="ICU-1",
+                    code="MDC_PULS_OXIM_SAT_O2",
+                    value=value,
+                    unit="%",
+                    device=device,
+                )
+            )
+            shown.append(hub.numerics["ICU-1"]["MDC_PULS_OXIM_SAT_O2"].device)
+    assert set(shown) == {"monitor"}
+    pipeline._sub.close()
