@@ -139,6 +139,9 @@ class Intake:
                     or (last is not None and not _near(value, last, self._feeds.outlier_jump_pct))
                 ) and self._held_back(bed, s, code, ts, value, msg, out):
                     return
+        if usable and code in _AGENT_SET:
+            assert value is not None
+            value = _running_dose(bed, code, msg.device, value)
         self.store(bed, code, ts, value if usable else None, msg.device, msg.t, out)
 
     def _held_by_other(
@@ -400,6 +403,27 @@ class Intake:
 
         self._conv[key] = conv
         return conv(value)
+
+
+def _running_dose(bed: BedState, code: str, device: str | None, value: float) -> float:
+    """The dose of one agent when several pumps report it: the highest of each pump's last.
+    A syringe change runs the next syringe on a second pump while the first runs on for
+    minutes ("double pumping") and then reports 0 while still connected: the last value
+    alone would alternate between the two (a titration held 60 s would never hold), their
+    sum would double the dose at every change. A clinician's entry (no device) stands until
+    a pump reports: what the pumps run is the dose. A pump reported disconnected no longer
+    counts (taken off the bed, or its dose unknown: its own technical alert says so) until
+    it reports again."""
+    doses = bed.doses.get(code)
+    if doses is None:
+        doses = bed.doses[code] = {}
+    if device is not None:
+        doses.pop(None, None)
+    doses[device] = value
+    if len(doses) == 1:
+        return value
+    gone = bed.disconnected
+    return max(v for d, v in doses.items() if d == device or d not in gone)
 
 
 def _near(value: float, ref: float, pct: float) -> bool:

@@ -182,6 +182,7 @@ class BedState:
         self.cannot_assess: dict[str, list[str]] = {}
         self.assess_due = NEVER
         self.agent_on: dict[str, bool] = {}
+        self.doses: dict[str, dict[str | None, float]] = {}  # agent -> each source's last dose
         # per-kg doses seen before the weight was known: code -> (t, value, unit, device)
         self.pending_raw: dict[str, tuple[float, float, str, str | None]] = {}
         # hold mechanics: derived code -> the PEEP its plateau was paired with

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from core.model import EventSource, Phase, Priority
+from core.model import DeviceEvent, EventSource, Observation, Phase, Priority
+from tests.monitors.conftest import at
 
 H = 3600.0
 
@@ -241,3 +242,41 @@ def test_window_end_closes_an_open_iae(scenario, make_baseline) -> None:
     sc.run(until=7 * H)
     phases = [(a.phase.value, a.evidence.get("ended_by")) for a in sc.of("vasopressor_escalation")]
     assert phases == [("start", None), ("end", "6 h window ended")]
+
+
+def test_a_syringe_change_on_two_pumps_reads_the_running_dose(scenario, make_baseline) -> None:
+    # norepinephrine 8 ug/min on pump A; at +10 min the next syringe starts on pump B at the
+    # same rate, A runs on for 3 min ("double pumping") and then stops, still connected and
+    # reporting 0; at +30 min B is titrated to 14: the IAE is the titration, not the change
+    sc = make_baseline(scenario(), norepi=8)
+    sc.infusion(0)
+    sc.steady(0, 3600, 10.0)
+    sc.series(0, 3600, 10.0, device="pump-a", norepi=lambda s: 8 if s < 780 else 0)
+    sc.series(600, 3600, 10.0, device="pump-b", norepi=lambda s: 8 if s < 1800 else 14)
+    sc.run(until=3600)
+    (a,) = _started(sc, "vasopressor_escalation")
+    assert a.evidence["values"]["IAEW_DOSE_NOREPINEPHRINE"] == 14
+    assert 1800 <= a.onset.timestamp() - at(0).timestamp() <= 1810
+    assert not [k for k in sc.engine.warnings if k.startswith("second_source")]
+
+
+def test_two_pumps_of_one_agent_give_the_higher_and_a_pump_replaces_an_entry(scenario) -> None:
+    engine = scenario().engine
+    code = "IAEW_DOSE_NOREPINEPHRINE"
+
+    def dose(s: float, value: float, device: str | None) -> float | None:
+        engine.feed(
+            Observation(t=at(s), bed="ICU-1", code=code, value=value, unit="ug/min", device=device)
+        )
+        return engine._beds["ICU-1"].series[code].value
+
+    assert dose(0, 6.0, None) == 6.0  # a clinician's entry
+    assert dose(10, 8.0, "pump-a") == 8.0
+    assert dose(11, 0.0, "pump-b") == 8.0  # B connected, not running
+    assert dose(20, 4.0, "pump-a") == 4.0  # titrated down: the entry of 6 no longer counts
+    assert dose(21, 5.0, "pump-b") == 5.0
+    assert dose(30, 0.0, "pump-a") == 5.0
+    assert dose(31, 0.0, "pump-b") == 0.0
+    assert dose(40, 9.0, "pump-a") == 9.0
+    engine.feed(DeviceEvent(t=at(41), bed="ICU-1", event="device_disconnected", device="pump-a"))
+    assert dose(42, 3.0, "pump-b") == 3.0  # A taken off the bed: its 9 no longer counts
