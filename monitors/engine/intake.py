@@ -153,8 +153,9 @@ class Intake:
         a rule's hold nor reads as a change. The other takes over when the one read has
         missed `_SOURCE_HOLD_INTERVALS` of its own intervals (its freshness while its cadence
         is not known), sends no usable value or is known disconnected, or when the other has
-        sent `_RIVAL_SAMPLES` samples since the last of the one read: the faster feed is read
-        (a 1 Hz link rather than a central station's once a minute), whichever came first.
+        sent `_RIVAL_SAMPLES` samples newer than the last of the one read: the faster feed
+        is read (a 1 Hz link rather than a central station's once a minute), whichever came
+        first.
         A clinician's entry (no device), doses and the study pump's values are not arbitrated:
         they have rules of their own."""
         if (
@@ -171,12 +172,13 @@ class Intake:
             hold = min(hold, cadence * _SOURCE_HOLD_INTERVALS)
         if ts - s.t > hold:
             return False
-        if s.rival != device or s.rival_t != s.t:
-            s.rival, s.rival_t, s.rival_n = device, s.t, 1  # counted since the last read
-        else:
-            s.rival_n += 1
-            if s.rival_n >= _RIVAL_SAMPLES:
-                return False
+        if ts > s.t:  # a sample older than the last read (a lagging relay) never takes over
+            if s.rival != device or s.rival_t != s.t:
+                s.rival, s.rival_t, s.rival_n = device, s.t, 1  # counted since the last read
+            else:
+                s.rival_n += 1
+                if s.rival_n >= _RIVAL_SAMPLES:
+                    return False
         self._warn(
             f"second_source:{code}",
             f"{bed.name}: {code} also from {device}; {s.device}'s values are read while it sends",

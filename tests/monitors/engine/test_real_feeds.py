@@ -249,3 +249,17 @@ def test_two_sources_at_one_rate_do_not_trade_places(scenario) -> None:
         engine.feed(_obs(s + 0.3 + (s % 3) * 0.2, "MDC_PULS_OXIM_SAT_O2", 91.0, "%", "central"))
         devices.add(engine._beds["ICU-1"].series["MDC_PULS_OXIM_SAT_O2"].device)
     assert devices == {"mon"}
+
+
+def test_a_lagging_relay_never_takes_over_by_its_count(scenario) -> None:
+    # a central station sends 5 Hz, but each value 3 s late: it is faster, yet every sample
+    # is older than the monitor's last, so the monitor stays read and nothing is out of order
+    engine = scenario().engine
+    for s in range(120):
+        engine.feed(_obs(s, "MDC_PULS_OXIM_SAT_O2", 94.0, "%", "mon"))
+        for fifth in (0.0, 0.2, 0.4, 0.6, 0.8):
+            if s >= 3:
+                engine.feed(_obs(s - 3 + fifth, "MDC_PULS_OXIM_SAT_O2", 90.0, "%", "central"))
+    spo2 = engine._beds["ICU-1"].series["MDC_PULS_OXIM_SAT_O2"]
+    assert (spo2.value, spo2.device, spo2.cadence()) == (94.0, "mon", 1.0)
+    assert not [k for k in engine.warnings if k.startswith("out_of_order")]
