@@ -31,11 +31,12 @@ RUNS = {
     "bench_storage.py": ("--minutes 1 --rate-beds 2 --rate-seconds 2", "B/observation"),
     "bench_store.py": ("--seconds 5 --beds 2 --rounds 1", "store/raw"),
     "bench_ws.py": (
-        "--clients 2 --client-procs 1 --beds 5 --alerts 20",
+        "--clients 2 --client-procs 1 --beds 5 --alerts 20 --target-ms 60000",
         "clients that saw every alert seq exactly once, in order: 2/2",
     ),
 }
-"""Each bench: tiny arguments, and a line of its report that says it ran to the end.
+"""Each bench: tiny arguments, and a line of its report that says it ran to the end (no
+figure is judged: `bench_ws`'s own latency target is set out of reach of a busy machine).
 `bench_burden.py` is left out: it replays 100 real ICU stays (minutes, not seconds)."""
 
 
