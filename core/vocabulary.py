@@ -88,6 +88,8 @@ _TYPE_TEXT = {
 _DEVICE = EventField("device", "text", "the device the event is about")
 _REASON = EventField("reason", "text", "why (an error text, a status alarm)")
 PUMP_ALARM_KINDS = ("occlusion", "air_in_line", "door_open", "end_of_infusion", "low_battery")
+STOPPING_PUMP_ALARMS = frozenset({"occlusion", "air_in_line", "door_open"})
+"""The pump alarms that stop delivery: a pump will not run (or start) while one stands."""
 RHYTHMS = ("VT", "VF", "asystole", "AF", "SVT", "brady")
 SIGNS = (
     "urticaria",

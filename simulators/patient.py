@@ -19,6 +19,7 @@ from typing import Any
 from core.clock import Clock
 from core.model import DeviceEvent, EventSource
 from core.params import VASOPRESSOR_CODES
+from core.vocabulary import STOPPING_PUMP_ALARMS
 from simulators.measurement import Measurement, nibp_cycle_start, rounded
 from simulators.physiology import Physiology, clinical_dose, rate_for_dose
 from simulators.pump_state import PumpState
@@ -264,7 +265,7 @@ class PatientModel:
         self.sync()
         pump = self.pump(name)
         pump.clear_alarm(kind)
-        if resume and not pump.alarms & {"occlusion", "air_in_line", "door_open"}:
+        if resume and not pump.alarms & STOPPING_PUMP_ALARMS:
             pump.running = pump.volume_infused_ml < pump.vtbi_ml or pump.vtbi_ml <= 0
 
     def set_rate(self, name: str, rate_ml_h: float) -> None:

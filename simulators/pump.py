@@ -31,6 +31,7 @@ from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from core.clock import Clock
+from core.vocabulary import STOPPING_PUMP_ALARMS
 from drivers.modbus import codec
 from drivers.modbus.profile import PumpProfile, load_profile
 from simulators.faults import Faults
@@ -68,7 +69,7 @@ def crc16(data: bytes) -> bytes:
 
 def reading_of(state: PumpState, serial_number: str = "") -> codec.PumpReading:
     """The register view of a pump's state."""
-    if state.alarms & {"occlusion", "air_in_line", "door_open"}:
+    if state.alarms & STOPPING_PUMP_ALARMS:
         status = "alarm"
     elif "end_of_infusion" in state.alarms:
         status = "completed"

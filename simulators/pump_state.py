@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from core.vocabulary import PUMP_ALARM_KINDS
+from core.vocabulary import PUMP_ALARM_KINDS, STOPPING_PUMP_ALARMS
 
 PumpRole = Literal["study", "vasopressor"]
 
@@ -28,6 +28,10 @@ class PumpState:
     alarms: set[str] = field(default_factory=set)
 
     def start(self, *, rate_ml_h: float, vtbi_ml: float | None = None) -> None:
+        """Programme and start; refused (nothing changes) while a stopping alarm stands, as a
+        real pump refuses to start occluded, with air in its line or its door open."""
+        if self.alarms & STOPPING_PUMP_ALARMS:
+            return
         self.rate_ml_h = rate_ml_h
         if vtbi_ml is not None:
             self.vtbi_ml = vtbi_ml
@@ -42,7 +46,7 @@ class PumpState:
         if kind not in PUMP_ALARM_KINDS:
             raise ValueError(f"unknown pump alarm {kind!r}")
         self.alarms.add(kind)
-        if kind in ("occlusion", "air_in_line", "door_open"):
+        if kind in STOPPING_PUMP_ALARMS:
             self.running = False
 
     def clear_alarm(self, kind: str) -> None:
@@ -50,7 +54,7 @@ class PumpState:
 
     @property
     def delivering(self) -> bool:
-        return self.running and not self.alarms & {"occlusion", "air_in_line", "door_open"}
+        return self.running and not self.alarms & STOPPING_PUMP_ALARMS
 
     def advance(self, seconds: float) -> None:
         """Move the infusion forward; reaching the VTBI ends it with an end-of-infusion alarm."""

@@ -40,6 +40,7 @@ from core.errors import UnitError
 from core.model import DeviceEvent, EventSource, Observation, ValueStatus
 from core.params import VASOPRESSOR_CODES
 from core.units import convert
+from core.vocabulary import STOPPING_PUMP_ALARMS
 from drivers.hl7 import pump_terms
 from drivers.hl7.pump import PumpAlarm, PumpData, PumpMessage
 from drivers.modbus.codec import PumpReading
@@ -48,7 +49,7 @@ from drivers.modbus.pump_events import Evt, Obs, PumpInterpreter, Role
 log = logging.getLogger(__name__)
 
 Output = Observation | DeviceEvent
-_STOPPING = frozenset({"occlusion", "air_in_line", "door_open", "end_of_infusion"})
+_STOPPING = STOPPING_PUMP_ALARMS | {"end_of_infusion"}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from core.params import PARAMETERS, VASOPRESSOR_CODES
+from core.vocabulary import STOPPING_PUMP_ALARMS
 from drivers.hl7 import mdc, pump_terms
 from drivers.hl7.message import Encoding, format_dtm
 from drivers.hl7.pcd import MONITORING_OF_PATIENT, PCD_01_PROFILE
@@ -136,7 +137,7 @@ def _device(term: Term) -> tuple[int, str]:
 def _pump_rows(enc: Encoding, pump: PumpOut, mds: int, stamp: str) -> list[list[str]]:
     r = pump.reading
     eui = equipment_id(enc, pump.eui64)
-    delivering = r.state == "running" and not r.alarms & {"occlusion", "air_in_line", "door_open"}
+    delivering = r.state == "running" and not r.alarms & STOPPING_PUMP_ALARMS
     delivery = _DELIVERING.get(r.state or "", "pump-delivery-status-not-delivering")
     if pump.transitioning:
         delivery = pump_terms.TRANSITIONING

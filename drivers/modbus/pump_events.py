@@ -33,6 +33,7 @@ from typing import Any, Literal
 from core.errors import UnitError
 from core.params import PARAMETERS, VASOPRESSOR_CODES
 from core.units import convert
+from core.vocabulary import STOPPING_PUMP_ALARMS
 from drivers.modbus.codec import PumpReading
 
 Role = Literal["study", "vasopressor"]
@@ -151,7 +152,7 @@ class PumpInterpreter:
             return []  # drug or concentration unknown: the driver reports it at connect
         # a profile without a state register: the programmed rate is what runs
         running = r.state == "running" if r.state is not None else r.rate_ml_h > 0
-        delivering = running and not r.alarms & {"occlusion", "air_in_line", "door_open"}
+        delivering = running and not r.alarms & STOPPING_PUMP_ALARMS
         per_min = r.rate_ml_h * conc / 60.0 if delivering else 0.0
         unit = PARAMETERS[code].unit
         if unit == "U/min":  # vasopressin: the library concentration is in U/mL

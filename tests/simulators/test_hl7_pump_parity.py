@@ -14,7 +14,7 @@ import os
 from collections import defaultdict
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from core.clock import VirtualClock
@@ -73,6 +73,16 @@ def modbus_view(interpreter: PumpInterpreter, state: PumpState) -> tuple[list[An
 
 @PARITY
 @given(STEPS)
+@example(  # found by this test: a start refused while occluded after a completed infusion
+    [
+        ("study", ("start", 0.1, 50.0)),
+        ("study", ("start", 36.0, None)),
+        ("study", ("advance", 1)),
+        ("study", ("advance", 4999)),
+        ("study", ("alarm", "occlusion")),
+        ("study", ("start", 0.1, None)),
+    ]
+)
 def test_modbus_and_pump_server_agree(steps: list[tuple[str, tuple[Any, ...]]]) -> None:
     clock = VirtualClock()
     pumps = {
