@@ -209,6 +209,10 @@ async def test_a_backlog_raises_a_technical_alert_ended_once_drained(rig: Rig) -
 async def test_a_failing_database_is_waited_for_never_a_reason_to_stop(
     rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # the sender's first look at the empty outbox is over (it idles, waiting to be woken):
+    # one still in flight on PostgreSQL could see the alert committed below and deliver it
+    # without ever meeting the failure
+    await rig.until(lambda: rig.clock.pending_sleepers > 0)
     real = rig.store.outbox_head
     failures = [OSError("database file unreachable")]
 
