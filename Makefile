@@ -23,7 +23,8 @@ test: install browser lint pytest
 # one worker per core (PYTEST_WORKERS=0 runs in this process, e.g. to use a debugger)
 PYTEST_WORKERS ?= auto
 pytest: install
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal -m "not benches"
+	$(BIN)/pytest -m benches tests/test_benches.py
 
 lint: install
 	$(BIN)/ruff format --check .

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from broker import MOSQUITTO
 
+pytestmark = pytest.mark.benches  # `make test` runs these alone: they load every core
+
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 
 RUNS = {
