@@ -45,7 +45,7 @@ BENCH_QUICK := \
   "bench_engine.py --hours 2 --beds 5" \
   "bench_store.py --seconds 5 --rounds 1" \
   "bench_alert_commit.py --commits 40" \
-  "bench_storage.py --minutes 15" \
+  "bench_storage.py --minutes 60" \
   "bench_station_scale.py --beds 100 --clients 20 --seconds 15" \
   "bench_station_scale.py --beds 100 --clients 20 --seconds 15 --database postgresql" \
   "bench_alarm_delay.py --beds 50 --monitors" \
