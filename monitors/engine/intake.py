@@ -31,6 +31,9 @@ _DOSE_UNITS = frozenset({"ug/kg/min", "ug/min", "ug/kg/h", "ug/h", "mg/min", "mg
 _STUDY_PUMP_CODES = frozenset({"MDC_FLOW_FLUID_PUMP", "MDC_VOL_FLUID_DELIV", "MDC_VOL_FLUID_TBI"})
 _AGENT_SET = frozenset(VASOPRESSOR_CODES.values())
 _ART_SET = frozenset(ART_LINE)
+# doses and the study pump: neither screened for outliers (settings) nor arbitrated between
+# sources (rules of their own: `_running_dose`, `BedState.study_pump`)
+_SETTINGS = _AGENT_SET | _STUDY_PUMP_CODES
 _SAME_INSTANT_S = 2.0  # a monitor's values of one instant arrive within this
 _VALID = ValueStatus.VALID
 # a source missing this many of its own intervals gives way to another sending the same code;
@@ -59,9 +62,8 @@ class Intake:
         self._derived_by_trigger = plan.derived_by_trigger
         self._conv: dict[tuple[str, str], Callable[[float], float] | None] = {}
         self._feeds = plan.feeds
-        # values of a feed that can be an outlier (not settings: doses, the study pump)
-        self._screened = frozenset(plan.watched) - _AGENT_SET - _STUDY_PUMP_CODES
-        self._unarbitrated = _AGENT_SET | _STUDY_PUMP_CODES
+        # values of a feed that can be an outlier
+        self._screened = frozenset(plan.watched) - _SETTINGS
         # the POSIX time of the last observation's datetime: a recording's values of one
         # second share one datetime (`core.records` reads each time once)
         self._dt: datetime | None = None
@@ -162,7 +164,7 @@ class Intake:
             device is None
             or s.device is None
             or s.value is None
-            or code in self._unarbitrated
+            or code in _SETTINGS
             or s.device in bed.disconnected
         ):
             return False

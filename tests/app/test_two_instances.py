@@ -9,11 +9,10 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from pgschema import create_pg_schema, drop_pg_schema, pg_url
+from pgschema import pg_schema_or_skip
 
 from app.alert_desk import AlertDesk
 from app.store import Store
-from app.store.migrate import upgrade
 from core.model import Alert, AlertState, Category, Phase, Priority
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
@@ -22,15 +21,8 @@ pytestmark = pytest.mark.postgres
 
 @pytest.fixture
 async def url() -> AsyncIterator[str]:
-    try:
-        role = await create_pg_schema()
-    except ConnectionError as exc:
-        pytest.skip(str(exc))
-    try:
-        await upgrade(pg_url(role))
-        yield pg_url(role)
-    finally:
-        await drop_pg_schema(role)
+    async with pg_schema_or_skip(migrated=True) as url:
+        yield url
 
 
 def alert(i: int, bed: str) -> Alert:

@@ -70,6 +70,20 @@ async def pg_schema() -> AsyncIterator[str]:
 
 
 @contextlib.asynccontextmanager
+async def pg_schema_or_skip(*, migrated: bool = False) -> AsyncIterator[str]:
+    """`pg_schema` for a test, which skips when PostgreSQL cannot be reached; `migrated`:
+    brought to the Alembic heads first."""
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            url = await stack.enter_async_context(pg_schema())
+        except PgUnreachable as exc:
+            pytest.skip(str(exc))
+        if migrated:
+            await upgrade(url)
+        yield url
+
+
+@contextlib.asynccontextmanager
 async def migrated_database(dialect: str, folder: Path) -> AsyncIterator[str]:
     """The URL of a database at the Alembic heads: a SQLite file in `folder`, or a throwaway
     PostgreSQL schema (the test skips when PostgreSQL cannot be reached)."""
@@ -78,12 +92,5 @@ async def migrated_database(dialect: str, folder: Path) -> AsyncIterator[str]:
         await upgrade(url)
         yield url
         return
-    try:
-        name = await create_pg_schema()
-    except ConnectionError as exc:
-        pytest.skip(str(exc))
-    try:
-        await upgrade(pg_url(name))
-        yield pg_url(name)
-    finally:
-        await drop_pg_schema(name)
+    async with pg_schema_or_skip(migrated=True) as url:
+        yield url

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from pgschema import create_pg_schema, drop_pg_schema, pg_url
+from pgschema import pg_schema_or_skip
 
 from app.store import Store
 from app.store.migrate import upgrade
@@ -52,14 +52,8 @@ async def empty_url(dialect: str, tmp_path: Path) -> AsyncIterator[str]:
     if dialect == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
         return
-    try:
-        name = await create_pg_schema()
-    except ConnectionError as exc:
-        pytest.skip(str(exc))
-    try:
-        yield pg_url(name)
-    finally:
-        await drop_pg_schema(name)
+    async with pg_schema_or_skip() as url:
+        yield url
 
 
 @pytest.fixture
@@ -72,15 +66,8 @@ async def migrated_url(
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
         yield f"sqlite+aiosqlite:///{path}"
         return
-    try:
-        name = await create_pg_schema()
-    except ConnectionError as exc:
-        pytest.skip(str(exc))
-    try:
-        await upgrade(pg_url(name))
-        yield pg_url(name)
-    finally:
-        await drop_pg_schema(name)
+    async with pg_schema_or_skip(migrated=True) as url:
+        yield url
 
 
 @pytest.fixture
